@@ -1,0 +1,212 @@
+#define _GNU_SOURCE  // pipe2
+
+#include "cshim.h"
+
+int cshim_errno(void) {
+    return errno;
+}
+
+int cshim_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
+    return accept4(fd, address, length, flags);
+}
+
+// MARK: - State shared with the signal handlers
+
+// Written by the handlers, read by Swift only with SIGCHLD blocked (see cshim_reaped_take).
+static cshim_reaped_child reaped[CSHIM_REAPED_CAPACITY];
+static volatile sig_atomic_t reaped_count = 0;
+
+static volatile sig_atomic_t shutdown_count = 0;
+static volatile sig_atomic_t shutdown_signal = 0;
+static int wake_pipe[2] = {-1, -1};
+
+static void wake(void) {
+    // The pipe is non-blocking: when it is full, the reader is already due to wake.
+    char byte = 0;
+    ssize_t ignored = write(wake_pipe[1], &byte, 1);
+    (void)ignored;
+}
+
+// Reaps finished children into the record until none is left or the record is full; a child
+// that finds no room stays a zombie until the next cshim_reaped_take, so no status is lost.
+static void reap_into_record(void) {
+    while (reaped_count < CSHIM_REAPED_CAPACITY) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) {
+            return;
+        }
+        reaped[reaped_count].pid = pid;
+        reaped[reaped_count].status = status;
+        reaped_count += 1;
+    }
+}
+
+static void on_sigchld(int signo) {
+    (void)signo;
+    int saved = errno;
+    reap_into_record();
+    wake();
+    errno = saved;
+}
+
+static void on_shutdown(int signo) {
+    int saved = errno;
+    shutdown_signal = signo;
+    shutdown_count += 1;
+    wake();
+    errno = saved;
+}
+
+// MARK: - Signals
+
+static int set_handler(int signo, void (*handler)(int)) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = handler;
+    action.sa_flags = SA_RESTART | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
+    // The handlers share the record and the pipe: none may interrupt another.
+    sigemptyset(&action.sa_mask);
+    sigaddset(&action.sa_mask, SIGCHLD);
+    sigaddset(&action.sa_mask, SIGTERM);
+    sigaddset(&action.sa_mask, SIGINT);
+    return sigaction(signo, &action, NULL);
+}
+
+int cshim_signals_install(void) {
+    if (wake_pipe[0] != -1) {
+        return 0;
+    }
+    if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+        return -1;
+    }
+    struct sigaction ignore;
+    memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    if (sigaction(SIGPIPE, &ignore, NULL) == -1
+        || set_handler(SIGCHLD, on_sigchld) == -1
+        || set_handler(SIGTERM, on_shutdown) == -1
+        || set_handler(SIGINT, on_shutdown) == -1) {
+        return -1;
+    }
+    sigset_t handled;
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGCHLD);
+    sigaddset(&handled, SIGTERM);
+    sigaddset(&handled, SIGINT);
+    if (sigprocmask(SIG_UNBLOCK, &handled, NULL) == -1) {
+        return -1;
+    }
+    return 0;
+}
+
+int cshim_signals_wake_fd(void) {
+    return wake_pipe[0];
+}
+
+void cshim_signals_drain_wake_fd(void) {
+    char buffer[64];
+    while (read(wake_pipe[0], buffer, sizeof buffer) > 0) {
+    }
+}
+
+int cshim_signals_shutdown_count(void) {
+    return shutdown_count;
+}
+
+int cshim_signals_shutdown_signal(void) {
+    return shutdown_signal;
+}
+
+void cshim_sigchld_block(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+void cshim_sigchld_unblock(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+// MARK: - Reaping
+
+size_t cshim_reaped_take(cshim_reaped_child *out) {
+    if (reaped_count == 0) {
+        // Racy on purpose: a child reaped after this read writes the pipe, which wakes the loop.
+        return 0;
+    }
+    sigset_t sigchld, previous;
+    sigemptyset(&sigchld);
+    sigaddset(&sigchld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &sigchld, &previous);
+    size_t count = (size_t)reaped_count;
+    memcpy(out, reaped, count * sizeof *out);
+    reaped_count = 0;
+    if (count == CSHIM_REAPED_CAPACITY) {
+        reap_into_record();
+        if (reaped_count > 0) {
+            wake();
+        }
+    }
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    return count;
+}
+
+// MARK: - Fork
+
+pid_t cshim_fork(int *error) {
+    sigset_t all, previous;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &previous);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sigaction fallback;
+        memset(&fallback, 0, sizeof fallback);
+        fallback.sa_handler = SIG_DFL;
+        sigemptyset(&fallback.sa_mask);
+        sigaction(SIGCHLD, &fallback, NULL);
+        sigaction(SIGTERM, &fallback, NULL);
+        sigaction(SIGINT, &fallback, NULL);
+        if (wake_pipe[0] != -1) {
+            close(wake_pipe[0]);
+            close(wake_pipe[1]);
+            wake_pipe[0] = wake_pipe[1] = -1;
+        }
+        reaped_count = 0;
+        shutdown_count = 0;
+        shutdown_signal = 0;
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        return 0;
+    }
+    int saved = errno;
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    if (pid == -1) {
+        *error = saved;
+    }
+    return pid;
+}
+
+// MARK: - Wait status
+
+int cshim_wifexited(int status) {
+    return WIFEXITED(status);
+}
+
+int cshim_wexitstatus(int status) {
+    return WEXITSTATUS(status);
+}
+
+int cshim_wifsignaled(int status) {
+    return WIFSIGNALED(status);
+}
+
+int cshim_wtermsig(int status) {
+    return WTERMSIG(status);
+}

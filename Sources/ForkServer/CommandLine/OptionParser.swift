@@ -1,0 +1,60 @@
+/// A mistake on the command line, worded for the person who typed it.
+public struct UsageError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Reads a command line one option at a time: `--name value`, `--name=value` and bare flags.
+public struct OptionParser {
+    private var arguments: ArraySlice<String>
+    private var attachedValue: String?
+
+    /// Reads `arguments`, which do not include the program's name.
+    public init(_ arguments: some Sequence<String>) {
+        self.arguments = ArraySlice(arguments)
+    }
+
+    /// The next option's name, such as `--port`; nil once every argument has been read.
+    public mutating func nextOption() throws(UsageError) -> String? {
+        if let value = attachedValue {
+            throw UsageError("unexpected value '\(value)'")
+        }
+        guard let argument = arguments.popFirst() else {
+            return nil
+        }
+        guard argument.hasPrefix("-"), argument.count > 1 else {
+            throw UsageError("unexpected argument '\(argument)'")
+        }
+        if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
+            attachedValue = String(argument[argument.index(after: equals)...])
+            return String(argument[..<equals])
+        }
+        return argument
+    }
+
+    /// The value given to `option`, from `--option=value` or the argument after it.
+    public mutating func value(of option: String) throws(UsageError) -> String {
+        if let value = attachedValue {
+            attachedValue = nil
+            return value
+        }
+        guard let value = arguments.popFirst() else {
+            throw UsageError("\(option) needs a value")
+        }
+        return value
+    }
+
+    /// The value of `option` as a decimal integer within `range`.
+    public mutating func integer(of option: String, in range: ClosedRange<Int>) throws(UsageError) -> Int {
+        let text = try value(of: option)
+        guard text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let number = Int(text), range.contains(number)
+        else {
+            throw UsageError("invalid \(option) '\(text)': expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+}

@@ -1,0 +1,73 @@
+import CShim
+
+/// The command line of a forking server, as `echo-server` takes it: where to listen and how to
+/// serve. A server with another handler can take the same options.
+public struct ServerOptions {
+    /// The address to listen on.
+    public var address: SocketAddress
+    /// The length of the kernel's queue of connections not yet accepted.
+    public var backlog: Int
+    public var configuration: ServerConfiguration
+    /// Leaves the per-connection lines out of the log.
+    public var quiet: Bool
+
+    public static func usage(program: String) -> String {
+        """
+        usage: \(program) [options]
+
+        A fork-per-connection TCP server: each client is served by its own process.
+
+        options:
+          --host ADDRESS        IPv4 or IPv6 address to listen on (default 127.0.0.1;
+                                0.0.0.0 or :: listens on every address)
+          --port PORT           TCP port, 0 to let the system pick one (default 8001)
+          --backlog N           connections the kernel queues before accept (default \(SOMAXCONN))
+          --max-children N      most clients served at once; more wait in the queue (default 40)
+          --idle-timeout SECS   close a connection idle this long, 0 = never (default 0)
+          --grace SECS          on SIGTERM/SIGINT, time children get to finish before they
+                                are terminated (default 5)
+          --greeting TEXT       send TEXT and a newline to each client first
+          --quiet               log no per-connection lines
+          --help                show this help
+
+        """
+    }
+
+    /// Parses `arguments` (without the program's name); nil when `--help` was asked for.
+    public static func parse(_ arguments: some Sequence<String>) throws(UsageError) -> ServerOptions? {
+        var parser = OptionParser(arguments)
+        var host = "127.0.0.1"
+        var port = 8001
+        var backlog = Int(SOMAXCONN)
+        var configuration = ServerConfiguration()
+        var quiet = false
+        while let option = try parser.nextOption() {
+            switch option {
+            case "--host":
+                host = try parser.value(of: option)
+            case "--port":
+                port = try parser.integer(of: option, in: 0...65535)
+            case "--backlog":
+                backlog = try parser.integer(of: option, in: 1...65535)
+            case "--max-children":
+                configuration.maxChildren = try parser.integer(of: option, in: 1...100_000)
+            case "--idle-timeout":
+                configuration.idleTimeoutSeconds = try parser.integer(of: option, in: 0...31_536_000)
+            case "--grace":
+                configuration.gracePeriodSeconds = try parser.integer(of: option, in: 0...86_400)
+            case "--greeting":
+                configuration.banner = Array((try parser.value(of: option) + "\n").utf8)
+            case "--quiet":
+                quiet = true
+            case "--help", "-h":
+                return nil
+            default:
+                throw UsageError("unknown option '\(option)'")
+            }
+        }
+        guard let address = SocketAddress(ipAddress: host, port: UInt16(port)) else {
+            throw UsageError("invalid --host '\(host)': expected an IPv4 or IPv6 address such as 127.0.0.1 or ::1")
+        }
+        return ServerOptions(address: address, backlog: backlog, configuration: configuration, quiet: quiet)
+    }
+}

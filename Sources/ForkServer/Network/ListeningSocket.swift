@@ -1,0 +1,40 @@
+import CShim
+
+/// A TCP socket listening on one address: socket(2), SO_REUSEADDR, bind(2), listen(2).
+///
+/// The descriptor is close-on-exec and non-blocking, so `accept()` reports `Errno.wouldBlock`
+/// instead of waiting when no client is queued.
+public struct ListeningSocket: Sendable {
+    /// The listening descriptor.
+    public let descriptor: FileDescriptor
+
+    /// The address the socket is bound to; with port 0 asked for, the port the kernel chose.
+    public let localAddress: SocketAddress
+
+    /// Opens, binds and listens on `address` with a queue of `backlog` pending connections.
+    public init(address: SocketAddress, backlog: CInt = SOMAXCONN) throws(Errno) {
+        let fd = try Syscall.tcpSocket(family: address.family, nonBlocking: true)
+        do throws(Errno) {
+            try Syscall.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, to: CInt(1))
+            try Syscall.bind(fd, to: address)
+            try Syscall.listen(fd, backlog: backlog)
+            localAddress = try Syscall.localAddress(of: fd)
+        } catch {
+            try? Syscall.close(fd)
+            throw error
+        }
+        descriptor = FileDescriptor(rawValue: fd)
+    }
+
+    /// Takes the next queued connection (accept4(2), close-on-exec); `Errno.wouldBlock` when
+    /// none is queued.
+    public func accept(retryOnInterrupt: Bool = true) throws(Errno) -> Connection {
+        let (fd, peer) = try Syscall.accept(descriptor.rawValue, retryOnInterrupt: retryOnInterrupt)
+        return Connection(descriptor: FileDescriptor(rawValue: fd), peerAddress: peer)
+    }
+
+    /// Closes the listening descriptor; queued clients that were never accepted are reset.
+    public func close() throws(Errno) {
+        try descriptor.close()
+    }
+}

@@ -1,0 +1,92 @@
+import CShim
+
+/// An IPv4 or IPv6 address and port, as the socket calls take and return them.
+public struct SocketAddress: Sendable, CustomStringConvertible {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+
+    init() {}
+
+    /// Parses a numeric IPv4 (`127.0.0.1`) or IPv6 (`::1`) address with inet_pton(3);
+    /// nil when `ipAddress` is neither.
+    public init?(ipAddress: String, port: UInt16) {
+        var v4 = sockaddr_in()
+        if inet_pton(AF_INET, ipAddress, &v4.sin_addr) == 1 {
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = port.bigEndian
+            self.init(v4)
+            return
+        }
+        var v6 = sockaddr_in6()
+        if inet_pton(AF_INET6, ipAddress, &v6.sin6_addr) == 1 {
+            v6.sin6_family = sa_family_t(AF_INET6)
+            v6.sin6_port = port.bigEndian
+            self.init(v6)
+            return
+        }
+        return nil
+    }
+
+    private init<Address>(_ address: Address) {
+        withUnsafeBytes(of: address) { source in
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
+        }
+        length = socklen_t(MemoryLayout<Address>.size)
+    }
+
+    /// AF_INET or AF_INET6.
+    public var family: CInt {
+        CInt(storage.ss_family)
+    }
+
+    /// The port, in host byte order.
+    public var port: UInt16 {
+        withUnsafeBytes(of: storage) { bytes in
+            switch family {
+            case AF_INET: UInt16(bigEndian: bytes.load(as: sockaddr_in.self).sin_port)
+            case AF_INET6: UInt16(bigEndian: bytes.load(as: sockaddr_in6.self).sin6_port)
+            default: 0
+            }
+        }
+    }
+
+    /// The address alone, formatted by inet_ntop(3): `127.0.0.1`, `::1`.
+    public var ipAddress: String {
+        withUnsafeBytes(of: storage) { bytes in
+            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            let formatted: UnsafePointer<CChar>?
+            switch family {
+            case AF_INET:
+                var address = bytes.load(as: sockaddr_in.self).sin_addr
+                formatted = inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
+            case AF_INET6:
+                var address = bytes.load(as: sockaddr_in6.self).sin6_addr
+                formatted = inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
+            default:
+                formatted = nil
+            }
+            guard formatted != nil else {
+                return "?"
+            }
+            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    /// `127.0.0.1:8001`, or `[::1]:8001` for IPv6.
+    public var description: String {
+        family == AF_INET6 ? "[\(ipAddress)]:\(port)" : "\(ipAddress):\(port)"
+    }
+
+    func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+        withUnsafePointer(to: storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+        }
+    }
+
+    mutating func withMutableSockaddr<Result>(_ body: (UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Result) -> Result {
+        length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        return withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, &length) }
+        }
+    }
+}

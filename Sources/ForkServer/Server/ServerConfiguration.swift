@@ -1,0 +1,26 @@
+/// How a `ForkingServer` serves its connections.
+public struct ServerConfiguration: Sendable {
+    /// The most children serving at once; at the limit the server stops accepting and the
+    /// kernel's backlog holds new clients (tcpserver's `-c`, 40 by default).
+    public var maxChildren: Int
+
+    /// Seconds a child waits for the client to send (or to take what it is sent) before it
+    /// closes the connection; 0 waits for ever.
+    public var idleTimeoutSeconds: Int
+
+    /// Seconds children get to finish after SIGTERM or SIGINT before they are sent SIGTERM,
+    /// and again before SIGKILL.
+    public var gracePeriodSeconds: Int
+
+    /// Bytes each child sends the client before the handler runs (tcpserver's `-B`).
+    public var banner: [UInt8]
+
+    public init(maxChildren: Int = 40, idleTimeoutSeconds: Int = 0, gracePeriodSeconds: Int = 5, banner: [UInt8] = []) {
+        precondition(maxChildren > 0, "maxChildren must be positive")
+        precondition(idleTimeoutSeconds >= 0 && gracePeriodSeconds >= 0, "timeouts must not be negative")
+        self.maxChildren = maxChildren
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.gracePeriodSeconds = gracePeriodSeconds
+        self.banner = banner
+    }
+}

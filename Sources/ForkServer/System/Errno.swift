@@ -1,0 +1,45 @@
+import CShim
+
+/// An error number reported by a failed system call (see errno(3)).
+public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The raw errno value, such as `EINTR`.
+    public let rawValue: CInt
+
+    public init(rawValue: CInt) {
+        self.rawValue = rawValue
+    }
+
+    /// The calling thread's errno, read through the C shim right after the failed call.
+    static var current: Errno {
+        Errno(rawValue: cshim_errno())
+    }
+
+    /// The system's message for this error, from strerror(3).
+    public var description: String {
+        String(cString: strerror(rawValue))
+    }
+
+    public static let interrupted = Errno(rawValue: EINTR)
+    public static let wouldBlock = Errno(rawValue: EAGAIN)
+    public static let badFileDescriptor = Errno(rawValue: EBADF)
+    public static let invalidArgument = Errno(rawValue: EINVAL)
+    public static let permissionDenied = Errno(rawValue: EACCES)
+    public static let tooManyOpenFiles = Errno(rawValue: EMFILE)
+    public static let fileTableOverflow = Errno(rawValue: ENFILE)
+    public static let noBufferSpace = Errno(rawValue: ENOBUFS)
+    public static let noMemory = Errno(rawValue: ENOMEM)
+    public static let brokenPipe = Errno(rawValue: EPIPE)
+    public static let addressInUse = Errno(rawValue: EADDRINUSE)
+    public static let addressNotAvailable = Errno(rawValue: EADDRNOTAVAIL)
+    public static let connectionAborted = Errno(rawValue: ECONNABORTED)
+    public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
+    public static let connectionReset = Errno(rawValue: ECONNRESET)
+    public static let noChildProcesses = Errno(rawValue: ECHILD)
+}
+
+extension Errno {
+    /// Lets `catch Errno.wouldBlock` match an untyped error.
+    public static func ~= (pattern: Errno, error: any Error) -> Bool {
+        (error as? Errno) == pattern
+    }
+}

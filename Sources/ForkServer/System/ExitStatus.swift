@@ -1,0 +1,26 @@
+import CShim
+
+/// How a child process ended, decoded from a waitpid(2) status with the shim's
+/// WIFEXITED/WEXITSTATUS/WIFSIGNALED/WTERMSIG wrappers.
+public enum ExitStatus: Hashable, Sendable, CustomStringConvertible {
+    /// The process called exit or _exit with this status.
+    case exited(CInt)
+    /// The process was ended by this signal.
+    case signaled(CInt)
+
+    public init(waitStatus: CInt) {
+        if cshim_wifsignaled(waitStatus) != 0 {
+            self = .signaled(cshim_wtermsig(waitStatus))
+        } else {
+            self = .exited(cshim_wifexited(waitStatus) != 0 ? cshim_wexitstatus(waitStatus) : -1)
+        }
+    }
+
+    /// `status 0`, or `signal 9` — the form of tcpserver's end lines.
+    public var description: String {
+        switch self {
+        case .exited(let code): "status \(code)"
+        case .signaled(let signal): "signal \(signal)"
+        }
+    }
+}

@@ -1,0 +1,95 @@
+// The C half of ForkServer: what Swift cannot do safely or at all.
+//
+// Signal handlers must not run Swift code, glibc's `struct sigaction` holds its handler in a
+// union, the wait-status macros do not import, and the Swift runtime may clobber errno between
+// a call and its check. Everything else lives in Swift.
+//
+// This header also brings the glibc headers (libc6-dev) the package uses to Swift: the module
+// map beside it re-exports them, so `import CShim` is all a Swift file needs.
+#ifndef CSHIM_H
+#define CSHIM_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/// The calling thread's errno.
+int cshim_errno(void);
+
+/// accept4(2), which glibc declares only under _GNU_SOURCE and so does not import into Swift.
+int cshim_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+
+// MARK: - Signals
+
+/// Installs the signal dispositions of a forking server, once per process:
+/// SIGCHLD is caught (SA_RESTART | SA_NOCLDSTOP) by a handler that reaps every finished child
+/// into the reaped record; SIGTERM and SIGINT are caught by a handler that only records the
+/// request; every handler writes a byte to a non-blocking, close-on-exec self-pipe;
+/// SIGPIPE is ignored; SIGCHLD, SIGTERM and SIGINT are unblocked.
+/// Returns 0, or -1 with errno set.
+int cshim_signals_install(void);
+
+/// The read end of the self-pipe: readable when a child was reaped or shutdown was requested.
+int cshim_signals_wake_fd(void);
+
+/// Empties the self-pipe without blocking.
+void cshim_signals_drain_wake_fd(void);
+
+/// How many SIGTERM/SIGINT signals have arrived since `cshim_signals_install`.
+int cshim_signals_shutdown_count(void);
+
+/// The last shutdown signal received (SIGTERM or SIGINT), or 0.
+int cshim_signals_shutdown_signal(void);
+
+/// Blocks SIGCHLD, so the handler cannot reap (and free a pid) until `cshim_sigchld_unblock`.
+void cshim_sigchld_block(void);
+
+/// Unblocks SIGCHLD after `cshim_sigchld_block`.
+void cshim_sigchld_unblock(void);
+
+// MARK: - Reaping
+
+/// One child reaped by the SIGCHLD handler: its pid and its wait status.
+typedef struct {
+    pid_t pid;
+    int status;
+} cshim_reaped_child;
+
+/// How many reaped children the record holds; `cshim_reaped_take` never returns more.
+#define CSHIM_REAPED_CAPACITY 1024
+
+/// Moves every child reaped so far into `out` (room for CSHIM_REAPED_CAPACITY) and returns how
+/// many. With SIGCHLD blocked meanwhile (and the previous mask restored after, so it may run
+/// inside cshim_sigchld_block), no status is lost or read twice. Children the full
+/// record had no room for are reaped now, and the self-pipe is written so they are read next.
+size_t cshim_reaped_take(cshim_reaped_child *out);
+
+// MARK: - Fork
+
+/// fork(2) with every signal blocked across it. In the parent, returns the child's pid, or -1
+/// with the error in `*error`. In the child, returns 0 after resetting SIGCHLD, SIGTERM and
+/// SIGINT to their defaults, closing the self-pipe, forgetting the reaped record and
+/// unblocking every signal; SIGPIPE stays ignored.
+pid_t cshim_fork(int *error);
+
+// MARK: - Wait status (the <sys/wait.h> macros, which do not import into Swift)
+
+int cshim_wifexited(int status);
+int cshim_wexitstatus(int status);
+int cshim_wifsignaled(int status);
+int cshim_wtermsig(int status);
+
+#endif

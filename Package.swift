@@ -17,5 +17,7 @@ let package = Package(
         .target(name: "ForkServer", dependencies: ["CShim"]),
         .executableTarget(name: "echo-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
         .testTarget(name: "ForkServerTests", dependencies: ["ForkServer"]),
+        // Runs the built programs as real processes over loopback.
+        .testTarget(name: "EchoServerTests"),
     ]
 )

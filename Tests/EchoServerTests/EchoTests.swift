@@ -1,0 +1,134 @@
+import Glibc
+import Testing
+
+/// The echo server as a client sees it: byte-exact echo, many clients, IPv6, the greeting.
+@Suite struct EchoTests {
+    @Test func echoesText() throws {
+        let server = try ServerProcess.startEchoServer()
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("hello, fork\n") == "hello, fork\n")
+        #expect(try client.roundTrip("héllo wörld ✓\n") == "héllo wörld ✓\n")
+    }
+
+    @Test func echoesAMebibyteOfBinaryWithNULs() throws {
+        let server = try ServerProcess.startEchoServer()
+        let client = try TestClient(port: server.port)
+        var generator = SystemRandomNumberGenerator()
+        var payload = (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        payload.replaceSubrange(0..<256, with: 0...255)
+        payload.replaceSubrange(4096..<8192, with: repeatElement(0, count: 4096))
+        let echoed = try client.exchange(payload)
+        #expect(echoed.count == payload.count)
+        #expect(echoed == payload)
+    }
+
+    @Test func servesManyConcurrentClientsThenHoldsNothing() throws {
+        let server = try ServerProcess.startEchoServer(["--max-children", "150"])
+        let descriptorsBefore = ProcessTable.descriptors(of: server.pid)
+        let clients = 120
+        try ConcurrentClients.run(port: server.port, clients: clients, messagesEach: 5)
+        try server.waitForLines(containing: ": end ", count: clients, timeout: 30)
+        #expect(server.lines.filter { $0.contains(": end ") && $0.contains("status 0") }.count == clients)
+        #expect(ProcessTable.children(of: server.pid).isEmpty)
+        #expect(ProcessTable.descriptors(of: server.pid) == descriptorsBefore)
+    }
+
+    @Test func eachChildHoldsOnlyItsOwnConnection() throws {
+        let server = try ServerProcess.startEchoServer()
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("x") == "x")
+        try server.waitForLine(containing: " from 127.0.0.1:")
+        let child = try #require(server.childPIDs.first)
+        let descriptors = ProcessTable.descriptors(of: child)
+        let beyondStandard = descriptors.filter { $0.key > 2 }
+        #expect(beyondStandard.count == 1, "child descriptors: \(descriptors)")
+        #expect(beyondStandard.values.allSatisfy { $0.hasPrefix("socket:") })
+    }
+
+    @Test func servesIPv6() throws {
+        let server = try ServerProcess.startEchoServer(host: "::1")
+        #expect(server.lines[0].contains("listening on [::1]:\(server.port)"))
+        let client = try TestClient(port: server.port, host: "::1")
+        #expect(try client.roundTrip("over six\n") == "over six\n")
+        try server.waitForLine(containing: " from [::1]:")
+    }
+
+    @Test func greetsEachClientFirst() throws {
+        let server = try ServerProcess.startEchoServer(["--greeting", "connect successful!"])
+        let client = try TestClient(port: server.port)
+        let greeting = Array("connect successful!\n".utf8)
+        #expect(try client.receive(greeting.count) == greeting)
+        #expect(try client.roundTrip("ping") == "ping")
+    }
+
+    @Test func logsEachConnectionWithPidAddressAndStatus() throws {
+        let server = try ServerProcess.startEchoServer()
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("x") == "x")
+        client.close()
+        let start = try server.waitForLine(containing: " from 127.0.0.1:")
+        let child = try #require(server.childPIDs.first)
+        #expect(start.hasPrefix("echo-server: pid \(child) from 127.0.0.1:"))
+        #expect(try server.waitForLine(containing: ": end \(child) ") == "echo-server: end \(child) status 0 (0/40)")
+    }
+
+    @Test func quietLeavesOutConnectionLines() throws {
+        let server = try ServerProcess.startEchoServer(["--quiet"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("x") == "x")
+        client.close()
+        server.send(SIGTERM)
+        #expect(try server.waitForExitCode() == 0)
+        #expect(server.lines.filter { $0.contains(": pid ") || $0.contains(": end ") }.isEmpty, "\(server.lines)")
+    }
+}
+
+/// Many clients at once, driven by one poll(2) loop: each sends a message, waits for its echo,
+/// and sends the next, until it has sent `messagesEach`; then it closes.
+enum ConcurrentClients {
+    static func run(port: UInt16, clients count: Int, messagesEach: Int, timeout: Double = 60) throws {
+        let clients = try (0..<count).map { _ in try TestClient(port: port) }
+        var sentMessages = Array(repeating: 0, count: count)
+        var expected = Array(repeating: [UInt8](), count: count)
+        var received = Array(repeating: [UInt8](), count: count)
+        func sendNext(_ index: Int) throws {
+            expected[index] = Array("client \(index) message \(sentMessages[index])\n".utf8)
+            received[index] = []
+            sentMessages[index] += 1
+            try clients[index].send(expected[index])
+        }
+        for index in clients.indices {
+            try sendNext(index)
+        }
+        var open = Set(clients.indices)
+        let deadline = monotonicSeconds() + timeout
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !open.isEmpty {
+            let order = Array(open)
+            var waits = order.map { pollfd(fd: clients[$0].fd, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&waits, nfds_t(waits.count), millisecondsUntil(deadline))
+            guard ready > 0 else {
+                throw TestFailure("\(open.count) of \(count) clients unfinished after \(timeout) s")
+            }
+            for (slot, index) in order.enumerated() where waits[slot].revents != 0 {
+                let length = read(clients[index].fd, &buffer, buffer.count)
+                guard length > 0 else {
+                    throw TestFailure("client \(index) lost its connection after \(sentMessages[index]) messages")
+                }
+                received[index] += buffer[..<length]
+                guard received[index].count >= expected[index].count else {
+                    continue
+                }
+                guard received[index] == expected[index] else {
+                    throw TestFailure("client \(index) got '\(String(decoding: received[index], as: UTF8.self))'")
+                }
+                if sentMessages[index] < messagesEach {
+                    try sendNext(index)
+                } else {
+                    clients[index].close()
+                    open.remove(index)
+                }
+            }
+        }
+    }
+}

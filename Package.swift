@@ -10,14 +10,16 @@ let package = Package(
     products: [
         .library(name: "ForkServer", targets: ["ForkServer"]),
         .executable(name: "echo-server", targets: ["echo-server"]),
+        .executable(name: "peer-chat", targets: ["peer-chat"]),
     ],
     targets: [
         // The C shim: CShim/cshim.c, with its header and module map in include/.
         .target(name: "CShim", path: ".", sources: ["CShim"], publicHeadersPath: "include"),
         .target(name: "ForkServer", dependencies: ["CShim"]),
         .executableTarget(name: "echo-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
+        .executableTarget(name: "peer-chat", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
         .testTarget(name: "ForkServerTests", dependencies: ["ForkServer"]),
         // Runs the built programs as real processes over loopback.
-        .testTarget(name: "EchoServerTests"),
+        .testTarget(name: "IntegrationTests"),
     ]
 )

@@ -88,6 +88,11 @@ final class ServerProcess {
         }
     }
 
+    /// Reads every line standard error has right now, without waiting.
+    func readAvailableLines() {
+        while (try? readMore(until: monotonicSeconds())) == true {}
+    }
+
     /// Reads what standard error has until `deadline`; false at end of file or the deadline.
     private func readMore(until deadline: Double) throws -> Bool {
         guard errorPipe >= 0 else {

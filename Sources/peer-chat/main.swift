@@ -1,0 +1,3 @@
+import ForkServer
+
+CommandLineProgram(name: "peer-chat").exit(UsageError("not written yet"))

@@ -1,0 +1,57 @@
+import Glibc
+import Testing
+
+/// Mistakes a person makes starting the server: one clear line, a non-zero exit, no trap.
+@Suite struct StartupErrorTests {
+    static let usageMistakes: [([String], String)] = [
+        (["--port", "70000"], "invalid --port '70000'"),
+        (["--port", "abc"], "invalid --port 'abc'"),
+        (["--port", "-1"], "invalid --port '-1'"),
+        (["--port"], "--port needs a value"),
+        (["--max-children", "0"], "invalid --max-children '0'"),
+        (["--idle-timeout", "soon"], "invalid --idle-timeout 'soon'"),
+        (["--host", "not-an-address"], "invalid --host 'not-an-address'"),
+        (["--verbose"], "unknown option '--verbose'"),
+        (["8001"], "unexpected argument '8001'"),
+        (["--quiet=yes"], "unexpected value 'yes'"),
+    ]
+
+    @Test(arguments: usageMistakes)
+    func usageMistakeGetsOneLineAndExitTwo(arguments: [String], message: String) throws {
+        let server = try ServerProcess("echo-server", arguments)
+        #expect(try server.waitForExitCode() == 2)
+        #expect(server.lines.count == 1, "\(server.lines)")
+        #expect(server.lines[0].hasPrefix("echo-server: \(message)"))
+        #expect(server.lines[0].hasSuffix("(see 'echo-server --help')"))
+    }
+
+    @Test func portInUseIsReportedClearly() throws {
+        let first = try ServerProcess.startEchoServer()
+        let second = try ServerProcess("echo-server", ["--port", "\(first.port)"])
+        #expect(try second.waitForExitCode() == 1)
+        #expect(second.lines == ["echo-server: cannot listen on 127.0.0.1:\(first.port): address already in use; stop the program using port \(first.port) or choose another --port (0 picks a free one)"])
+    }
+
+    @Test func addressNotOnThisMachineIsReportedClearly() throws {
+        // 192.0.2.1 is TEST-NET-1 (RFC 5737): never assigned to this host, and nothing is sent to it.
+        let server = try ServerProcess("echo-server", ["--host", "192.0.2.1", "--port", "0"])
+        #expect(try server.waitForExitCode() == 1)
+        #expect(server.lines.count == 1)
+        #expect(server.lines.first?.contains("address not available on this machine") == true)
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to drop to an unprivileged user"))
+    func privilegedPortWithoutRightsIsReportedClearly() throws {
+        let binary = "\(ServerProcess.buildDirectory)/echo-server"
+        let server = try ServerProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", binary, "--port", "80"])
+        #expect(try server.waitForExitCode() == 1)
+        #expect(server.lines.count == 1)
+        #expect(server.lines.first?.contains("cannot listen on 127.0.0.1:80: permission denied") == true)
+    }
+
+    @Test func helpGoesToStandardOutputAndExitsZero() throws {
+        let server = try ServerProcess("echo-server", ["--help"])
+        #expect(try server.waitForExitCode() == 0)
+        #expect(server.lines.isEmpty)
+    }
+}

@@ -1,0 +1,53 @@
+import ForkServer
+import Testing
+
+@Suite struct ServerOptionsTests {
+    @Test func defaultsAreLoopbackPort8001AndFortyChildren() throws {
+        let options = try #require(try ServerOptions.parse([]))
+        #expect(options.address.description == "127.0.0.1:8001")
+        #expect(options.backlog == 4096)
+        #expect(options.configuration.maxChildren == 40)
+        #expect(options.configuration.idleTimeoutSeconds == 0)
+        #expect(options.configuration.gracePeriodSeconds == 5)
+        #expect(options.configuration.banner.isEmpty)
+        #expect(!options.quiet)
+    }
+
+    @Test func readsEveryOptionInBothSpellings() throws {
+        let options = try #require(try ServerOptions.parse([
+            "--host", "::1", "--port=0", "--backlog", "16", "--max-children=2",
+            "--idle-timeout", "30", "--grace=1", "--greeting", "connect successful!", "--quiet",
+        ]))
+        #expect(options.address.description == "[::1]:0")
+        #expect(options.backlog == 16)
+        #expect(options.configuration.maxChildren == 2)
+        #expect(options.configuration.idleTimeoutSeconds == 30)
+        #expect(options.configuration.gracePeriodSeconds == 1)
+        #expect(options.configuration.banner == Array("connect successful!\n".utf8))
+        #expect(options.quiet)
+    }
+
+    @Test func helpReturnsNil() throws {
+        #expect(try ServerOptions.parse(["--port", "1", "--help"]) == nil)
+        #expect(try ServerOptions.parse(["-h"]) == nil)
+    }
+
+    @Test(arguments: [
+        (["--port", "65536"], "invalid --port '65536': expected a whole number from 0 to 65535"),
+        (["--port", "+80"], "invalid --port '+80': expected a whole number from 0 to 65535"),
+        (["--port", "99999999999999999999999"], "invalid --port '99999999999999999999999': expected a whole number from 0 to 65535"),
+        (["--backlog", "0"], "invalid --backlog '0': expected a whole number from 1 to 65535"),
+        (["--max-children", "-3"], "invalid --max-children '-3': expected a whole number from 1 to 100000"),
+        (["--grace"], "--grace needs a value"),
+        (["--host", "example.com"], "invalid --host 'example.com': expected an IPv4 or IPv6 address such as 127.0.0.1 or ::1"),
+        (["--frobnicate"], "unknown option '--frobnicate'"),
+        (["extra"], "unexpected argument 'extra'"),
+        (["-"], "unexpected argument '-'"),
+        (["--quiet=1"], "unexpected value '1'"),
+    ])
+    func rejectsMistakesWithAClearMessage(arguments: [String], message: String) {
+        #expect(throws: UsageError(message)) {
+            try ServerOptions.parse(arguments)
+        }
+    }
+}

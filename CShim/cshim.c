@@ -10,6 +10,14 @@ int cshim_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags
     return accept4(fd, address, length, flags);
 }
 
+int cshim_pipe2(int fds[2], int flags) {
+    return pipe2(fds, flags);
+}
+
+int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+}
+
 // MARK: - State shared with the signal handlers
 
 // Written by the handlers, read by Swift only with SIGCHLD blocked (see cshim_reaped_take).
@@ -209,4 +217,34 @@ int cshim_wifsignaled(int status) {
 
 int cshim_wtermsig(int status) {
     return WTERMSIG(status);
+}
+
+// MARK: - peer-chat
+
+#include <sys/prctl.h>
+
+int cshim_signal_restore_default(int signo) {
+    struct sigaction fallback;
+    memset(&fallback, 0, sizeof fallback);
+    fallback.sa_handler = SIG_DFL;
+    sigemptyset(&fallback.sa_mask);
+    if (sigaction(signo, &fallback, NULL) == -1) {
+        return -1;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    return sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int cshim_signal_ignore(int signo) {
+    struct sigaction ignore;
+    memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    return sigaction(signo, &ignore, NULL);
+}
+
+int cshim_set_parent_death_signal(int signo) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)signo, 0UL, 0UL, 0UL);
 }

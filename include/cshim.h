@@ -16,10 +16,12 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -31,6 +33,13 @@ int cshim_errno(void);
 
 /// accept4(2), which glibc declares only under _GNU_SOURCE and so does not import into Swift.
 int cshim_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+
+/// pipe2(2), which glibc declares only under _GNU_SOURCE.
+int cshim_pipe2(int fds[2], int flags);
+
+/// posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34): the spawned program gets no
+/// descriptor from `lowest` up.
+int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);
 
 // MARK: - Signals
 
@@ -91,5 +100,16 @@ int cshim_wifexited(int status);
 int cshim_wexitstatus(int status);
 int cshim_wifsignaled(int status);
 int cshim_wtermsig(int status);
+
+// MARK: - peer-chat
+
+/// Restores the default action of `signo` and unblocks it; returns 0, or -1 with errno set.
+int cshim_signal_restore_default(int signo);
+
+/// Ignores `signo` (SIG_IGN does not import into Swift); returns 0, or -1 with errno set.
+int cshim_signal_ignore(int signo);
+
+/// prctl(PR_SET_PDEATHSIG, signo) (variadic, so not imported): `signo` arrives when the parent ends.
+int cshim_set_parent_death_signal(int signo);
 
 #endif

@@ -1,4 +1,5 @@
 import CShim
+import Glibc
 
 /// The raw system calls of ForkServer, in one place: each turns a failure into a thrown `Errno`
 /// read right after the call, and retries EINTR when `retryOnInterrupt` is true.
@@ -120,7 +121,60 @@ enum Syscall {
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
+    /// pipe2(2) with close-on-exec on both ends: (read end, write end).
+    static func pipe() throws(Errno) -> (CInt, CInt) {
+        var ends: (CInt, CInt) = (-1, -1)
+        _ = try withUnsafeMutableBytes(of: &ends) { (ends) throws(Errno) in
+            try valueOrErrno(retryOnInterrupt: false) {
+                cshim_pipe2(ends.baseAddress!.assumingMemoryBound(to: CInt.self), O_CLOEXEC)
+            }
+        }
+        return ends
+    }
+
+    /// posix_spawn(3), which reports its error as a return value rather than in errno.
+    static func spawn(
+        _ path: String,
+        arguments: [String],
+        actions: inout posix_spawn_file_actions_t,
+        attributes: inout posix_spawnattr_t
+    ) throws(Errno) -> pid_t {
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard result == 0 else {
+            throw Errno(rawValue: result)
+        }
+        return pid
+    }
+
     static var processID: pid_t {
         getpid()
+    }
+
+    // MARK: - peer-chat
+
+    static var parentProcessID: pid_t {
+        getppid()
+    }
+
+    /// waitpid(2) for one child, blocking until it ends; returns its wait status.
+    static func waitpid(_ pid: pid_t) throws(Errno) -> CInt {
+        var status: CInt = 0
+        _ = try valueOrErrno(retryOnInterrupt: true) { CShim.waitpid(pid, &status, 0) }
+        return status
+    }
+
+    static func ignoreSignal(_ signal: CInt) throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { cshim_signal_ignore(signal) }
+    }
+
+    static func restoreDefaultSignal(_ signal: CInt) throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { cshim_signal_restore_default(signal) }
+    }
+
+    static func setParentDeathSignal(_ signal: CInt) throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { cshim_set_parent_death_signal(signal) }
     }
 }

@@ -1,0 +1,85 @@
+import Glibc
+import ForkServer
+
+/// One whole fork-bench run: start the servers, then round after round run the probes and the
+/// load on every server at every concurrency, interleaved, and stop every server at the end.
+struct Benchmark {
+    let options: BenchOptions
+    let commands: [BenchOptions.ServerCommand]
+    let probes: [ForkProbe]
+    private(set) var measurements: [Measurement] = []
+    private(set) var probeMeasurements: [ProbeMeasurement] = []
+    private var servers: [ServerUnderTest] = []
+
+    /// The servers and probes of `options`, found beside fork-bench in `buildDirectory`.
+    init(options: BenchOptions, buildDirectory: String) {
+        self.options = options
+        var commands: [BenchOptions.ServerCommand] = []
+        var probes: [ForkProbe] = []
+        if options.includeDefaultServers {
+            commands = [
+                .init(name: Report.subject, command: "\(buildDirectory)/echo-server --port {port}"),
+                .init(name: Report.reference, command: "\(buildDirectory)/c-echo-server --port {port}"),
+                .init(name: "no-fork ceiling", command: "\(buildDirectory)/c-echo-server --no-fork --port {port}"),
+            ]
+            if options.probeForks > 0 {
+                probes = [
+                    ForkProbe(name: "fork-probe (Swift, echo-server's image)", path: "\(buildDirectory)/fork-probe"),
+                    ForkProbe(name: "c-fork-probe (C)", path: "\(buildDirectory)/c-fork-probe"),
+                ]
+            }
+        }
+        self.commands = commands + options.servers
+        self.probes = probes
+    }
+
+    /// Measures everything; every server started is stopped before it returns or throws.
+    mutating func run() throws(BenchError) {
+        defer { servers.forEach { $0.stop() } }
+        let interruption = try Interruption.descriptor()
+        for command in commands {
+            servers.append(try ServerUnderTest(name: command.name, command: command.command))
+            try checkInterruption(interruption)
+        }
+        let payload = (0..<options.payloadSize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        for round in 0..<options.rounds {
+            // Alternate and rotate the order each round, so that no one always runs first.
+            for probe in round % 2 == 0 ? probes : probes.reversed() {
+                probeMeasurements.append(ProbeMeasurement(name: probe.name, forksPerSecond: try probe.forksPerSecond(count: options.probeForks)))
+                try checkInterruption(interruption)
+            }
+            for concurrency in options.concurrencies {
+                let shift = round % servers.count
+                for server in servers[shift...] + servers[..<shift] {
+                    let before = ProcessStatistics.cpuSeconds(of: server.process.pid) ?? 0
+                    let load = try LoadGenerator(
+                        address: server.address, concurrency: concurrency, connections: options.connections,
+                        payload: payload, interruption: interruption, server: server
+                    ).run()
+                    server.waitForChildrenToEnd()
+                    let after = ProcessStatistics.cpuSeconds(of: server.process.pid) ?? before
+                    let children = ProcessStatistics.children(of: server.process.pid)
+                    let measurement = Measurement(
+                        server: server.name, concurrency: concurrency, round: round, load: load,
+                        cpuSeconds: after - before, connections: options.connections,
+                        zombies: children.zombies, childrenLeft: children.running
+                    )
+                    measurements.append(measurement)
+                    progress("round \(round + 1)/\(options.rounds): \(server.name) c=\(concurrency): \(format(measurement.connectionsPerSecond, 0)) connections/s")
+                }
+            }
+        }
+    }
+
+    private func checkInterruption(_ interruption: FileDescriptor) throws(BenchError) {
+        if Interruption.hasArrived(on: interruption) {
+            throw .interrupted
+        }
+    }
+
+    private func progress(_ line: String) {
+        if !options.json {
+            try? FileDescriptor.standardError.writeAll(Array("\(line)\n".utf8))
+        }
+    }
+}

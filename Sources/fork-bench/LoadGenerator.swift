@@ -1,0 +1,182 @@
+import Glibc
+import ForkServer
+
+/// A closed-loop load on one server: `concurrency` clients at a time, each of which connects,
+/// sends the payload, reads it back, checks it byte for byte and closes, until `connections`
+/// connections have been made. One thread and one poll(2) loop drive every client.
+struct LoadGenerator {
+    struct Result {
+        var seconds: Double
+        /// Connect-to-close time of each good connection, in nanoseconds.
+        var latencies: [UInt64]
+        var errors: Int
+        /// The first few errors, worded.
+        var errorSamples: [String]
+    }
+
+    let address: SocketAddress
+    let concurrency: Int
+    let connections: Int
+    let payload: [UInt8]
+    /// Polled beside the clients: readable means stop (the signalfd).
+    let interruption: FileDescriptor
+    let server: ServerUnderTest
+    /// The longest one connection may take before it counts as an error.
+    var connectionTimeoutNanoseconds: UInt64 = 10_000_000_000
+
+    private enum Phase {
+        case idle, connecting, sending, receiving
+    }
+
+    private struct Client {
+        var fd: CInt = -1
+        var phase = Phase.idle
+        var started: UInt64 = 0
+        var sent = 0
+        var received = 0
+    }
+
+    func run() throws(BenchError) -> Result {
+        var clients = [Client](repeating: Client(), count: concurrency)
+        var result = Result(seconds: 0, latencies: [], errors: 0, errorSamples: [])
+        result.latencies.reserveCapacity(connections)
+        var launched = 0
+        var finished = 0
+        var scratch = [UInt8](repeating: 0, count: max(payload.count, 65536))
+        var waits = [pollfd](repeating: pollfd(), count: concurrency + 2)
+
+        func fail(_ index: Int, _ message: String) {
+            close(clients[index].fd)
+            clients[index] = Client()
+            result.errors += 1
+            finished += 1
+            if result.errorSamples.count < 5 {
+                result.errorSamples.append(message)
+            }
+        }
+
+        func start(_ index: Int) {
+            while launched < connections && clients[index].phase == .idle {
+                launched += 1
+                let fd = socket(address.family, CInt(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+                guard fd >= 0 else {
+                    fail(index, "socket: \(Errno(rawValue: errno))")
+                    continue
+                }
+                clients[index] = Client(fd: fd, phase: .connecting, started: Self.now())
+                let connected = address.withSockaddr { connect(fd, $0, $1) }
+                if connected == 0 {
+                    clients[index].phase = .sending
+                    send(index)
+                } else if errno != EINPROGRESS {
+                    fail(index, "connect: \(Errno(rawValue: errno))")
+                }
+            }
+        }
+
+        func send(_ index: Int) {
+            while clients[index].sent < payload.count {
+                let count = payload[clients[index].sent...].withUnsafeBytes { write(clients[index].fd, $0.baseAddress, $0.count) }
+                if count < 0 {
+                    let error = errno
+                    if error != EAGAIN && error != EINTR {
+                        fail(index, "write: \(Errno(rawValue: error))")
+                    }
+                    return
+                }
+                clients[index].sent += count
+            }
+            clients[index].phase = .receiving
+        }
+
+        func receive(_ index: Int) {
+            let count = scratch.withUnsafeMutableBytes { read(clients[index].fd, $0.baseAddress, payload.count - clients[index].received) }
+            if count < 0 {
+                let error = errno
+                if error != EAGAIN && error != EINTR {
+                    fail(index, "read: \(Errno(rawValue: error))")
+                }
+                return
+            }
+            if count == 0 {
+                fail(index, "end of file after \(clients[index].received) of \(payload.count) bytes")
+                return
+            }
+            let offset = clients[index].received
+            guard scratch[..<count].elementsEqual(payload[offset..<(offset + count)]) else {
+                fail(index, "the echo differs from what was sent at byte \(offset)")
+                return
+            }
+            clients[index].received += count
+            if clients[index].received == payload.count {
+                close(clients[index].fd)
+                result.latencies.append(Self.now() - clients[index].started)
+                clients[index] = Client()
+                finished += 1
+                start(index)
+            }
+        }
+
+        let began = Self.now()
+        for index in clients.indices {
+            start(index)
+        }
+        while finished < connections {
+            for index in clients.indices {
+                let events: Int16 = switch clients[index].phase {
+                case .idle: 0
+                case .connecting, .sending: Int16(POLLOUT)
+                case .receiving: Int16(POLLIN)
+                }
+                waits[index] = pollfd(fd: clients[index].fd, events: events, revents: 0)
+            }
+            waits[concurrency] = pollfd(fd: interruption.rawValue, events: Int16(POLLIN), revents: 0)
+            waits[concurrency + 1] = pollfd(fd: server.standardError.rawValue, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&waits, nfds_t(waits.count), 1000)
+            if ready < 0 && errno != EINTR {
+                throw .failed("poll: \(Errno(rawValue: errno))")
+            }
+            if waits[concurrency].revents != 0 {
+                throw .interrupted
+            }
+            if waits[concurrency + 1].revents != 0 && !server.drainStandardError() {
+                throw .failed("\(server.name) exited during the run")
+            }
+            let now = Self.now()
+            for index in clients.indices where clients[index].phase != .idle {
+                let revents = waits[index].revents
+                if revents != 0 {
+                    switch clients[index].phase {
+                    case .connecting:
+                        var error: CInt = 0
+                        var length = socklen_t(MemoryLayout<CInt>.size)
+                        getsockopt(clients[index].fd, SOL_SOCKET, SO_ERROR, &error, &length)
+                        if error != 0 {
+                            fail(index, "connect: \(Errno(rawValue: error))")
+                        } else {
+                            clients[index].phase = .sending
+                            send(index)
+                        }
+                    case .sending:
+                        send(index)
+                    case .receiving:
+                        receive(index)
+                    case .idle:
+                        break
+                    }
+                } else if now - clients[index].started > connectionTimeoutNanoseconds {
+                    fail(index, "no echo within \(connectionTimeoutNanoseconds / 1_000_000_000) s")
+                }
+                start(index)
+            }
+        }
+        result.seconds = Double(Self.now() - began) / 1e9
+        return result
+    }
+
+    private static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}

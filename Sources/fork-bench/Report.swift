@@ -1,0 +1,235 @@
+import Glibc
+
+/// One server at one concurrency in one round.
+struct Measurement {
+    let server: String
+    let concurrency: Int
+    let round: Int
+    let connectionsPerSecond: Double
+    /// Connect-to-close latencies in milliseconds: p50, p90, p99, max.
+    let latencyMilliseconds: [Double]
+    let errors: Int
+    let errorSamples: [String]
+    let cpuSecondsPer1000: Double
+    let zombies: Int
+    let childrenLeft: Int
+
+    init(server: String, concurrency: Int, round: Int, load: LoadGenerator.Result, cpuSeconds: Double, connections: Int, zombies: Int, childrenLeft: Int) {
+        self.server = server
+        self.concurrency = concurrency
+        self.round = round
+        connectionsPerSecond = Double(load.latencies.count) / load.seconds
+        let sorted = load.latencies.sorted()
+        latencyMilliseconds = [0.50, 0.90, 0.99, 1.0].map { quantile in
+            sorted.isEmpty ? 0 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * quantile))]) / 1e6
+        }
+        errors = load.errors
+        errorSamples = load.errorSamples
+        cpuSecondsPer1000 = cpuSeconds / Double(connections) * 1000
+        self.zombies = zombies
+        self.childrenLeft = childrenLeft
+    }
+}
+
+/// The raw cost of one probe in one round.
+struct ProbeMeasurement {
+    let name: String
+    let forksPerSecond: Double
+}
+
+/// Medians over rounds, the ratios against the C reference, and how to print them.
+struct Report {
+    let options: BenchOptions
+    let measurements: [Measurement]
+    let probes: [ProbeMeasurement]
+    let serverNames: [String]
+    static let subject = "echo-server"
+    static let reference = "c-echo-server"
+
+    struct Row {
+        let server: String
+        let concurrency: Int
+        let connectionsPerSecond: Double
+        let latencyMilliseconds: [Double]
+        let errors: Int
+        let cpuSecondsPer1000: Double
+        let zombies: Int
+        let childrenLeft: Int
+    }
+
+    var rows: [Row] {
+        options.concurrencies.flatMap { concurrency in
+            serverNames.compactMap { server -> Row? in
+                let cell = measurements.filter { $0.server == server && $0.concurrency == concurrency }
+                guard !cell.isEmpty else {
+                    return nil
+                }
+                return Row(
+                    server: server,
+                    concurrency: concurrency,
+                    connectionsPerSecond: median(cell.map(\.connectionsPerSecond)),
+                    latencyMilliseconds: (0..<4).map { index in median(cell.map { $0.latencyMilliseconds[index] }) },
+                    errors: cell.map(\.errors).reduce(0, +),
+                    cpuSecondsPer1000: median(cell.map(\.cpuSecondsPer1000)),
+                    zombies: cell.map(\.zombies).max()!,
+                    childrenLeft: cell.map(\.childrenLeft).max()!
+                )
+            }
+        }
+    }
+
+    /// For each concurrency, the median over rounds of echo-server's value divided by the C
+    /// reference's in the same round: (connections/s, CPU per connection).
+    var ratios: [(concurrency: Int, throughput: Double, cpu: Double)] {
+        options.concurrencies.compactMap { concurrency in
+            let pairs = (0..<options.rounds).compactMap { round -> (Measurement, Measurement)? in
+                let cell = measurements.filter { $0.concurrency == concurrency && $0.round == round }
+                guard let subject = cell.first(where: { $0.server == Self.subject }),
+                      let reference = cell.first(where: { $0.server == Self.reference })
+                else {
+                    return nil
+                }
+                return (subject, reference)
+            }
+            guard !pairs.isEmpty else {
+                return nil
+            }
+            return (
+                concurrency,
+                median(pairs.map { $0.0.connectionsPerSecond / $0.1.connectionsPerSecond }),
+                median(pairs.map { $0.0.cpuSecondsPer1000 / max($0.1.cpuSecondsPer1000, 1e-9) })
+            )
+        }
+    }
+
+    var probeMedians: [(name: String, forksPerSecond: Double)] {
+        var names: [String] = []
+        for probe in probes where !names.contains(probe.name) {
+            names.append(probe.name)
+        }
+        return names.map { name in (name, median(probes.filter { $0.name == name }.map(\.forksPerSecond))) }
+    }
+
+    var machine: String {
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return "\(sysconf(CInt(_SC_NPROCESSORS_ONLN))) cores, Linux \(release)"
+    }
+
+    // MARK: - Text
+
+    var table: String {
+        var lines = [
+            "fork-bench: \(options.connections) connections per cell, \(options.rounds) interleaved rounds, \(options.payloadSize)-byte payload; \(machine); medians over rounds",
+            "",
+            pad(["server", "conc", "conn/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "CPU s/1000", "zombies", "left"]),
+        ]
+        for row in rows {
+            lines.append(pad([
+                row.server, "\(row.concurrency)", format(row.connectionsPerSecond, 0),
+                format(row.latencyMilliseconds[0], 2), format(row.latencyMilliseconds[1], 2),
+                format(row.latencyMilliseconds[2], 2), format(row.latencyMilliseconds[3], 2),
+                "\(row.errors)", format(row.cpuSecondsPer1000, 3), "\(row.zombies)", "\(row.childrenLeft)",
+            ]))
+        }
+        if !ratios.isEmpty {
+            lines.append("")
+            lines.append("\(Self.subject) / \(Self.reference), median of per-round ratios:")
+            for ratio in ratios {
+                lines.append("  c=\(ratio.concurrency): \(format(ratio.throughput, 2))x connections/s, \(format(ratio.cpu, 2))x server CPU per connection")
+            }
+        }
+        let probes = probeMedians
+        if !probes.isEmpty {
+            lines.append("")
+            lines.append("raw fork+_exit+waitpid, median over rounds:")
+            for probe in probes {
+                lines.append("  \(probe.name): \(format(probe.forksPerSecond, 0)) forks/s")
+            }
+            if probes.count == 2 {
+                lines.append("  ratio \(probes[0].name) / \(probes[1].name): \(format(probes[0].forksPerSecond / probes[1].forksPerSecond, 2))x")
+            }
+        }
+        for measurement in measurements where !measurement.errorSamples.isEmpty {
+            lines.append("errors of \(measurement.server) at c=\(measurement.concurrency), round \(measurement.round + 1): \(measurement.errorSamples.joined(separator: "; "))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func pad(_ cells: [String]) -> String {
+        let widths = [16, 5, 8, 8, 8, 8, 9, 7, 11, 8, 5]
+        return zip(cells, widths).enumerated().map { index, cell in
+            let padding = String(repeating: " ", count: max(0, cell.1 - cell.0.count))
+            return index == 0 ? cell.0 + padding : padding + cell.0
+        }.joined(separator: " ")
+    }
+
+    // MARK: - JSON
+
+    var json: String {
+        let rowObjects = rows.map { row in
+            """
+            {"server": \(quoted(row.server)), "concurrency": \(row.concurrency), "connections_per_second": \(format(row.connectionsPerSecond, 1)), \
+            "latency_ms": {"p50": \(format(row.latencyMilliseconds[0], 3)), "p90": \(format(row.latencyMilliseconds[1], 3)), \
+            "p99": \(format(row.latencyMilliseconds[2], 3)), "max": \(format(row.latencyMilliseconds[3], 3))}, \
+            "errors": \(row.errors), "cpu_seconds_per_1000": \(format(row.cpuSecondsPer1000, 4)), \
+            "zombies": \(row.zombies), "children_left": \(row.childrenLeft)}
+            """
+        }
+        let ratioObjects = ratios.map { ratio in
+            "{\"concurrency\": \(ratio.concurrency), \"connections_per_second\": \(format(ratio.throughput, 3)), \"cpu_per_connection\": \(format(ratio.cpu, 3))}"
+        }
+        let probeObjects = probeMedians.map { "{\"name\": \(quoted($0.name)), \"forks_per_second\": \(format($0.forksPerSecond, 1))}" }
+        return """
+            {"machine": \(quoted(machine)), "connections": \(options.connections), "rounds": \(options.rounds), "payload_bytes": \(options.payloadSize),
+             "results": [\n  \(rowObjects.joined(separator: ",\n  "))\n ],
+             "ratios": [\(ratioObjects.joined(separator: ", "))],
+             "fork_probes": [\(probeObjects.joined(separator: ", "))]}
+
+            """
+    }
+
+    private func quoted(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case _ where scalar.value < 0x20: result += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else {
+        return 0
+    }
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/// `value` with `decimals` digits after the point.
+func format(_ value: Double, _ decimals: Int) -> String {
+    guard value.isFinite else {
+        return "0"
+    }
+    var scale = 1.0
+    for _ in 0..<decimals {
+        scale *= 10
+    }
+    let scaled = (abs(value) * scale).rounded()
+    let whole = Int(scaled / scale)
+    let fraction = Int(scaled) - whole * Int(scale)
+    let sign = value < 0 && scaled != 0 ? "-" : ""
+    guard decimals > 0 else {
+        return "\(sign)\(whole)"
+    }
+    let digits = String(fraction)
+    return "\(sign)\(whole).\(String(repeating: "0", count: decimals - digits.count))\(digits)"
+}

@@ -1,9 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The programs that fork link the Swift runtime statically: a smaller, less relocated image
-// forks faster (BENCHMARKS.md has the numbers).
-let forkingProgram: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"])]
+// The programs that fork are linked fully static: no dynamic loader, no shared libraries, the
+// fewest mappings for fork to copy (BENCHMARKS.md has the numbers). lld, because it does not
+// repeat static glibc's warning about the dlopen that the Swift runtime never calls here.
+let forkingProgram: [LinkerSetting] = [.unsafeFlags(["-static-executable", "-use-ld=lld"])]
+
+// The C reference programs are linked the same way, so that the comparison is of the code and
+// the process image, not of the linking. -nostartfiles keeps the Swift driver from adding its
+// startup object, which would drag the Swift runtime into a C program.
+let plainC: [LinkerSetting] = [.unsafeFlags(["-nostartfiles", "-static-executable"])]
 
 let package = Package(
     name: "ForkServer",
@@ -22,9 +28,9 @@ let package = Package(
         .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CShim"]),
         // The C reference for fork-bench: a minimal correct fork-per-connection echo server
         // (and, with --no-fork, the iterative server that is the ceiling).
-        .executableTarget(name: "c-echo-server", cSettings: [.unsafeFlags(["-O2"])]),
+        .executableTarget(name: "c-echo-server", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
         // The raw cost of fork+_exit+waitpid: in C, and in a Swift process built like echo-server.
-        .executableTarget(name: "c-fork-probe", cSettings: [.unsafeFlags(["-O2"])]),
+        .executableTarget(name: "c-fork-probe", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
         .executableTarget(name: "fork-probe", dependencies: ["ForkServer", "CShim"], linkerSettings: forkingProgram),
         .testTarget(name: "ForkServerTests", dependencies: ["ForkServer"]),
         // Runs the built programs as real processes over loopback.

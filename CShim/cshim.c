@@ -2,6 +2,8 @@
 
 #include "cshim.h"
 
+#include <stdatomic.h>
+
 int cshim_errno(void) {
     return errno;
 }
@@ -20,9 +22,15 @@ int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, i
 
 // MARK: - State shared with the signal handlers
 
-// Written by the handlers, read by Swift only with SIGCHLD blocked (see cshim_reaped_take).
-static cshim_reaped_child reaped[CSHIM_REAPED_CAPACITY];
-static volatile sig_atomic_t reaped_count = 0;
+// The reaped record: a ring that the SIGCHLD handler writes at `ring_head` and Swift reads at
+// `ring_tail`. A handler runs on the thread it interrupts, so each index has a single writer and
+// lock-free atomics order everything: reading the record never blocks a signal.
+#define RING_CAPACITY 1024u
+static cshim_reaped_child ring[RING_CAPACITY];
+static _Atomic unsigned ring_head = 0;
+static _Atomic unsigned ring_tail = 0;
+// Set when the handler left zombies because the ring was full; see cshim_reaped_next.
+static volatile sig_atomic_t ring_overflowed = 0;
 
 static volatile sig_atomic_t shutdown_count = 0;
 static volatile sig_atomic_t shutdown_signal = 0;
@@ -35,18 +43,23 @@ static void wake(void) {
     (void)ignored;
 }
 
-// Reaps finished children into the record until none is left or the record is full; a child
-// that finds no room stays a zombie until the next cshim_reaped_take, so no status is lost.
+// Reaps finished children into the ring until none is left or the ring is full; a child that
+// finds no room stays a zombie until Swift has made room, so no status is ever lost.
 static void reap_into_record(void) {
-    while (reaped_count < CSHIM_REAPED_CAPACITY) {
+    unsigned head = atomic_load_explicit(&ring_head, memory_order_relaxed);
+    for (;;) {
+        if (head - atomic_load_explicit(&ring_tail, memory_order_acquire) == RING_CAPACITY) {
+            ring_overflowed = 1;
+            return;
+        }
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0) {
             return;
         }
-        reaped[reaped_count].pid = pid;
-        reaped[reaped_count].status = status;
-        reaped_count += 1;
+        ring[head % RING_CAPACITY] = (cshim_reaped_child){.pid = pid, .status = status};
+        head += 1;
+        atomic_store_explicit(&ring_head, head, memory_order_release);
     }
 }
 
@@ -143,26 +156,22 @@ void cshim_sigchld_unblock(void) {
 
 // MARK: - Reaping
 
-size_t cshim_reaped_take(cshim_reaped_child *out) {
-    if (reaped_count == 0) {
-        // Racy on purpose: a child reaped after this read writes the pipe, which wakes the loop.
-        return 0;
-    }
-    sigset_t sigchld, previous;
-    sigemptyset(&sigchld);
-    sigaddset(&sigchld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &sigchld, &previous);
-    size_t count = (size_t)reaped_count;
-    memcpy(out, reaped, count * sizeof *out);
-    reaped_count = 0;
-    if (count == CSHIM_REAPED_CAPACITY) {
-        reap_into_record();
-        if (reaped_count > 0) {
-            wake();
+bool cshim_reaped_next(cshim_reaped_child *child) {
+    unsigned tail = atomic_load_explicit(&ring_tail, memory_order_relaxed);
+    if (tail == atomic_load_explicit(&ring_head, memory_order_acquire)) {
+        if (!ring_overflowed) {
+            return false;
+        }
+        // The ring is empty now: let the handler reap the children it had no room for.
+        ring_overflowed = 0;
+        raise(SIGCHLD);
+        if (tail == atomic_load_explicit(&ring_head, memory_order_acquire)) {
+            return false;
         }
     }
-    sigprocmask(SIG_SETMASK, &previous, NULL);
-    return count;
+    *child = ring[tail % RING_CAPACITY];
+    atomic_store_explicit(&ring_tail, tail + 1, memory_order_release);
+    return true;
 }
 
 // MARK: - Fork
@@ -185,7 +194,9 @@ pid_t cshim_fork(int *error) {
             close(wake_pipe[1]);
             wake_pipe[0] = wake_pipe[1] = -1;
         }
-        reaped_count = 0;
+        atomic_store(&ring_head, 0);
+        atomic_store(&ring_tail, 0);
+        ring_overflowed = 0;
         shutdown_count = 0;
         shutdown_signal = 0;
         sigset_t none;

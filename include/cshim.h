@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -77,14 +78,10 @@ typedef struct {
     int status;
 } cshim_reaped_child;
 
-/// How many reaped children the record holds; `cshim_reaped_take` never returns more.
-#define CSHIM_REAPED_CAPACITY 1024
-
-/// Moves every child reaped so far into `out` (room for CSHIM_REAPED_CAPACITY) and returns how
-/// many. With SIGCHLD blocked meanwhile (and the previous mask restored after, so it may run
-/// inside cshim_sigchld_block), no status is lost or read twice. Children the full
-/// record had no room for are reaped now, and the self-pipe is written so they are read next.
-size_t cshim_reaped_take(cshim_reaped_child *out);
+/// Takes the oldest child the SIGCHLD handler reaped and not yet taken: true with `*child`
+/// filled in, false when there is none. Lock-free: it never blocks a signal, and a status is
+/// never lost or taken twice, however the signals coalesce.
+bool cshim_reaped_next(cshim_reaped_child *child);
 
 // MARK: - Fork
 

@@ -1,15 +1,15 @@
 /// Sends back every byte the client sends, unchanged, until the client closes its side.
 public struct EchoHandler: ConnectionHandler {
-    /// Bytes read per read(2).
-    public let bufferSize: Int
+    /// Allocated once in the server, so that a child neither calls malloc nor touches more memory
+    /// than the bytes it reads: fork hands each child a copy-on-write view of it.
+    private let buffer: UnsafeMutableRawBufferPointer
 
+    /// An echo handler that reads up to `bufferSize` bytes per read(2).
     public init(bufferSize: Int = 16 * 1024) {
-        self.bufferSize = bufferSize
+        buffer = .allocate(byteCount: bufferSize, alignment: 16)
     }
 
     public func handle(_ connection: Connection) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 1)
-        defer { buffer.deallocate() }
         while true {
             let count = try connection.read(into: buffer)
             if count == 0 {

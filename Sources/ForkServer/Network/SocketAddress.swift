@@ -52,23 +52,25 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
 
     /// The address alone, formatted by inet_ntop(3): `127.0.0.1`, `::1`.
     public var ipAddress: String {
-        withUnsafeBytes(of: storage) { bytes in
-            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-            let formatted: UnsafePointer<CChar>?
-            switch family {
-            case AF_INET:
-                var address = bytes.load(as: sockaddr_in.self).sin_addr
-                formatted = inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
-            case AF_INET6:
-                var address = bytes.load(as: sockaddr_in6.self).sin6_addr
-                formatted = inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
-            default:
-                formatted = nil
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(INET6_ADDRSTRLEN)) { text in
+            withUnsafeBytes(of: storage) { bytes in
+                let formatted: UnsafePointer<CChar>? = switch family {
+                case AF_INET:
+                    withUnsafePointer(to: bytes.load(as: sockaddr_in.self).sin_addr) {
+                        inet_ntop(AF_INET, $0, text.baseAddress, socklen_t(text.count))
+                    }
+                case AF_INET6:
+                    withUnsafePointer(to: bytes.load(as: sockaddr_in6.self).sin6_addr) {
+                        inet_ntop(AF_INET6, $0, text.baseAddress, socklen_t(text.count))
+                    }
+                default:
+                    nil
+                }
+                guard let formatted else {
+                    return "?"
+                }
+                return String(cString: formatted)
             }
-            guard formatted != nil else {
-                return "?"
-            }
-            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
 

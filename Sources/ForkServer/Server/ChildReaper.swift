@@ -4,11 +4,9 @@ import CShim
 enum ChildReaper {
     /// Calls `body` with the pid and exit status of every child reaped since the last call.
     static func forEachFinishedChild(_ body: (pid_t, ExitStatus) -> Void) {
-        withUnsafeTemporaryAllocation(of: cshim_reaped_child.self, capacity: Int(CSHIM_REAPED_CAPACITY)) { batch in
-            let count = cshim_reaped_take(batch.baseAddress!)
-            for child in batch[..<count] {
-                body(child.pid, ExitStatus(waitStatus: child.status))
-            }
+        var child = cshim_reaped_child()
+        while cshim_reaped_next(&child) {
+            body(child.pid, ExitStatus(waitStatus: child.status))
         }
     }
 

@@ -29,32 +29,32 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// returns once every child has been reaped.
     public mutating func run() {
         log.server("listening on \(listener.localAddress) (pid \(Syscall.processID), max \(configuration.maxChildren) children)")
-        var pollSet = [
-            pollfd(fd: ServerSignals.wakeDescriptor.rawValue, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: listener.descriptor.rawValue, events: Int16(POLLIN), revents: 0),
-        ]
-        while ServerSignals.shutdownRequests == 0 {
-            reapFinishedChildren()
-            if let pause = acceptPause, pause.hasPassed {
-                acceptPause = nil
-            }
-            let accepting = children.count < configuration.maxChildren && acceptPause == nil
-            let ready = pollSet.withUnsafeMutableBufferPointer { pollSet in
-                try? Syscall.poll(
+        withUnsafeTemporaryAllocation(of: pollfd.self, capacity: 2) { pollSet in
+            let wake = 0
+            let listening = 1
+            pollSet[wake] = pollfd(fd: ServerSignals.wakeDescriptor.rawValue, events: Int16(POLLIN), revents: 0)
+            pollSet[listening] = pollfd(fd: listener.descriptor.rawValue, events: Int16(POLLIN), revents: 0)
+            while ServerSignals.shutdownRequests == 0 {
+                reapFinishedChildren()
+                if let pause = acceptPause, pause.hasPassed {
+                    acceptPause = nil
+                }
+                let accepting = children.count < configuration.maxChildren && acceptPause == nil
+                let ready = try? Syscall.poll(
                     pollSet.baseAddress!,
                     count: accepting ? 2 : 1,
                     timeoutMilliseconds: acceptPause?.remainingMilliseconds ?? -1,
                     retryOnInterrupt: false
                 )
-            }
-            guard let ready, ready > 0 else {
-                continue
-            }
-            if pollSet[0].revents != 0 {
-                ServerSignals.drainWakeups()
-            }
-            if accepting && pollSet[1].revents != 0 {
-                acceptConnections()
+                guard let ready, ready > 0 else {
+                    continue
+                }
+                if pollSet[wake].revents != 0 {
+                    ServerSignals.drainWakeups()
+                }
+                if accepting && pollSet[listening].revents != 0 {
+                    acceptConnections()
+                }
             }
         }
         drain()

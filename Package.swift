@@ -34,6 +34,6 @@ let package = Package(
         .executableTarget(name: "fork-probe", dependencies: ["ForkServer", "CShim"], linkerSettings: forkingProgram),
         .testTarget(name: "ForkServerTests", dependencies: ["ForkServer"]),
         // Runs the built programs as real processes over loopback.
-        .testTarget(name: "IntegrationTests"),
+        .testTarget(name: "IntegrationTests", dependencies: ["ForkServer"]),
     ]
 )

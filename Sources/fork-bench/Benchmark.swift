@@ -38,7 +38,9 @@ struct Benchmark {
         defer { servers.forEach { $0.stop() } }
         let interruption = try Interruption.descriptor()
         for command in commands {
-            servers.append(try ServerUnderTest(name: command.name, command: command.command))
+            let server = try ServerUnderTest(name: command.name, command: command.command)
+            servers.append(server)
+            progress("started \(server.name) (pid \(server.process.pid)) on \(server.address)")
             try checkInterruption(interruption)
         }
         let payload = (0..<options.payloadSize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
@@ -79,7 +81,7 @@ struct Benchmark {
 
     private func progress(_ line: String) {
         if !options.json {
-            try? FileDescriptor.standardError.writeAll(Array("\(line)\n".utf8))
+            ServerLog(name: "fork-bench").server(line)
         }
     }
 }

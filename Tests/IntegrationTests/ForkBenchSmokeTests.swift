@@ -1,0 +1,87 @@
+import Foundation
+import ForkServer
+import Glibc
+import Testing
+
+/// fork-bench, briefly: its report is well formed and every server served every connection.
+/// No speed is asserted here; speed lives in fork-bench's own report and BENCHMARKS.md.
+@Suite struct ForkBenchSmokeTests {
+    @Test func aShortRunReportsEveryCellWithoutErrors() throws {
+        let output = try runToCompletion("fork-bench", [
+            "--connections", "300", "--concurrency", "1,8", "--rounds", "1", "--probe-forks", "200", "--json",
+        ])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
+        let results = try #require(report["results"] as? [[String: Any]])
+        let cells = results.map { "\($0["server"] as? String ?? "?") c=\($0["concurrency"] as? Int ?? 0)" }
+        #expect(Set(cells) == [
+            "echo-server c=1", "c-echo-server c=1", "no-fork ceiling c=1",
+            "echo-server c=8", "c-echo-server c=8", "no-fork ceiling c=8",
+        ])
+        for result in results {
+            #expect(result["errors"] as? Int == 0, "\(result)")
+            #expect(result["zombies"] as? Int == 0, "\(result)")
+            #expect(result["children_left"] as? Int == 0, "\(result)")
+            #expect((result["connections_per_second"] as? Double ?? 0) > 0, "\(result)")
+            let latency = try #require(result["latency_ms"] as? [String: Double])
+            #expect(latency["p50"]! <= latency["p90"]! && latency["p90"]! <= latency["p99"]! && latency["p99"]! <= latency["max"]!)
+        }
+        let ratios = try #require(report["ratios"] as? [[String: Any]])
+        #expect(ratios.map { $0["concurrency"] as? Int } == [1, 8])
+        let probes = try #require(report["fork_probes"] as? [[String: Any]])
+        #expect(probes.count == 2)
+        #expect(probes.allSatisfy { ($0["forks_per_second"] as? Double ?? 0) > 0 })
+    }
+
+    @Test func ctrlCStopsEveryServerItStarted() throws {
+        let bench = try ServerProcess("fork-bench", ["--connections", "1000000", "--probe-forks", "0"])
+        try bench.waitForLines(containing: "fork-bench: started ", count: 3, timeout: 60)
+        let servers = ProcessTable.children(of: bench.pid).map(\.pid)
+        #expect(servers.count == 3)
+        #expect(Set(servers) == Set(bench.lines.compactMap { line in
+            line.split(separator: " ").firstIndex(of: "(pid").map { pid_t(line.split(separator: " ")[$0 + 1].dropLast(1))! }
+        }))
+        bench.send(SIGINT)
+        #expect(try bench.waitForExitCode() == 1)
+        #expect(bench.lines.last == "fork-bench: interrupted; every server started has been stopped")
+        #expect(servers.allSatisfy { !ProcessTable.exists($0) })
+    }
+
+    @Test func aMistakeIsOneLineAndExitTwo() throws {
+        let bench = try ServerProcess("fork-bench", ["--concurrency", "1,x"])
+        #expect(try bench.waitForExitCode() == 2)
+        #expect(bench.lines == ["fork-bench: invalid --concurrency '1,x': expected numbers from 1 to 4096 separated by commas, such as 1,8,64 (see 'fork-bench --help')"])
+    }
+
+    /// Runs a built program and returns its standard output once it has exited 0.
+    private func runToCompletion(_ program: String, _ arguments: [String], timeout: Double = 120) throws -> [UInt8] {
+        let pipe = try FileDescriptor.pipe()
+        let process: SpawnedProcess
+        do {
+            defer { try? pipe.writeEnd.close() }
+            process = try SpawnedProcess(
+                path: "\(ServerProcess.buildDirectory)/\(program)", arguments: arguments,
+                standardInput: .null, standardOutput: .descriptor(pipe.writeEnd), standardError: .null
+            )
+        }
+        defer { try? pipe.readEnd.close() }
+        let deadline = monotonicSeconds() + timeout
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            var wait = pollfd(fd: pipe.readEnd.rawValue, events: Int16(POLLIN), revents: 0)
+            guard poll(&wait, 1, millisecondsUntil(deadline)) > 0 else {
+                // fork-bench stops every server it started on SIGINT.
+                try? process.send(SIGINT)
+                _ = try? process.wait()
+                throw TestFailure("\(program) still running after \(timeout) s")
+            }
+            let count = read(pipe.readEnd.rawValue, &buffer, buffer.count)
+            if count <= 0 {
+                break
+            }
+            output += buffer[..<count]
+        }
+        #expect(try process.wait() == .exited(0))
+        return output
+    }
+}

@@ -1,0 +1,43 @@
+import ForkServer
+
+/// How the two sides meet: the listening side waits for exactly one peer, the connecting side
+/// dials it. Either way the result is one blocking connection, announced on standard error.
+enum PeerLink {
+    /// Listens on `address` (SO_REUSEADDR), announces the real address with a readiness line,
+    /// accepts the first peer and closes the listener, so no second peer can join.
+    static func acceptOnePeer(on address: SocketAddress, log: ServerLog) throws -> Connection {
+        let listener: ListeningSocket
+        do {
+            listener = try ListeningSocket(address: address, backlog: 1)
+        } catch {
+            throw StartupError.listen(on: address, error)
+        }
+        log.server("listening on \(listener.localAddress)")
+        let connection: Connection
+        do {
+            connection = try listener.waitForConnection()
+        } catch {
+            throw ChatFailure("cannot accept a peer on \(listener.localAddress): \(error)")
+        }
+        do {
+            try listener.close()
+        } catch {
+            // close(2) releases the descriptor even when it reports an error; the chat goes on.
+            log.server("closing the listener on \(listener.localAddress) reported: \(error)")
+        }
+        log.server("peer \(connection.peerAddress) connected")
+        return connection
+    }
+
+    /// Connects to the listening side at `address`.
+    static func dial(_ address: SocketAddress, log: ServerLog) throws -> Connection {
+        let connection: Connection
+        do {
+            connection = try Connection.connect(to: address)
+        } catch {
+            throw StartupError.connect(to: address, error)
+        }
+        log.server("connected to \(address)")
+        return connection
+    }
+}

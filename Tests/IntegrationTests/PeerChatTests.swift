@@ -1,0 +1,278 @@
+import Glibc
+import Testing
+
+/// peer-chat as two people use it: both sides are real processes on loopback, typed into through
+/// pipes or pseudo-terminals; every way of ending ends both sides and leaves no process behind.
+@Suite struct PeerChatTests {
+    /// Which side of the chat a test acts on.
+    enum Side: String, CustomTestStringConvertible, CaseIterable {
+        case listener, connector
+        var testDescription: String { rawValue }
+    }
+
+    // MARK: - Messages
+
+    @Test func textGoesBothWaysUnchangedAndAsItIsTyped() throws {
+        let (listener, connector) = try ChatProcess.connectedPair()
+        try connector.type("héllo wörld ✓ from the connector\n")
+        #expect(try listener.waitForOutput(containing: "héllo wörld ✓ from the connector\n"))
+        try listener.type("你好, 接続 🤝\n")
+        #expect(try connector.waitForOutput(containing: "你好, 接続 🤝\n"))
+        // No line buffering: a line without its newline is shown at once.
+        try connector.type("no newline yet")
+        #expect(try listener.waitForOutput(containing: "no newline yet"))
+
+        try connector.endInput()
+        #expect(try connector.waitForExitCode() == 0)
+        #expect(try listener.waitForExitCode() == 0)
+        #expect(listener.shown == Array("héllo wörld ✓ from the connector\nno newline yet".utf8))
+        #expect(connector.shown == Array("你好, 接続 🤝\n".utf8))
+        #expect(listener.lines == [
+            "peer-chat: listening on 127.0.0.1:\(listener.port)",
+            listener.lines[1],
+            "peer-chat: peer closed the connection",
+        ])
+        #expect(listener.lines[1].hasPrefix("peer-chat: peer 127.0.0.1:") && listener.lines[1].hasSuffix(" connected"))
+        #expect(connector.lines == ["peer-chat: connected to 127.0.0.1:\(listener.port)", "peer-chat: peer closed the connection"])
+        #expect(listener.survivors().isEmpty)
+        #expect(connector.survivors().isEmpty)
+    }
+
+    @Test func aMebibyteOfBinaryGoesBothWaysAtOnceByteForByte() throws {
+        let (listener, connector) = try ChatProcess.connectedPair()
+        let toListener = Self.binaryPayload()
+        let toConnector = Self.binaryPayload()
+        connector.queueInput(toListener)
+        listener.queueInput(toConnector)
+        let arrived = try ChatProcess.pump([listener, connector], timeout: 60) {
+            listener.shown.count >= toListener.count && connector.shown.count >= toConnector.count
+        }
+        #expect(arrived, "listener got \(listener.shown.count), connector got \(connector.shown.count) of \(toListener.count) bytes")
+        #expect(Self.firstDifference(listener.shown, toListener) == nil)
+        #expect(Self.firstDifference(connector.shown, toConnector) == nil)
+
+        try listener.endInput()
+        try connector.endInput()
+        #expect(try listener.waitForExitCode() == 0)
+        #expect(try connector.waitForExitCode() == 0)
+        #expect(listener.shown.count == toListener.count && connector.shown.count == toConnector.count)
+    }
+
+    @Test func servesIPv6() throws {
+        let (listener, connector) = try ChatProcess.connectedPair(host: "::1")
+        #expect(listener.lines[0] == "peer-chat: listening on [::1]:\(listener.port)")
+        #expect(listener.lines[1].hasPrefix("peer-chat: peer [::1]:"))
+        try listener.type("over six\n")
+        #expect(try connector.waitForOutput(containing: "over six\n"))
+        try listener.endInput()
+        #expect(try listener.waitForExitCode() == 0)
+        #expect(try connector.waitForExitCode() == 0)
+    }
+
+    // MARK: - Endings
+
+    @Test(arguments: Side.allCases)
+    func endOfInputOnOneSideEndsBothWithStatusZero(_ ending: Side) throws {
+        let (listener, connector) = try ChatProcess.connectedPair()
+        let (ender, other) = ending == .listener ? (listener, connector) : (connector, listener)
+        try other.type("before the end\n")
+        #expect(try ender.waitForOutput(containing: "before the end\n"))
+        try ender.endInput()
+        // The other side's standard input stays open: the peer's end alone ends it.
+        #expect(try other.waitForExitCode() == 0)
+        #expect(try ender.waitForExitCode() == 0)
+        #expect(other.lines.last == "peer-chat: peer closed the connection")
+        #expect(ender.lines.last == "peer-chat: peer closed the connection")
+        #expect(ender.survivors().isEmpty)
+        #expect(other.survivors().isEmpty)
+    }
+
+    @Test(arguments: Side.allCases)
+    func killingOneSidesRelayEndsItsKeyboardProcessAndThePeer(_ killed: Side) throws {
+        let (listener, connector) = try ChatProcess.connectedPair()
+        let (victim, other) = killed == .listener ? (listener, connector) : (connector, listener)
+        // Once typed text has crossed, the victim's keyboard process is certainly running.
+        try victim.type("still here\n")
+        #expect(try other.waitForOutput(containing: "still here\n"))
+        let keyboard = victim.keyboardProcesses
+        try #require(keyboard.count == 1, "relay \(victim.pid) has children \(keyboard)")
+
+        victim.send(SIGKILL)
+        #expect(try victim.waitForTerminatingSignal() == SIGKILL)
+        // SIGKILL cannot be caught: only the parent-death signal ends the keyboard process.
+        #expect(ChatProcessGroup.waitUntilEmpty(victim.pid).isEmpty, "keyboard process \(keyboard[0]) survived its relay")
+        #expect(try other.waitForExitCode() == 0)
+        #expect(other.lines.last == "peer-chat: peer closed the connection")
+        #expect(other.survivors().isEmpty)
+    }
+
+    @Test(arguments: Side.allCases)
+    func sigtermEndsBothProcessesOfOneSideAndThenThePeer(_ terminated: Side) throws {
+        let (listener, connector) = try ChatProcess.connectedPair()
+        let (victim, other) = terminated == .listener ? (listener, connector) : (connector, listener)
+        try victim.type("about to go\n")
+        #expect(try other.waitForOutput(containing: "about to go\n"))
+
+        victim.send(SIGTERM)
+        #expect(try victim.waitForTerminatingSignal() == SIGTERM)
+        #expect(victim.survivors().isEmpty)
+        #expect(try other.waitForExitCode() == 0)
+        #expect(other.lines.last == "peer-chat: peer closed the connection")
+        #expect(other.survivors().isEmpty)
+    }
+
+    @Test func aPeerKilledMidStreamEndsTheSenderWithStatusZero() throws {
+        let (listener, connector) = try ChatProcess.connectedPair()
+        // More than the socket buffers hold, and the listener's output is read meanwhile: the
+        // connector is busy sending when the listener dies, so it meets EPIPE or a reset.
+        connector.queueInput([UInt8](repeating: 0x61, count: 32 << 20))
+        let flowing = try ChatProcess.pump([listener, connector], timeout: 20) { listener.shown.count >= 1 << 20 }
+        #expect(flowing)
+        listener.send(SIGKILL)
+        #expect(try listener.waitForTerminatingSignal() == SIGKILL)
+        #expect(try connector.waitForExitCode() == 0)
+        #expect(connector.lines.last == "peer-chat: peer closed the connection")
+        #expect(listener.survivors().isEmpty)
+        #expect(connector.survivors().isEmpty)
+    }
+
+    @Test func aClosedStandardOutputEndsThatSideWithOneLineAndStatusOne() throws {
+        let (listener, connector) = try ChatProcess.connectedPair()
+        listener.closeOutput()
+        try connector.type("no one reads this\n")
+        // SIGPIPE is ignored: the write fails with EPIPE, and the side says so and ends.
+        #expect(try listener.waitForExitCode() == 1)
+        #expect(listener.lines.last == "peer-chat: cannot write to standard output: Broken pipe; ending the chat")
+        #expect(try connector.waitForExitCode() == 0)
+        #expect(listener.survivors().isEmpty)
+        #expect(connector.survivors().isEmpty)
+    }
+
+    @Test func onlyOnePeerIsAccepted() throws {
+        let (listener, _) = try ChatProcess.connectedPair()
+        let latecomer = try ChatProcess(["connect", "--port", "\(listener.port)"])
+        #expect(try latecomer.waitForExitCode() == 1)
+        #expect(latecomer.lines == ["peer-chat: cannot connect to 127.0.0.1:\(listener.port): connection refused; is the other side listening on port \(listener.port)?"])
+    }
+
+    // MARK: - Typed at a terminal
+
+    @Test func aPersonTypesALineAndEndsWithCtrlD() throws {
+        let (listener, connector) = try ChatProcess.connectedPair(console: .terminal)
+        try listener.type("hi there, 终端\n")
+        // The terminal echoes what is typed; the peer's terminal shows it with CR LF (ONLCR).
+        #expect(try listener.waitForOutput(containing: "hi there, 终端\r\n"))
+        #expect(try connector.waitForOutput(containing: "hi there, 终端\r\n"))
+        try connector.type("hello back\n")
+        #expect(try listener.waitForOutput(containing: "hello back\r\n"))
+
+        try listener.endInput()
+        #expect(try connector.waitForExitCode() == 0)
+        #expect(try listener.waitForExitCode() == 0)
+        #expect(listener.survivors().isEmpty)
+        #expect(connector.survivors().isEmpty)
+    }
+
+    @Test func ctrlCAtOneTerminalEndsThatSideAndThePeer() throws {
+        let (listener, connector) = try ChatProcess.connectedPair(console: .terminal)
+        try connector.type("typing, then interrupted\n")
+        #expect(try listener.waitForOutput(containing: "typing, then interrupted\r\n"))
+        try connector.type([0x03])
+        // The terminal sends SIGINT to its foreground group: the relay and its keyboard process.
+        #expect(try connector.waitForTerminatingSignal() == SIGINT)
+        #expect(connector.survivors().isEmpty)
+        #expect(try listener.waitForExitCode() == 0)
+        #expect(listener.lines.last == "peer-chat: peer closed the connection")
+        #expect(listener.survivors().isEmpty)
+    }
+
+    // MARK: - Mistakes
+
+    @Test func connectionRefusedIsOneClearLineAndStatusOne() throws {
+        let (socket, port) = try Self.portWithNoListener()
+        defer { close(socket) }
+        let connector = try ChatProcess(["connect", "--port", "\(port)"])
+        #expect(try connector.waitForExitCode() == 1)
+        #expect(connector.lines == ["peer-chat: cannot connect to 127.0.0.1:\(port): connection refused; is the other side listening on port \(port)?"])
+    }
+
+    @Test func portInUseIsOneClearLineAndStatusOne() throws {
+        let first = try ChatProcess.listen()
+        let second = try ChatProcess(["listen", "--port", "\(first.port)"])
+        #expect(try second.waitForExitCode() == 1)
+        #expect(second.lines == ["peer-chat: cannot listen on 127.0.0.1:\(first.port): address already in use; stop the program using port \(first.port) or choose another --port (0 picks a free one)"])
+    }
+
+    static let usageMistakes: [([String], String)] = [
+        ([], "missing subcommand: expected 'listen' or 'connect'"),
+        (["chat"], "unknown subcommand 'chat': expected 'listen' or 'connect'"),
+        (["--port", "8001"], "unknown subcommand '--port'"),
+        (["listen", "--port", "70000"], "invalid --port '70000': expected a whole number from 0 to 65535"),
+        (["listen", "--port", "eighty"], "invalid --port 'eighty'"),
+        (["connect", "--port", "0"], "invalid --port '0': expected a whole number from 1 to 65535"),
+        (["connect", "--port"], "--port needs a value"),
+        (["connect", "--host", "localhost"], "invalid --host 'localhost': expected an IPv4 or IPv6 address"),
+        (["listen", "--verbose"], "unknown option '--verbose'"),
+        (["listen", "8001"], "unexpected argument '8001'"),
+    ]
+
+    @Test(arguments: usageMistakes)
+    func usageMistakeIsOneLineAndStatusTwo(arguments: [String], message: String) throws {
+        let chat = try ChatProcess(arguments)
+        #expect(try chat.waitForExitCode() == 2)
+        #expect(chat.lines.count == 1, "\(chat.lines)")
+        #expect(chat.lines.first?.hasPrefix("peer-chat: \(message)") == true, "\(chat.lines)")
+        #expect(chat.lines.first?.hasSuffix("(see 'peer-chat --help')") == true, "\(chat.lines)")
+    }
+
+    @Test(arguments: [["--help"], ["listen", "--help"], ["connect", "-h"]])
+    func helpGoesToStandardOutputAndExitsZero(arguments: [String]) throws {
+        let chat = try ChatProcess(arguments)
+        #expect(try chat.waitForExitCode() == 0)
+        #expect(chat.lines.isEmpty)
+        #expect(chat.shown.starts(with: Array("usage: peer-chat listen".utf8)))
+    }
+
+    // MARK: - Helpers
+
+    /// 1 MiB of random bytes, with every byte value and a long run of NULs.
+    static func binaryPayload() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        var payload = (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        payload.replaceSubrange(0..<256, with: 0...255)
+        payload.replaceSubrange(4096..<8192, with: repeatElement(0, count: 4096))
+        return payload
+    }
+
+    /// The first index at which `received` and `sent` differ, or nil when they are equal: a short
+    /// message where comparing the arrays themselves would print (and compute) a diff of a mebibyte.
+    static func firstDifference(_ received: [UInt8], _ sent: [UInt8]) -> Int? {
+        if let index = zip(received, sent).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+            return index
+        }
+        return received.count == sent.count ? nil : min(received.count, sent.count)
+    }
+
+    /// A loopback port nothing listens on, and the socket that holds it: bound but never
+    /// listening, so a connection is refused and no other test can take the port meanwhile.
+    static func portWithNoListener() throws -> (socket: CInt, port: UInt16) {
+        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            throw TestFailure.system("socket")
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw TestFailure.system("bind")
+        }
+        return (fd, UInt16(bigEndian: address.sin_port))
+    }
+}

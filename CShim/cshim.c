@@ -16,6 +16,8 @@ int cshim_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
 }
 
+_Static_assert(CSHIM_POSIX_SPAWN_SETSID == POSIX_SPAWN_SETSID, "glibc's POSIX_SPAWN_SETSID");
+
 int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest) {
     return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
 }

@@ -38,6 +38,9 @@ int cshim_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags
 /// pipe2(2), which glibc declares only under _GNU_SOURCE.
 int cshim_pipe2(int fds[2], int flags);
 
+/// POSIX_SPAWN_SETSID, which glibc defines only under _GNU_SOURCE.
+#define CSHIM_POSIX_SPAWN_SETSID 0x80
+
 /// posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34): the spawned program gets no
 /// descriptor from `lowest` up.
 int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);

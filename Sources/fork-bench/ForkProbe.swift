@@ -12,10 +12,10 @@ struct ForkProbe {
         let status: ExitStatus
         do {
             let pipe = try FileDescriptor.pipe()
-            let process: SpawnedProcess
+            let process: ChildProcess
             do {
                 defer { try? pipe.writeEnd.close() }
-                process = try SpawnedProcess(path: path, arguments: ["\(count)"], standardInput: .null, standardOutput: .descriptor(pipe.writeEnd))
+                process = try ChildProcess.spawn(path: path, arguments: ["\(count)"], standardInput: .null, standardOutput: .descriptor(pipe.writeEnd))
             }
             defer { try? pipe.readEnd.close() }
             var bytes: [UInt8] = []

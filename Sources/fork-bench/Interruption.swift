@@ -6,7 +6,7 @@ import ForkServer
 /// for them beside its sockets and stop every server it started before it exits.
 enum Interruption {
     /// Blocks the three signals in this (single-threaded) process and returns their signalfd.
-    /// Spawned servers start with every signal unblocked again (`SpawnedProcess`).
+    /// Spawned servers start with every signal unblocked again (`ChildProcess.spawn`).
     static func descriptor() throws(BenchError) -> FileDescriptor {
         var signals = sigset_t()
         sigemptyset(&signals)

@@ -5,7 +5,7 @@ import ForkServer
 final class ServerUnderTest {
     let name: String
     let address: SocketAddress
-    let process: SpawnedProcess
+    let process: ChildProcess
     /// The read end of the server's standard error, drained while the load runs.
     let standardError: FileDescriptor
     private var stopped = false
@@ -20,10 +20,10 @@ final class ServerUnderTest {
         do {
             let pipe = try FileDescriptor.pipe()
             defer { try? pipe.writeEnd.close() }
-            process = try SpawnedProcess(
+            process = try ChildProcess.spawn(
                 path: "/bin/sh", arguments: ["-c", commandLine],
                 standardInput: .null, standardOutput: .null, standardError: .descriptor(pipe.writeEnd),
-                newProcessGroup: true
+                grouping: .newProcessGroup
             )
             standardError = pipe.readEnd
         } catch {

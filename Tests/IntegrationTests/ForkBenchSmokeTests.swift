@@ -55,10 +55,10 @@ import Testing
     /// Runs a built program and returns its standard output once it has exited 0.
     private func runToCompletion(_ program: String, _ arguments: [String], timeout: Double = 120) throws -> [UInt8] {
         let pipe = try FileDescriptor.pipe()
-        let process: SpawnedProcess
+        let process: ChildProcess
         do {
             defer { try? pipe.writeEnd.close() }
-            process = try SpawnedProcess(
+            process = try ChildProcess.spawn(
                 path: "\(ServerProcess.buildDirectory)/\(program)", arguments: arguments,
                 standardInput: .null, standardOutput: .descriptor(pipe.writeEnd), standardError: .null
             )

@@ -100,7 +100,7 @@ import Testing
         victim.send(SIGKILL)
         #expect(try victim.waitForTerminatingSignal() == SIGKILL)
         // SIGKILL cannot be caught: only the parent-death signal ends the keyboard process.
-        #expect(ChatProcessGroup.waitUntilEmpty(victim.pid).isEmpty, "keyboard process \(keyboard[0]) survived its relay")
+        #expect(ProcessTable.waitUntilGroupIsEmpty(victim.pid).isEmpty, "keyboard process \(keyboard[0]) survived its relay")
         #expect(try other.waitForExitCode() == 0)
         #expect(other.lines.last == "peer-chat: peer closed the connection")
         #expect(other.survivors().isEmpty)

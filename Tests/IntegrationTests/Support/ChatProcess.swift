@@ -1,3 +1,4 @@
+import ForkServer
 import Glibc
 
 /// One side of a peer-chat, run as a real process the way a shell runs a job: in a process group
@@ -22,7 +23,9 @@ final class ChatProcess {
     /// The port from the `listening on ADDRESS:PORT` line, once `waitUntilListening` saw it.
     private(set) var port: UInt16 = 0
     /// Every line written to standard error so far.
-    private(set) var lines: [String] = []
+    var lines: [String] {
+        collector.lines
+    }
     /// Every byte read from standard output so far; on a terminal, what it shows, echo included.
     private(set) var shown: [UInt8] = []
 
@@ -32,7 +35,7 @@ final class ChatProcess {
     private var output: CInt
     private var errorPipe: CInt
     private let console: Console
-    private var unfinishedLine: [UInt8] = []
+    private var collector = LineCollector()
     /// Typed bytes the side has not taken yet.
     private var pendingInput: [UInt8] = []
     private var inputBroken = false
@@ -42,70 +45,55 @@ final class ChatProcess {
     init(_ arguments: [String], console: Console = .pipes) throws {
         let path = "\(ServerProcess.buildDirectory)/peer-chat"
         self.console = console
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var everySignal = sigset_t()
-        sigfillset(&everySignal)
-        posix_spawnattr_setsigdefault(&attributes, &everySignal)
-        var noSignal = sigset_t()
-        sigemptyset(&noSignal)
-        posix_spawnattr_setsigmask(&attributes, &noSignal)
-        var flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
-
         // The test's ends, and the side's ends, which the test closes once the side has them.
-        var testEnds: [CInt] = []
-        var sideEnds: [CInt] = []
-        defer { sideEnds.forEach { close($0) } }
+        var testEnds: [FileDescriptor] = []
+        var sideEnds: [FileDescriptor] = []
+        defer { sideEnds.forEach { try? $0.close() } }
         do {
-            let errors = try Self.makePipe()
-            testEnds.append(errors.read)
-            sideEnds.append(errors.write)
+            let errors = try FileDescriptor.pipe()
+            testEnds.append(errors.readEnd)
+            sideEnds.append(errors.writeEnd)
+            let standardInput: ChildProcess.StandardStream
+            let standardOutput: ChildProcess.StandardStream
+            let grouping: ChildProcess.Grouping
             switch console {
             case .pipes:
-                let standardInput = try Self.makePipe()
-                testEnds.append(standardInput.write)
-                sideEnds.append(standardInput.read)
-                let standardOutput = try Self.makePipe()
-                testEnds.append(standardOutput.read)
-                sideEnds.append(standardOutput.write)
-                posix_spawn_file_actions_adddup2(&actions, standardInput.read, 0)
-                posix_spawn_file_actions_adddup2(&actions, standardOutput.write, 1)
-                posix_spawnattr_setpgroup(&attributes, 0)
-                flags |= POSIX_SPAWN_SETPGROUP
-                input = standardInput.write
-                output = standardOutput.read
+                let inputPipe = try FileDescriptor.pipe()
+                testEnds.append(inputPipe.writeEnd)
+                sideEnds.append(inputPipe.readEnd)
+                let outputPipe = try FileDescriptor.pipe()
+                testEnds.append(outputPipe.readEnd)
+                sideEnds.append(outputPipe.writeEnd)
+                standardInput = .descriptor(inputPipe.readEnd)
+                standardOutput = .descriptor(outputPipe.writeEnd)
+                grouping = .newProcessGroup
+                input = inputPipe.writeEnd.rawValue
+                output = outputPipe.readEnd.rawValue
             case .terminal:
                 let terminal = try ChatTerminal()
-                testEnds.append(terminal.master)
-                // Opened after setsid(2) by a session leader without O_NOCTTY, the slave side
-                // becomes the side's controlling terminal, its group the foreground group.
-                posix_spawn_file_actions_addopen(&actions, 0, terminal.slavePath, O_RDWR, 0)
-                posix_spawn_file_actions_adddup2(&actions, 0, 1)
-                flags |= Self.spawnNewSession
+                testEnds.append(FileDescriptor(rawValue: terminal.master))
+                // Opened in a new session without O_NOCTTY, the slave side becomes the side's
+                // controlling terminal, and its group the foreground group.
+                standardInput = .open(path: terminal.slavePath)
+                standardOutput = .open(path: terminal.slavePath)
+                grouping = .newSession
                 input = terminal.master
                 output = terminal.master
             }
-            posix_spawn_file_actions_adddup2(&actions, errors.write, 2)
-            Self.closeFrom(3, &actions)
-            posix_spawnattr_setflags(&attributes, Int16(flags))
             guard fcntl(input, F_SETFL, fcntl(input, F_GETFL) | O_NONBLOCK) == 0 else {
                 throw TestFailure.system("fcntl O_NONBLOCK")
             }
-            let argv = ([path] + arguments).map { strdup($0) } + [nil]
-            defer { argv.forEach { free($0) } }
-            var child: pid_t = 0
-            let result = posix_spawn(&child, path, &actions, &attributes, argv, environ)
-            guard result == 0 else {
-                throw TestFailure("cannot start \(path): \(String(cString: strerror(result)))")
+            do {
+                pid = try ChildProcess.spawn(
+                    path: path, arguments: arguments, standardInput: standardInput, standardOutput: standardOutput,
+                    standardError: .descriptor(errors.writeEnd), grouping: grouping
+                ).pid
+            } catch {
+                throw TestFailure("cannot start \(path): \(error)")
             }
-            pid = child
-            errorPipe = errors.read
+            errorPipe = errors.readEnd.rawValue
         } catch {
-            testEnds.forEach { close($0) }
+            testEnds.forEach { try? $0.close() }
             throw error
         }
     }
@@ -246,7 +234,7 @@ final class ChatProcess {
 
     /// The processes of the side's group still alive after `timeout`: none, once the side has ended.
     func survivors(timeout: Double = 10) -> [pid_t] {
-        ChatProcessGroup.waitUntilEmpty(pid, timeout: timeout)
+        ProcessTable.waitUntilGroupIsEmpty(pid, timeout: timeout)
     }
 
     /// Reads and writes for every side in `sides` until `done` holds (true), or until the
@@ -308,7 +296,7 @@ final class ChatProcess {
         case .error:
             let count = read(errorPipe, &buffer, buffer.count)
             if count > 0 {
-                appendErrorBytes(buffer[..<count])
+                collector.append(buffer[..<count])
             } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                 close(errorPipe)
                 errorPipe = -1
@@ -335,17 +323,6 @@ final class ChatProcess {
         }
     }
 
-    private func appendErrorBytes(_ bytes: ArraySlice<UInt8>) {
-        for byte in bytes {
-            if byte == UInt8(ascii: "\n") {
-                lines.append(String(decoding: unfinishedLine, as: UTF8.self))
-                unfinishedLine.removeAll()
-            } else {
-                unfinishedLine.append(byte)
-            }
-        }
-    }
-
     /// write(2) that reports a reader gone as EPIPE without the SIGPIPE that would end the test
     /// process: SIGPIPE, which write(2) sends to the writing thread, is blocked in this thread
     /// across the call, and one it raised is taken with sigtimedwait(2) before it is unblocked.
@@ -366,31 +343,7 @@ final class ChatProcess {
         return count
     }
 
-    // MARK: - Starting and cleaning up
-
-    /// POSIX_SPAWN_SETSID, which glibc defines only for _GNU_SOURCE.
-    private static let spawnNewSession: CInt = 0x80
-
-    /// A pipe whose ends are both close-on-exec.
-    private static func makePipe() throws -> (read: CInt, write: CInt) {
-        var ends: [CInt] = [-1, -1]
-        guard pipe(&ends) == 0 else {
-            throw TestFailure.system("pipe")
-        }
-        // Other tests spawn meanwhile; their close-from action keeps these ends out of their processes.
-        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
-        return (ends[0], ends[1])
-    }
-
-    /// posix_spawn_file_actions_addclosefrom_np (glibc 2.34), which Swift does not import.
-    private static func closeFrom(_ lowest: CInt, _ actions: inout posix_spawn_file_actions_t) {
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt
-        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
-            return
-        }
-        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, lowest)
-    }
+    // MARK: - Cleaning up
 
     deinit {
         if exitStatus == nil {
@@ -399,7 +352,7 @@ final class ChatProcess {
             var status: CInt = 0
             while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         }
-        for survivor in ChatProcessGroup.livingMembers(of: pid) {
+        for survivor in ProcessTable.livingMembers(ofGroup: pid) {
             kill(survivor, SIGKILL)
         }
         for descriptor in Set([input, output, errorPipe]) where descriptor >= 0 {

@@ -5,13 +5,39 @@ enum ProcessTable {
     struct Entry {
         let pid: pid_t
         let parent: pid_t
+        /// The process group (field 5 of /proc/PID/stat).
+        let group: pid_t
         /// The state letter of /proc/PID/stat: R, S, Z, ...
         let state: Character
     }
 
     /// Every process whose parent is `parent`, zombies included.
     static func children(of parent: pid_t) -> [Entry] {
-        numericEntries(of: "/proc").compactMap { entry(pid_t($0)) }.filter { $0.parent == parent }
+        all.filter { $0.parent == parent }
+    }
+
+    /// The processes of `group` that are still alive. Zombies have ended and are left out: an
+    /// orphan is reaped by init (or not, in a container whose init does not reap), not by us.
+    static func livingMembers(ofGroup group: pid_t) -> [pid_t] {
+        all.filter { $0.group == group && $0.state != "Z" && $0.state != "X" }.map(\.pid)
+    }
+
+    /// Waits until no process of `group` is alive, and returns those still alive at the timeout.
+    static func waitUntilGroupIsEmpty(_ group: pid_t, timeout: Double = 10) -> [pid_t] {
+        let deadline = monotonicSeconds() + timeout
+        while true {
+            let living = livingMembers(ofGroup: group)
+            if living.isEmpty || monotonicSeconds() >= deadline {
+                return living
+            }
+            // A process that has closed its descriptors (so stderr reached end of file) may take
+            // a moment more to become a zombie: nothing signals that moment, so look again soon.
+            usleep(10_000)
+        }
+    }
+
+    private static var all: [Entry] {
+        numericEntries(of: "/proc").compactMap { entry(pid_t($0)) }
     }
 
     /// The parsed /proc/PID/stat of `pid`, or nil if there is no such process.
@@ -23,10 +49,10 @@ enum ProcessTable {
         }
         // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 2, let state = fields[0].first, let parent = pid_t(fields[1]) else {
+        guard fields.count > 2, let state = fields[0].first, let parent = pid_t(fields[1]), let group = pid_t(fields[2]) else {
             return nil
         }
-        return Entry(pid: pid, parent: parent, state: state)
+        return Entry(pid: pid, parent: parent, group: group, state: state)
     }
 
     /// Whether a process with this pid exists, zombie or not.

@@ -1,3 +1,4 @@
+import ForkServer
 import Glibc
 
 /// A program of this package started as a real process, its standard error read line by line:
@@ -7,9 +8,11 @@ final class ServerProcess {
     /// The port from the `listening on ADDRESS:PORT` line, once `waitUntilListening` saw it.
     private(set) var port: UInt16 = 0
     /// Every line the process wrote to standard error so far.
-    private(set) var lines: [String] = []
+    var lines: [String] {
+        collector.lines
+    }
+    private var collector = LineCollector()
     private var errorPipe: CInt
-    private var unfinishedLine: [UInt8] = []
     private var exitStatus: CInt?
 
     /// The directory of the package's built executables: the test bundle's own.
@@ -23,30 +26,18 @@ final class ServerProcess {
     /// Starts `executable` (a product of this package, or an absolute path) with `arguments`.
     init(_ executable: String = "echo-server", _ arguments: [String]) throws {
         let path = executable.hasPrefix("/") ? executable : "\(Self.buildDirectory)/\(executable)"
-        var pipeEnds: [CInt] = [-1, -1]
-        guard pipe(&pipeEnds) == 0 else {
-            throw TestFailure.system("pipe")
+        let errors = try FileDescriptor.pipe()
+        defer { try? errors.writeEnd.close() }
+        do {
+            pid = try ChildProcess.spawn(
+                path: path, arguments: arguments,
+                standardInput: .null, standardOutput: .null, standardError: .descriptor(errors.writeEnd)
+            ).pid
+        } catch {
+            try? errors.readEnd.close()
+            throw TestFailure("cannot start \(path): \(error)")
         }
-        // Other tests spawn meanwhile; their close-from action keeps this pipe out of their processes.
-        _ = fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 2)
-        Self.closeFrom(3, &actions)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        let result = posix_spawn(&child, path, &actions, nil, argv, environ)
-        close(pipeEnds[1])
-        guard result == 0 else {
-            close(pipeEnds[0])
-            throw TestFailure("cannot start \(path): \(String(cString: strerror(result)))")
-        }
-        pid = child
-        errorPipe = pipeEnds[0]
+        errorPipe = errors.readEnd.rawValue
     }
 
     /// Starts `echo-server` and waits for its readiness line, which gives the port.
@@ -113,14 +104,7 @@ final class ServerProcess {
             errorPipe = -1
             return false
         }
-        for byte in buffer[..<count] {
-            if byte == UInt8(ascii: "\n") {
-                lines.append(String(decoding: unfinishedLine, as: UTF8.self))
-                unfinishedLine.removeAll()
-            } else {
-                unfinishedLine.append(byte)
-            }
-        }
+        collector.append(buffer[..<count])
         return true
     }
 
@@ -175,14 +159,5 @@ final class ServerProcess {
         if errorPipe >= 0 {
             close(errorPipe)
         }
-    }
-
-    /// posix_spawn_file_actions_addclosefrom_np (glibc 2.34), which Swift does not import.
-    private static func closeFrom(_ lowest: CInt, _ actions: inout posix_spawn_file_actions_t) {
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt
-        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
-            return
-        }
-        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, lowest)
     }
 }

@@ -1,11 +1,7 @@
 import CShim
 
-/// A program started with posix_spawn(3) the way a shell would start it: signals at their
-/// defaults and unblocked, and no descriptor but the three standard ones.
-///
-/// posix_spawn never runs Swift code in the child, so it is safe from any process, threaded or not.
-public struct SpawnedProcess: Sendable {
-    /// Where one of the program's standard descriptors comes from.
+extension ChildProcess {
+    /// Where one of a spawned program's standard descriptors comes from.
     public enum StandardStream: Sendable {
         /// The same descriptor as this process's.
         case inherit
@@ -13,22 +9,34 @@ public struct SpawnedProcess: Sendable {
         case null
         /// This descriptor, duplicated (dup2) into place.
         case descriptor(FileDescriptor)
+        /// The file at this path, opened read-write in the child; in a new session, a terminal
+        /// opened this way becomes the program's controlling terminal.
+        case open(path: String)
     }
 
-    /// The program's process ID.
-    public let pid: pid_t
+    /// The process group or session a spawned program runs in.
+    public enum Grouping: Sendable {
+        /// This process's group.
+        case inherit
+        /// A process group of its own, which it leads: `sendToGroup` reaches it and its
+        /// children, and a terminal's Ctrl-C for this process's group does not.
+        case newProcessGroup
+        /// A session of its own (setsid(2)), with no controlling terminal until it opens one.
+        case newSession
+    }
 
-    /// Starts the program at `path` with `arguments` (argv[0] is `path`). With
-    /// `newProcessGroup`, it leads a process group of its own (`kill(-pid)` reaches it and its
-    /// children, and a terminal's Ctrl-C for this process's group does not).
-    public init(
+    /// Starts the program at `path` with `arguments` (argv[0] is `path`) the way a shell would
+    /// (posix_spawn(3)): signals at their defaults and unblocked, and no descriptor but the three
+    /// standard ones. posix_spawn runs no Swift code in the child, so it is safe from any process,
+    /// threaded or not.
+    public static func spawn(
         path: String,
         arguments: [String],
         standardInput: StandardStream = .inherit,
         standardOutput: StandardStream = .inherit,
         standardError: StandardStream = .inherit,
-        newProcessGroup: Bool = false
-    ) throws(Errno) {
+        grouping: Grouping = .inherit
+    ) throws(Errno) -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -40,6 +48,8 @@ public struct SpawnedProcess: Sendable {
                 posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0)
             case .descriptor(let source):
                 posix_spawn_file_actions_adddup2(&actions, source.rawValue, target)
+            case .open(let path):
+                posix_spawn_file_actions_addopen(&actions, target, path, O_RDWR, 0)
             }
         }
         cshim_spawn_file_actions_addclosefrom(&actions, 3)
@@ -54,28 +64,23 @@ public struct SpawnedProcess: Sendable {
         sigemptyset(&noSignal)
         posix_spawnattr_setsigmask(&attributes, &noSignal)
         var flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
-        if newProcessGroup {
+        switch grouping {
+        case .inherit:
+            break
+        case .newProcessGroup:
             posix_spawnattr_setpgroup(&attributes, 0)
             flags |= POSIX_SPAWN_SETPGROUP
+        case .newSession:
+            flags |= CSHIM_POSIX_SPAWN_SETSID
         }
         posix_spawnattr_setflags(&attributes, Int16(flags))
 
-        pid = try Syscall.spawn(path, arguments: arguments, actions: &actions, attributes: &attributes)
+        return ChildProcess(pid: try Syscall.spawn(path, arguments: arguments, actions: &actions, attributes: &attributes))
     }
 
-    /// Sends `signal` to the process (kill(2)).
-    public func send(_ signal: CInt) throws(Errno) {
-        try Syscall.kill(pid, signal: signal)
-    }
-
-    /// Sends `signal` to every process in the group the process leads (kill(2) with -pid).
+    /// Sends `signal` to every process in the group the child leads (kill(2) with -pid).
     public func sendToGroup(_ signal: CInt) throws(Errno) {
         try Syscall.kill(-pid, signal: signal)
-    }
-
-    /// Waits for the process to end and reaps it (waitpid(2)).
-    public func wait() throws(Errno) -> ExitStatus {
-        ExitStatus(waitStatus: try Syscall.waitpid(pid))
     }
 }
 

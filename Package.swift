@@ -25,7 +25,9 @@ let package = Package(
         .target(name: "ForkServer", dependencies: ["CShim"]),
         .executableTarget(name: "echo-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
         .executableTarget(name: "peer-chat", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
-        .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CShim"]),
+        .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CShim", "ProcessInspection"]),
+        // Reads /proc: the process trees fork-bench measures and the integration tests check.
+        .target(name: "ProcessInspection"),
         // The C reference for fork-bench: a minimal correct fork-per-connection echo server
         // (and, with --no-fork, the iterative server that is the ceiling).
         .executableTarget(name: "c-echo-server", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
@@ -34,6 +36,6 @@ let package = Package(
         .executableTarget(name: "fork-probe", dependencies: ["ForkServer", "CShim"], linkerSettings: forkingProgram),
         .testTarget(name: "ForkServerTests", dependencies: ["ForkServer"]),
         // Runs the built programs as real processes over loopback.
-        .testTarget(name: "IntegrationTests", dependencies: ["ForkServer"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ForkServer", "ProcessInspection"]),
     ]
 )

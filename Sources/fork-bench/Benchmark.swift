@@ -1,5 +1,6 @@
 import Glibc
 import ForkServer
+import ProcessInspection
 
 /// One whole fork-bench run: start the servers, then round after round run the probes and the
 /// load on every server at every concurrency, interleaved, and stop every server at the end.
@@ -53,18 +54,18 @@ struct Benchmark {
             for concurrency in options.concurrencies {
                 let shift = round % servers.count
                 for server in servers[shift...] + servers[..<shift] {
-                    let before = ProcessStatistics.cpuSeconds(of: server.process.pid) ?? 0
+                    let before = ProcessTable.entry(server.process.pid)?.cpuSeconds ?? 0
                     let load = try LoadGenerator(
                         address: server.address, concurrency: concurrency, connections: options.connections,
                         payload: payload, interruption: interruption, server: server
                     ).run()
                     server.waitForChildrenToEnd()
-                    let after = ProcessStatistics.cpuSeconds(of: server.process.pid) ?? before
-                    let children = ProcessStatistics.children(of: server.process.pid)
+                    let after = ProcessTable.entry(server.process.pid)?.cpuSeconds ?? before
+                    let children = ProcessTable.children(of: server.process.pid)
                     let measurement = Measurement(
                         server: server.name, concurrency: concurrency, round: round, load: load,
                         cpuSeconds: after - before, connections: options.connections,
-                        zombies: children.zombies, childrenLeft: children.running
+                        zombies: children.filter(\.isZombie).count, childrenLeft: children.filter { !$0.isZombie }.count
                     )
                     measurements.append(measurement)
                     progress("round \(round + 1)/\(options.rounds): \(server.name) c=\(concurrency): \(format(measurement.connectionsPerSecond, 0)) connections/s")

@@ -1,5 +1,6 @@
 import Glibc
 import ForkServer
+import ProcessInspection
 
 /// A server that fork-bench started on a free loopback port, in a process group of its own.
 final class ServerUnderTest {
@@ -77,8 +78,7 @@ final class ServerUnderTest {
     func waitForChildrenToEnd(seconds: Double = 5) {
         let step = timespec(tv_sec: 0, tv_nsec: 2_000_000)
         for _ in 0..<Int(seconds * 500) {
-            let children = ProcessStatistics.children(of: process.pid)
-            if children.running == 0 && children.zombies == 0 {
+            if ProcessTable.children(of: process.pid).isEmpty {
                 return
             }
             var pause = step

@@ -64,9 +64,6 @@ struct ChatOptions {
                 throw UsageError("unknown option '\(option)'")
             }
         }
-        guard let address = SocketAddress(ipAddress: host, port: UInt16(port)) else {
-            throw UsageError("invalid --host '\(host)': expected an IPv4 or IPv6 address such as 127.0.0.1 or ::1")
-        }
-        return ChatOptions(role: role, address: address)
+        return ChatOptions(role: role, address: try OptionParser.address(host: host, port: port))
     }
 }

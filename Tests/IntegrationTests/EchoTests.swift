@@ -1,4 +1,5 @@
 import Glibc
+import ProcessInspection
 import Testing
 
 /// The echo server as a client sees it: byte-exact echo, many clients, IPv6, the greeting.

@@ -1,6 +1,7 @@
 import Foundation
 import ForkServer
 import Glibc
+import ProcessInspection
 import Testing
 
 /// fork-bench, briefly: its report is well formed and every server served every connection.

@@ -1,4 +1,5 @@
 import Glibc
+import ProcessInspection
 import Testing
 
 /// The server under pressure and at its end: the concurrency limit, idle clients, killed

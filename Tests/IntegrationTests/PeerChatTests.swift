@@ -1,4 +1,5 @@
 import Glibc
+import ProcessInspection
 import Testing
 
 /// peer-chat as two people use it: both sides are real processes on loopback, typed into through

@@ -47,6 +47,14 @@ public struct OptionParser {
         return value
     }
 
+    /// The address of `--host` (a numeric IPv4 or IPv6 address) with `port`.
+    public static func address(host: String, port: Int) throws(UsageError) -> SocketAddress {
+        guard let address = SocketAddress(ipAddress: host, port: UInt16(port)) else {
+            throw UsageError("invalid --host '\(host)': expected an IPv4 or IPv6 address such as 127.0.0.1 or ::1")
+        }
+        return address
+    }
+
     /// The value of `option` as a decimal integer within `range`.
     public mutating func integer(of option: String, in range: ClosedRange<Int>) throws(UsageError) -> Int {
         let text = try value(of: option)

@@ -65,9 +65,6 @@ public struct ServerOptions {
                 throw UsageError("unknown option '\(option)'")
             }
         }
-        guard let address = SocketAddress(ipAddress: host, port: UInt16(port)) else {
-            throw UsageError("invalid --host '\(host)': expected an IPv4 or IPv6 address such as 127.0.0.1 or ::1")
-        }
-        return ServerOptions(address: address, backlog: backlog, configuration: configuration, quiet: quiet)
+        return ServerOptions(address: try OptionParser.address(host: host, port: port), backlog: backlog, configuration: configuration, quiet: quiet)
     }
 }

@@ -1,5 +1,6 @@
 import ForkServer
 import Glibc
+import ProcessInspection
 
 /// One side of a peer-chat, run as a real process the way a shell runs a job: in a process group
 /// of its own (its id is the side's pid), every signal at its default, standard error read line
@@ -8,7 +9,7 @@ import Glibc
 ///
 /// What the side writes to standard output and standard error is read whenever the test waits
 /// for anything, so the side never stalls on a full pipe while the test is typing.
-final class ChatProcess {
+final class ChatProcess: ProgramUnderTest {
     /// How the side's standard input and output are connected.
     enum Console {
         /// A pipe each: bytes pass unchanged.
@@ -19,7 +20,10 @@ final class ChatProcess {
     }
 
     /// The side's relay process, which leads the side's process group.
-    let pid: pid_t
+    let process: ChildProcess
+    var pid: pid_t {
+        process.pid
+    }
     /// The port from the `listening on ADDRESS:PORT` line, once `waitUntilListening` saw it.
     private(set) var port: UInt16 = 0
     /// Every line written to standard error so far.
@@ -39,7 +43,7 @@ final class ChatProcess {
     /// Typed bytes the side has not taken yet.
     private var pendingInput: [UInt8] = []
     private var inputBroken = false
-    private var exitStatus: CInt?
+    private var exitStatus: ForkServer.ExitStatus?
 
     /// Starts `peer-chat` with `arguments`.
     init(_ arguments: [String], console: Console = .pipes) throws {
@@ -84,10 +88,10 @@ final class ChatProcess {
                 throw TestFailure.system("fcntl O_NONBLOCK")
             }
             do {
-                pid = try ChildProcess.spawn(
+                process = try ChildProcess.spawn(
                     path: path, arguments: arguments, standardInput: standardInput, standardOutput: standardOutput,
                     standardError: .descriptor(errors.writeEnd), grouping: grouping
-                ).pid
+                )
             } catch {
                 throw TestFailure("cannot start \(path): \(error)")
             }
@@ -206,7 +210,7 @@ final class ChatProcess {
     /// Waits until standard error reaches end of file — every process of the side, the keyboard
     /// process included, has exited or closed it — then reaps the relay and returns its status.
     @discardableResult
-    func waitForExit(timeout: Double = 20) throws -> CInt {
+    func waitForExit(timeout: Double = 20) throws -> ForkServer.ExitStatus {
         if let exitStatus {
             return exitStatus
         }
@@ -214,23 +218,11 @@ final class ChatProcess {
         guard errorPipe < 0 else {
             throw TestFailure("pid \(pid) still running after \(timeout) s; stderr:\n\(lines.joined(separator: "\n"))")
         }
-        var status: CInt = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let status = try process.wait()
         exitStatus = status
         return status
     }
 
-    /// The exit code, or nil if a signal ended the relay.
-    func waitForExitCode(timeout: Double = 20) throws -> CInt? {
-        let status = try waitForExit(timeout: timeout)
-        return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
-    }
-
-    /// The signal that ended the relay, or nil if it exited.
-    func waitForTerminatingSignal(timeout: Double = 20) throws -> CInt? {
-        let status = try waitForExit(timeout: timeout)
-        return status & 0x7f == 0 ? nil : status & 0x7f
-    }
 
     /// The processes of the side's group still alive after `timeout`: none, once the side has ended.
     func survivors(timeout: Double = 10) -> [pid_t] {
@@ -348,9 +340,8 @@ final class ChatProcess {
     deinit {
         if exitStatus == nil {
             // The relay is not reaped, so its group id is still its own: end the whole side.
-            kill(-pid, SIGKILL)
-            var status: CInt = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            try? process.sendToGroup(SIGKILL)
+            _ = try? process.wait()
         }
         for survivor in ProcessTable.livingMembers(ofGroup: pid) {
             kill(survivor, SIGKILL)

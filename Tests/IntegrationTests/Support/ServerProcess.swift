@@ -1,10 +1,14 @@
 import ForkServer
 import Glibc
+import ProcessInspection
 
 /// A program of this package started as a real process, its standard error read line by line:
 /// stdin and stdout are /dev/null, and no other descriptor of the test process reaches it.
-final class ServerProcess {
-    let pid: pid_t
+final class ServerProcess: ProgramUnderTest {
+    let process: ChildProcess
+    var pid: pid_t {
+        process.pid
+    }
     /// The port from the `listening on ADDRESS:PORT` line, once `waitUntilListening` saw it.
     private(set) var port: UInt16 = 0
     /// Every line the process wrote to standard error so far.
@@ -13,7 +17,7 @@ final class ServerProcess {
     }
     private var collector = LineCollector()
     private var errorPipe: CInt
-    private var exitStatus: CInt?
+    private var exitStatus: ForkServer.ExitStatus?
 
     /// The directory of the package's built executables: the test bundle's own.
     static let buildDirectory: String = {
@@ -29,10 +33,10 @@ final class ServerProcess {
         let errors = try FileDescriptor.pipe()
         defer { try? errors.writeEnd.close() }
         do {
-            pid = try ChildProcess.spawn(
+            process = try ChildProcess.spawn(
                 path: path, arguments: arguments,
                 standardInput: .null, standardOutput: .null, standardError: .descriptor(errors.writeEnd)
-            ).pid
+            )
         } catch {
             try? errors.readEnd.close()
             throw TestFailure("cannot start \(path): \(error)")
@@ -115,7 +119,7 @@ final class ServerProcess {
 
     /// Waits until standard error reaches end of file — the process and every child it left
     /// have exited — then reaps the process and returns its wait status.
-    func waitForExit(timeout: Double = 20) throws -> CInt {
+    func waitForExit(timeout: Double = 20) throws -> ForkServer.ExitStatus {
         if let exitStatus {
             return exitStatus
         }
@@ -124,16 +128,9 @@ final class ServerProcess {
         guard errorPipe < 0 else {
             throw TestFailure("pid \(pid) still running after \(timeout) s; stderr:\n\(lines.joined(separator: "\n"))")
         }
-        var status: CInt = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let status = try process.wait()
         exitStatus = status
         return status
-    }
-
-    /// The exit code, if the process exited rather than being killed by a signal.
-    func waitForExitCode(timeout: Double = 20) throws -> CInt? {
-        let status = try waitForExit(timeout: timeout)
-        return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
     }
 
     /// The pids in `pid N from ...` lines, in order.
@@ -152,9 +149,8 @@ final class ServerProcess {
             for child in ProcessTable.children(of: pid) {
                 kill(child.pid, SIGKILL)
             }
-            kill(pid, SIGKILL)
-            var status: CInt = 0
-            waitpid(pid, &status, 0)
+            try? process.send(SIGKILL)
+            _ = try? process.wait()
         }
         if errorPipe >= 0 {
             close(errorPipe)

@@ -17,6 +17,7 @@ int cshim_pipe2(int fds[2], int flags) {
 }
 
 _Static_assert(CSHIM_POSIX_SPAWN_SETSID == POSIX_SPAWN_SETSID, "glibc's POSIX_SPAWN_SETSID");
+_Static_assert(CSHIM_F_SETPIPE_SZ == F_SETPIPE_SZ, "glibc's F_SETPIPE_SZ");
 
 int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest) {
     return posix_spawn_file_actions_addclosefrom_np(actions, lowest);

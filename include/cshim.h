@@ -38,6 +38,9 @@ int cshim_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags
 /// pipe2(2), which glibc declares only under _GNU_SOURCE.
 int cshim_pipe2(int fds[2], int flags);
 
+/// F_SETPIPE_SZ (fcntl(2): the capacity of a pipe), which glibc defines only under _GNU_SOURCE.
+#define CSHIM_F_SETPIPE_SZ 1031
+
 /// POSIX_SPAWN_SETSID, which glibc defines only under _GNU_SOURCE.
 #define CSHIM_POSIX_SPAWN_SETSID 0x80
 

@@ -42,8 +42,9 @@ struct LoadGenerator {
         result.latencies.reserveCapacity(connections)
         var launched = 0
         var finished = 0
+        var drained = 0
         var scratch = [UInt8](repeating: 0, count: max(payload.count, 65536))
-        var waits = [pollfd](repeating: pollfd(), count: concurrency + 2)
+        var waits = [pollfd](repeating: pollfd(), count: concurrency + 1)
 
         func fail(_ index: Int, _ message: String) {
             close(clients[index].fd)
@@ -131,7 +132,6 @@ struct LoadGenerator {
                 waits[index] = pollfd(fd: clients[index].fd, events: events, revents: 0)
             }
             waits[concurrency] = pollfd(fd: interruption.rawValue, events: Int16(POLLIN), revents: 0)
-            waits[concurrency + 1] = pollfd(fd: server.standardError.rawValue, events: Int16(POLLIN), revents: 0)
             let ready = poll(&waits, nfds_t(waits.count), 1000)
             if ready < 0 && errno != EINTR {
                 throw .failed("poll: \(Errno(rawValue: errno))")
@@ -139,8 +139,11 @@ struct LoadGenerator {
             if waits[concurrency].revents != 0 {
                 throw .interrupted
             }
-            if waits[concurrency + 1].revents != 0 && !server.drainStandardError() {
-                throw .failed("\(server.name) exited during the run")
+            if finished >= drained + 256 {
+                drained = finished
+                guard server.drainStandardError() else {
+                    throw .failed("\(server.name) exited during the run")
+                }
             }
             let now = Self.now()
             for index in clients.indices where clients[index].phase != .idle {
@@ -171,6 +174,9 @@ struct LoadGenerator {
             }
         }
         result.seconds = Double(Self.now() - began) / 1e9
+        guard server.drainStandardError() else {
+            throw .failed("\(server.name) exited during the run")
+        }
         return result
     }
 

@@ -158,7 +158,7 @@ struct Report {
     }
 
     private func pad(_ cells: [String]) -> String {
-        let widths = [16, 5, 8, 8, 8, 8, 9, 7, 11, 8, 5]
+        let widths = [serverNames.map(\.count).max()! + 1, 5, 8, 8, 8, 8, 9, 7, 11, 8, 5]
         return zip(cells, widths).enumerated().map { index, cell in
             let padding = String(repeating: " ", count: max(0, cell.1 - cell.0.count))
             return index == 0 ? cell.0 + padding : padding + cell.0

@@ -1,3 +1,4 @@
+import CShim
 import Glibc
 import ForkServer
 import ProcessInspection
@@ -7,7 +8,9 @@ final class ServerUnderTest {
     let name: String
     let address: SocketAddress
     let process: ChildProcess
-    /// The read end of the server's standard error, drained while the load runs.
+    /// The read end of the server's standard error: a 1 MiB pipe, emptied between batches of
+    /// connections, so that a logging server writes as it would to a file, without waking
+    /// fork-bench for every line it logs.
     let standardError: FileDescriptor
     private var stopped = false
 
@@ -31,6 +34,8 @@ final class ServerUnderTest {
             throw .failed("cannot start \(name) (\(command)): \(error)")
         }
         try waitUntilReady(command: command)
+        _ = fcntl(standardError.rawValue, CSHIM_F_SETPIPE_SZ, 1 << 20)
+        _ = fcntl(standardError.rawValue, F_SETFL, O_NONBLOCK)
     }
 
     private static func freePort() throws(BenchError) -> UInt16 {
@@ -67,11 +72,19 @@ final class ServerUnderTest {
         throw .failed("\(name) was not ready after 10 s (\(command))")
     }
 
-    /// Reads and discards what the server wrote to standard error; false once it closed it.
+    /// Reads and discards what the server wrote to standard error, without waiting; false once
+    /// the server has closed it (it has exited).
     func drainStandardError() -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        let count = (try? buffer.withUnsafeMutableBytes { (buffer) throws(Errno) in try standardError.read(into: buffer) }) ?? 0
-        return count > 0
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(standardError.rawValue, &buffer, buffer.count)
+            if count == 0 {
+                return false
+            }
+            if count < 0 {
+                return errno == EAGAIN || errno == EINTR
+            }
+        }
     }
 
     /// Waits (up to `seconds`) until every child the server forked has ended and been reaped.

@@ -27,6 +27,17 @@ import Testing
         #expect(options.quiet)
     }
 
+    @Test func choosesThePreforkModel() throws {
+        let pool = try #require(try ServerOptions.parse(["--model", "prefork", "--workers", "8", "--max-requests=1000"]))
+        #expect(pool.configuration.model == .prefork(workers: 8, maxRequests: 1000))
+        #expect(pool.configuration.childLimit == 8)
+        let defaults = try #require(try ServerOptions.parse(["--model=prefork"]))
+        #expect(defaults.configuration.model == .prefork(workers: 4, maxRequests: nil))
+        let fork = try #require(try ServerOptions.parse(["--model", "fork", "--max-children", "7"]))
+        #expect(fork.configuration.model == .forkPerConnection)
+        #expect(fork.configuration.childLimit == 7)
+    }
+
     @Test func helpReturnsNil() throws {
         #expect(try ServerOptions.parse(["--port", "1", "--help"]) == nil)
         #expect(try ServerOptions.parse(["-h"]) == nil)
@@ -44,6 +55,9 @@ import Testing
         (["extra"], "unexpected argument 'extra'"),
         (["-"], "unexpected argument '-'"),
         (["--quiet=1"], "unexpected value '1'"),
+        (["--model", "prefork", "--max-children", "3"], "--max-children limits --model fork; a prefork pool's size is --workers"),
+        (["--max-requests", "10"], "--workers and --max-requests size a prefork pool: add --model prefork"),
+        (["--model", "prefork", "--max-requests", "0"], "invalid --max-requests '0': expected a whole number from 1 to 2147483647"),
     ])
     func rejectsMistakesWithAClearMessage(arguments: [String], message: String) {
         #expect(throws: UsageError(message)) {

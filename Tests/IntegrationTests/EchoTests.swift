@@ -4,15 +4,17 @@ import Testing
 
 /// The echo server as a client sees it: byte-exact echo, many clients, IPv6, the greeting.
 @Suite struct EchoTests {
-    @Test func echoesText() throws {
-        let server = try ServerProcess.startEchoServer()
+    @Test(arguments: ServerModel.allCases)
+    func echoesText(model: ServerModel) throws {
+        let server = try ServerProcess.startEchoServer(model.arguments())
         let client = try TestClient(port: server.port)
         #expect(try client.roundTrip("hello, fork\n") == "hello, fork\n")
         #expect(try client.roundTrip("héllo wörld ✓\n") == "héllo wörld ✓\n")
     }
 
-    @Test func echoesAMebibyteOfBinaryWithNULs() throws {
-        let server = try ServerProcess.startEchoServer()
+    @Test(arguments: ServerModel.allCases)
+    func echoesAMebibyteOfBinaryWithNULs(model: ServerModel) throws {
+        let server = try ServerProcess.startEchoServer(model.arguments())
         let client = try TestClient(port: server.port)
         var generator = SystemRandomNumberGenerator()
         var payload = (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -24,13 +26,27 @@ import Testing
     }
 
     @Test func servesManyConcurrentClientsThenHoldsNothing() throws {
-        let server = try ServerProcess.startEchoServer(["--max-children", "150"])
+        let server = try ServerProcess.startEchoServer(ServerModel.fork.arguments(limit: 150))
         let descriptorsBefore = ProcessTable.descriptors(of: server.pid)
         let clients = 120
         try ConcurrentClients.run(port: server.port, clients: clients, messagesEach: 5)
         try server.waitForLines(containing: ": end ", count: clients, timeout: 30)
         #expect(server.lines.filter { $0.contains(": end ") && $0.contains("status 0") }.count == clients)
         #expect(ProcessTable.children(of: server.pid).isEmpty)
+        #expect(ProcessTable.descriptors(of: server.pid) == descriptorsBefore)
+    }
+
+    @Test func aPoolServesManyConcurrentClientsThenHoldsOnlyItsWorkers() throws {
+        let server = try ServerProcess.startEchoServer(ServerModel.prefork.arguments(limit: 4))
+        try server.waitForLines(containing: "started (4/4)", count: 1)
+        let descriptorsBefore = ProcessTable.descriptors(of: server.pid)
+        let workers = Set(ProcessTable.children(of: server.pid).map(\.pid))
+        let clients = 120
+        try ConcurrentClients.run(port: server.port, clients: clients, messagesEach: 5)
+        try server.waitForLines(containing: " from 127.0.0.1:", count: clients, timeout: 30)
+        #expect(Set(server.childPIDs) == workers)
+        #expect(Set(ProcessTable.children(of: server.pid).map(\.pid)) == workers)
+        #expect(ProcessTable.children(of: server.pid).allSatisfy { !$0.isZombie })
         #expect(ProcessTable.descriptors(of: server.pid) == descriptorsBefore)
     }
 
@@ -46,16 +62,18 @@ import Testing
         #expect(beyondStandard.values.allSatisfy { $0.hasPrefix("socket:") })
     }
 
-    @Test func servesIPv6() throws {
-        let server = try ServerProcess.startEchoServer(host: "::1")
+    @Test(arguments: ServerModel.allCases)
+    func servesIPv6(model: ServerModel) throws {
+        let server = try ServerProcess.startEchoServer(model.arguments(), host: "::1")
         #expect(server.lines[0].contains("listening on [::1]:\(server.port)"))
         let client = try TestClient(port: server.port, host: "::1")
         #expect(try client.roundTrip("over six\n") == "over six\n")
         try server.waitForLine(containing: " from [::1]:")
     }
 
-    @Test func greetsEachClientFirst() throws {
-        let server = try ServerProcess.startEchoServer(["--greeting", "connect successful!"])
+    @Test(arguments: ServerModel.allCases)
+    func greetsEachClientFirst(model: ServerModel) throws {
+        let server = try ServerProcess.startEchoServer(model.arguments() + ["--greeting", "connect successful!"])
         let client = try TestClient(port: server.port)
         let greeting = Array("connect successful!\n".utf8)
         #expect(try client.receive(greeting.count) == greeting)
@@ -73,14 +91,15 @@ import Testing
         #expect(try server.waitForLine(containing: ": end \(child) ") == "echo-server: end \(child) status 0 (0/40)")
     }
 
-    @Test func quietLeavesOutConnectionLines() throws {
-        let server = try ServerProcess.startEchoServer(["--quiet"])
+    @Test(arguments: ServerModel.allCases)
+    func quietLeavesOutConnectionLines(model: ServerModel) throws {
+        let server = try ServerProcess.startEchoServer(model.arguments() + ["--quiet"])
         let client = try TestClient(port: server.port)
         #expect(try client.roundTrip("x") == "x")
         client.close()
         server.send(SIGTERM)
         #expect(try server.waitForExitCode() == 0)
-        #expect(server.lines.filter { $0.contains(": pid ") || $0.contains(": end ") }.isEmpty, "\(server.lines)")
+        #expect(server.lines.filter { $0.contains(": pid ") || ($0.contains(": end ") && model == .fork) }.isEmpty, "\(server.lines)")
     }
 }
 

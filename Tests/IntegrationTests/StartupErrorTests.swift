@@ -14,6 +14,10 @@ import Testing
         (["--verbose"], "unknown option '--verbose'"),
         (["8001"], "unexpected argument '8001'"),
         (["--quiet=yes"], "unexpected value 'yes'"),
+        (["--model", "prefork", "--workers", "0"], "invalid --workers '0'"),
+        (["--model", "prefork", "--workers", "-2"], "invalid --workers '-2'"),
+        (["--workers", "3"], "--workers and --max-requests size a prefork pool: add --model prefork"),
+        (["--model", "threads"], "invalid --model 'threads': expected fork or prefork"),
     ]
 
     @Test(arguments: usageMistakes)

@@ -22,7 +22,15 @@ public struct ServerOptions {
                                 0.0.0.0 or :: listens on every address)
           --port PORT           TCP port, 0 to let the system pick one (default 8001)
           --backlog N           connections the kernel queues before accept (default \(SOMAXCONN))
-          --max-children N      most clients served at once; more wait in the queue (default 40)
+          --model MODEL         fork: a new process for each connection (the default);
+                                prefork: a pool of --workers processes, each serving one
+                                connection after another
+          --max-children N      fork: most clients served at once; more wait in the queue
+                                (default 40)
+          --workers N           prefork: processes in the pool, each serving one client at a
+                                time; more wait in the queue (default 4)
+          --max-requests N      prefork: a worker serves N connections, then is replaced
+                                (default: no limit)
           --idle-timeout SECS   close a connection idle this long, 0 = never (default 0)
           --grace SECS          on SIGTERM/SIGINT, time children get to finish before they
                                 are terminated (default 5)
@@ -41,6 +49,10 @@ public struct ServerOptions {
         var backlog = Int(SOMAXCONN)
         var configuration = ServerConfiguration()
         var quiet = false
+        var model = "fork"
+        var workers: Int?
+        var maxRequests: Int?
+        var maxChildrenGiven = false
         while let option = try parser.nextOption() {
             switch option {
             case "--host":
@@ -49,8 +61,18 @@ public struct ServerOptions {
                 port = try parser.integer(of: option, in: 0...65535)
             case "--backlog":
                 backlog = try parser.integer(of: option, in: 1...65535)
+            case "--model":
+                model = try parser.value(of: option)
+                guard model == "fork" || model == "prefork" else {
+                    throw UsageError("invalid --model '\(model)': expected fork or prefork")
+                }
             case "--max-children":
                 configuration.maxChildren = try parser.integer(of: option, in: 1...100_000)
+                maxChildrenGiven = true
+            case "--workers":
+                workers = try parser.integer(of: option, in: 1...1024)
+            case "--max-requests":
+                maxRequests = try parser.integer(of: option, in: 1...Int(Int32.max))
             case "--idle-timeout":
                 configuration.idleTimeoutSeconds = try parser.integer(of: option, in: 0...31_536_000)
             case "--grace":
@@ -64,6 +86,14 @@ public struct ServerOptions {
             default:
                 throw UsageError("unknown option '\(option)'")
             }
+        }
+        if model == "prefork" {
+            if maxChildrenGiven {
+                throw UsageError("--max-children limits --model fork; a prefork pool's size is --workers")
+            }
+            configuration.model = .prefork(workers: workers ?? 4, maxRequests: maxRequests)
+        } else if workers != nil || maxRequests != nil {
+            throw UsageError("--workers and --max-requests size a prefork pool: add --model prefork")
         }
         return ServerOptions(address: try OptionParser.address(host: host, port: port), backlog: backlog, configuration: configuration, quiet: quiet)
     }

@@ -33,6 +33,18 @@ public struct ListeningSocket: Sendable {
         return Connection(descriptor: FileDescriptor(rawValue: fd), peerAddress: peer)
     }
 
+    /// Makes `accept()` wait for a client instead of reporting `Errno.wouldBlock` (clears
+    /// O_NONBLOCK with fcntl(2)). Every process sharing the socket sees the change.
+    public func makeAcceptWait() throws(Errno) {
+        try Syscall.setNonBlocking(descriptor.rawValue, false)
+    }
+
+    /// Stops accepting in every process that shares the socket (shutdown(2) with SHUT_RD): an
+    /// accept(2) waiting in any of them, or called later, fails with EINVAL.
+    public func stopAccepting() throws(Errno) {
+        try Syscall.shutdown(descriptor.rawValue, how: CInt(SHUT_RD))
+    }
+
     /// Closes the listening descriptor; queued clients that were never accepted are reset.
     public func close() throws(Errno) {
         try descriptor.close()

@@ -1,7 +1,9 @@
 import CShim
 
-/// A TCP server that forks one child process per connection, in the manner of tcpserver and
-/// inetd: the child runs the handler and exits; the parent only accepts, forks and reaps.
+/// A TCP server that serves each connection in a child process, in one of two models
+/// (`ProcessModel`): a child forked per connection, as tcpserver and inetd do, or a pool of
+/// preforked workers that accept and serve one connection after another. Either way the parent
+/// only forks, reaps and supervises; the handler runs in a child.
 ///
 /// The parent must be single-threaded: the children run Swift code after fork(2).
 public struct ForkingServer<Handler: ConnectionHandler> {
@@ -9,26 +11,39 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     private let configuration: ServerConfiguration
     private let handler: Handler
     private let log: ServerLog
-    private var children: Set<pid_t> = []
-    /// Set when accept(2) ran out of descriptors or memory: accepting resumes at this deadline
-    /// or when a child ends, whichever comes first.
-    private var acceptPause: Deadline?
+    /// Each running child and when it was forked (CLOCK_MONOTONIC nanoseconds).
+    private var children: [pid_t: UInt64] = [:]
+    /// No new child until this deadline: set when accept(2) ran out of descriptors or memory
+    /// (lifted early when a child ends), or when preforked workers keep dying (backoff).
+    private var pause: Deadline?
+    /// The next backoff after a worker that died young.
+    private var workerBackoffMilliseconds = Self.firstWorkerBackoffMilliseconds
+
+    private static var firstWorkerBackoffMilliseconds: Int { 100 }
+    private static var lastWorkerBackoffMilliseconds: Int { 5000 }
+    /// A worker that ends abnormally sooner than this after its fork counts as dying young.
+    private static var youngWorkerNanoseconds: UInt64 { 1_000_000_000 }
 
     /// Prepares to serve `listener`, installing the server's signal handling (SIGCHLD reaper,
     /// SIGTERM/SIGINT shutdown, SIGPIPE ignored).
     public init(listener: ListeningSocket, configuration: ServerConfiguration, handler: Handler, log: ServerLog) throws(Errno) {
         try ServerSignals.install()
+        if case .prefork = configuration.model {
+            // Workers wait in accept(2), where the kernel wakes one of them per connection.
+            try listener.makeAcceptWait()
+        }
         self.listener = listener
         self.configuration = configuration
         self.handler = handler
         self.log = log
     }
 
-    /// Accepts and serves connections until SIGTERM or SIGINT, then drains: it closes the
-    /// listener, gives the children the grace period, terminates those still running, and
-    /// returns once every child has been reaped.
+    /// Serves connections until SIGTERM or SIGINT, then drains: it stops accepting, gives the
+    /// children the grace period, terminates those still running, and returns once every child
+    /// has been reaped.
     public mutating func run() {
-        log.server("listening on \(listener.localAddress) (pid \(Syscall.processID), max \(configuration.maxChildren) children)")
+        let limit = configuration.model == .forkPerConnection ? "max \(configuration.maxChildren) children" : "\(configuration.model)"
+        log.server("listening on \(listener.localAddress) (pid \(Syscall.processID), \(limit))")
         withUnsafeTemporaryAllocation(of: pollfd.self, capacity: 2) { pollSet in
             let wake = 0
             let listening = 1
@@ -36,14 +51,23 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             pollSet[listening] = pollfd(fd: listener.descriptor.rawValue, events: Int16(POLLIN), revents: 0)
             while ServerSignals.shutdownRequests == 0 {
                 reapFinishedChildren()
-                if let pause = acceptPause, pause.hasPassed {
-                    acceptPause = nil
+                if let pause, pause.hasPassed {
+                    self.pause = nil
                 }
-                let accepting = children.count < configuration.maxChildren && acceptPause == nil
+                let room = children.count < configuration.childLimit && pause == nil
+                var accepting = false
+                switch configuration.model {
+                case .forkPerConnection:
+                    accepting = room
+                case .prefork:
+                    if room {
+                        startWorkers()
+                    }
+                }
                 let ready = try? Syscall.poll(
                     pollSet.baseAddress!,
                     count: accepting ? 2 : 1,
-                    timeoutMilliseconds: acceptPause?.remainingMilliseconds ?? -1,
+                    timeoutMilliseconds: pause?.remainingMilliseconds ?? -1,
                     retryOnInterrupt: false
                 )
                 guard let ready, ready > 0 else {
@@ -59,6 +83,8 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         }
         drain()
     }
+
+    // MARK: - Fork per connection
 
     /// Accepts queued connections until none is left, the limit is reached or shutdown is asked.
     private mutating func acceptConnections() {
@@ -76,17 +102,13 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                     continue
                 default:
                     // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a surprise: never spin, never exit.
-                    pauseAccepting(because: error)
+                    log.server("accept failed: \(error); pausing accepts until a child ends or 100 ms pass")
+                    pause = .after(milliseconds: 100)
                     return
                 }
             }
             fork(for: connection)
         }
-    }
-
-    private mutating func pauseAccepting(because error: Errno) {
-        log.server("accept failed: \(error); pausing accepts until a child ends or 100 ms pass")
-        acceptPause = .after(milliseconds: 100)
     }
 
     private mutating func fork(for connection: Connection) {
@@ -99,17 +121,79 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             return
         }
         if pid == 0 {
-            serveInChild(connection)
+            try? listener.close()
+            Syscall.exit(serve(connection))
         }
         try? connection.close()
-        children.insert(pid)
+        children[pid] = Syscall.monotonicNanoseconds()
         log.connection("pid \(pid) from \(connection.peerAddress) (\(children.count)/\(configuration.maxChildren))")
     }
 
-    /// The child's whole life: it keeps only its connection, runs the handler and exits.
-    private func serveInChild(_ connection: Connection) -> Never {
-        try? listener.close()
-        var status: CInt = 0
+    // MARK: - Prefork
+
+    /// Forks workers until the pool is full.
+    private mutating func startWorkers() {
+        while children.count < configuration.childLimit {
+            let pid: pid_t
+            do {
+                pid = try Syscall.fork()
+            } catch {
+                log.server("fork failed: \(error); starting the next worker in \(workerBackoffMilliseconds) ms")
+                backOffWorkers()
+                return
+            }
+            if pid == 0 {
+                runWorker()
+            }
+            children[pid] = Syscall.monotonicNanoseconds()
+            log.server("worker \(pid) started (\(children.count)/\(configuration.childLimit))")
+        }
+    }
+
+    /// A worker's whole life: accept, serve, repeat, until its quota is served or the server
+    /// stops accepting (accept(2) fails with EINVAL once the listener is shut down).
+    private func runWorker() -> Never {
+        guard case .prefork(_, let maxRequests) = configuration.model else {
+            Syscall.exit(1)
+        }
+        var served = 0
+        while served < maxRequests ?? .max {
+            let connection: Connection
+            do {
+                connection = try listener.accept()
+            } catch {
+                switch error.rawValue {
+                case EINVAL:
+                    Syscall.exit(0)
+                case ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH:
+                    continue
+                default:
+                    // EMFILE and its kind: this worker cannot take a client now; let another try.
+                    log.server("worker \(Syscall.processID): accept failed: \(error); pausing 100 ms")
+                    var nothing = pollfd()
+                    _ = try? Syscall.poll(&nothing, count: 0, timeoutMilliseconds: 100, retryOnInterrupt: true)
+                    continue
+                }
+            }
+            log.connection("pid \(Syscall.processID) from \(connection.peerAddress)")
+            _ = serve(connection)
+            served += 1
+        }
+        Syscall.exit(0)
+    }
+
+    /// Waits before the next worker, twice as long each time workers die young.
+    private mutating func backOffWorkers() {
+        pause = .after(milliseconds: workerBackoffMilliseconds)
+        workerBackoffMilliseconds = min(workerBackoffMilliseconds * 2, Self.lastWorkerBackoffMilliseconds)
+    }
+
+    // MARK: - In a child
+
+    /// Serves one connection and closes it; returns the status a child ends with for it: 0, or
+    /// 1 when the handler failed.
+    private func serve(_ connection: Connection) -> CInt {
+        defer { try? connection.close() }
         do {
             if configuration.idleTimeoutSeconds > 0 {
                 try connection.setIdleTimeout(seconds: configuration.idleTimeoutSeconds)
@@ -122,25 +206,41 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             log.connection("pid \(Syscall.processID) idle for \(configuration.idleTimeoutSeconds) s, closing")
         } catch {
             log.connection("pid \(Syscall.processID) failed: \(error)")
-            status = 1
+            return 1
         }
-        try? connection.close()
-        Syscall.exit(status)
+        return 0
     }
+
+    // MARK: - Reaping
 
     private mutating func reapFinishedChildren() {
         ChildReaper.forEachFinishedChild { pid, status in
-            guard children.remove(pid) != nil else {
+            guard let started = children.removeValue(forKey: pid) else {
                 return
             }
-            acceptPause = nil
-            log.connection("end \(pid) \(status) (\(children.count)/\(configuration.maxChildren))")
+            switch configuration.model {
+            case .forkPerConnection:
+                // Whatever accept(2) ran out of, this child has just given some back.
+                pause = nil
+                log.connection("end \(pid) \(status) (\(children.count)/\(configuration.childLimit))")
+            case .prefork:
+                log.server("end \(pid) \(status) (\(children.count)/\(configuration.childLimit))")
+                if status == .exited(0) || Syscall.monotonicNanoseconds() - started >= Self.youngWorkerNanoseconds {
+                    workerBackoffMilliseconds = Self.firstWorkerBackoffMilliseconds
+                } else if ServerSignals.shutdownRequests == 0 {
+                    log.server("worker \(pid) died young; starting the next one in \(workerBackoffMilliseconds) ms")
+                    backOffWorkers()
+                }
+            }
         }
     }
 
     // MARK: - Shutdown
 
     private mutating func drain() {
+        // Every process sharing the listener stops accepting: idle workers leave accept(2) with
+        // EINVAL and exit; busy ones finish their connection first.
+        try? listener.stopAccepting()
         try? listener.close()
         let requests = ServerSignals.shutdownRequests
         log.server("\(ServerSignals.shutdownSignalName): stopped accepting; \(children.count) children have \(configuration.gracePeriodSeconds) s to finish")
@@ -175,7 +275,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         ChildReaper.withReapingPaused {
             reapFinishedChildren()
             log.server("sending \(name) to \(children.count) children")
-            for pid in children {
+            for pid in children.keys {
                 try? Syscall.kill(pid, signal: signal)
             }
         }

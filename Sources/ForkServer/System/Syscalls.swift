@@ -89,6 +89,14 @@ enum Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { CShim.shutdown(fd, how) }
     }
 
+    /// Sets or clears O_NONBLOCK (fcntl(2) F_GETFL, F_SETFL).
+    static func setNonBlocking(_ fd: CInt, _ nonBlocking: Bool) throws(Errno) {
+        let flags = try valueOrErrno(retryOnInterrupt: false) { fcntl(fd, F_GETFL) }
+        _ = try valueOrErrno(retryOnInterrupt: false) {
+            fcntl(fd, F_SETFL, nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
+        }
+    }
+
     static func poll(_ fds: UnsafeMutablePointer<pollfd>, count: Int, timeoutMilliseconds: CInt, retryOnInterrupt: Bool) throws(Errno) -> Int {
         Int(try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
             CShim.poll(fds, nfds_t(count), timeoutMilliseconds)

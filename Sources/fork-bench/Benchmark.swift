@@ -1,6 +1,5 @@
 import Glibc
 import ForkServer
-import ProcessInspection
 
 /// One whole fork-bench run: start the servers, then round after round run the probes and the
 /// load on every server at every concurrency, interleaved, and stop every server at the end.
@@ -21,8 +20,10 @@ struct Benchmark {
             commands = [
                 .init(name: Report.subject, command: "\(buildDirectory)/echo-server --port {port}"),
                 .init(name: Report.reference, command: "\(buildDirectory)/c-echo-server --port {port}"),
-                .init(name: "no-fork ceiling", command: "\(buildDirectory)/c-echo-server --no-fork --port {port}"),
-            ]
+                .init(name: Report.ceiling, command: "\(buildDirectory)/c-echo-server --no-fork --port {port}"),
+            ] + Report.poolSizes.map { workers in
+                .init(name: Report.poolName(workers: workers), command: "\(buildDirectory)/echo-server --model prefork --workers \(workers) --port {port}")
+            }
             if options.probeForks > 0 {
                 probes = [
                     ForkProbe(name: "fork-probe (Swift, echo-server's image)", path: "\(buildDirectory)/fork-probe"),
@@ -54,18 +55,17 @@ struct Benchmark {
             for concurrency in options.concurrencies {
                 let shift = round % servers.count
                 for server in servers[shift...] + servers[..<shift] {
-                    let before = ProcessTable.entry(server.process.pid)?.cpuSeconds ?? 0
+                    let before = server.cpuSeconds
                     let load = try LoadGenerator(
                         address: server.address, concurrency: concurrency, connections: options.connections,
                         payload: payload, interruption: interruption, server: server
                     ).run()
-                    server.waitForChildrenToEnd()
-                    let after = ProcessTable.entry(server.process.pid)?.cpuSeconds ?? before
-                    let children = ProcessTable.children(of: server.process.pid)
+                    let children = server.childrenAfterRun()
+                    let after = server.cpuSeconds
                     let measurement = Measurement(
                         server: server.name, concurrency: concurrency, round: round, load: load,
                         cpuSeconds: after - before, connections: options.connections,
-                        zombies: children.filter(\.isZombie).count, childrenLeft: children.filter { !$0.isZombie }.count
+                        zombies: children.zombies, childrenLeft: children.left
                     )
                     measurements.append(measurement)
                     progress("round \(round + 1)/\(options.rounds): \(server.name) c=\(concurrency): \(format(measurement.connectionsPerSecond, 0)) connections/s")

@@ -45,6 +45,21 @@ struct Report {
     let serverNames: [String]
     static let subject = "echo-server"
     static let reference = "c-echo-server"
+    static let ceiling = "no-fork ceiling"
+    static let poolSizes = [2, 4, 8]
+
+    static func poolName(workers: Int) -> String {
+        "echo-server prefork \(workers)"
+    }
+
+    /// The pairs of servers whose ratio the report gives: echo-server against the C reference,
+    /// and each pool against echo-server's fork per connection and against the ceiling.
+    var comparisons: [(subject: String, reference: String)] {
+        let pools = Self.poolSizes.map(Self.poolName).filter(serverNames.contains)
+        return [(Self.subject, Self.reference)]
+            + pools.map { ($0, Self.subject) }
+            + pools.map { ($0, Self.ceiling) }
+    }
 
     struct Row {
         let server: String
@@ -78,27 +93,38 @@ struct Report {
         }
     }
 
-    /// For each concurrency, the median over rounds of echo-server's value divided by the C
-    /// reference's in the same round: (connections/s, CPU per connection).
-    var ratios: [(concurrency: Int, throughput: Double, cpu: Double)] {
-        options.concurrencies.compactMap { concurrency in
-            let pairs = (0..<options.rounds).compactMap { round -> (Measurement, Measurement)? in
-                let cell = measurements.filter { $0.concurrency == concurrency && $0.round == round }
-                guard let subject = cell.first(where: { $0.server == Self.subject }),
-                      let reference = cell.first(where: { $0.server == Self.reference })
-                else {
+    struct Ratio {
+        let subject: String
+        let reference: String
+        let concurrency: Int
+        /// Medians over rounds of the subject's value divided by the reference's in the same round.
+        let throughput: Double
+        let cpu: Double
+    }
+
+    var ratios: [Ratio] {
+        comparisons.flatMap { comparison in
+            options.concurrencies.compactMap { concurrency -> Ratio? in
+                let pairs = (0..<options.rounds).compactMap { round -> (Measurement, Measurement)? in
+                    let cell = measurements.filter { $0.concurrency == concurrency && $0.round == round }
+                    guard let subject = cell.first(where: { $0.server == comparison.subject }),
+                          let reference = cell.first(where: { $0.server == comparison.reference })
+                    else {
+                        return nil
+                    }
+                    return (subject, reference)
+                }
+                guard !pairs.isEmpty else {
                     return nil
                 }
-                return (subject, reference)
+                return Ratio(
+                    subject: comparison.subject,
+                    reference: comparison.reference,
+                    concurrency: concurrency,
+                    throughput: median(pairs.map { $0.0.connectionsPerSecond / $0.1.connectionsPerSecond }),
+                    cpu: median(pairs.map { $0.0.cpuSecondsPer1000 / max($0.1.cpuSecondsPer1000, 1e-9) })
+                )
             }
-            guard !pairs.isEmpty else {
-                return nil
-            }
-            return (
-                concurrency,
-                median(pairs.map { $0.0.connectionsPerSecond / $0.1.connectionsPerSecond }),
-                median(pairs.map { $0.0.cpuSecondsPer1000 / max($0.1.cpuSecondsPer1000, 1e-9) })
-            )
         }
     }
 
@@ -133,12 +159,15 @@ struct Report {
                 "\(row.errors)", format(row.cpuSecondsPer1000, 3), "\(row.zombies)", "\(row.childrenLeft)",
             ]))
         }
-        if !ratios.isEmpty {
-            lines.append("")
-            lines.append("\(Self.subject) / \(Self.reference), median of per-round ratios:")
-            for ratio in ratios {
-                lines.append("  c=\(ratio.concurrency): \(format(ratio.throughput, 2))x connections/s, \(format(ratio.cpu, 2))x server CPU per connection")
+        var previous = ""
+        for ratio in ratios {
+            let pair = "\(ratio.subject) / \(ratio.reference)"
+            if pair != previous {
+                lines.append("")
+                lines.append("\(pair), median of per-round ratios:")
+                previous = pair
             }
+            lines.append("  c=\(ratio.concurrency): \(format(ratio.throughput, 2))x connections/s, \(format(ratio.cpu, 2))x server CPU per connection")
         }
         let probes = probeMedians
         if !probes.isEmpty {
@@ -178,13 +207,16 @@ struct Report {
             """
         }
         let ratioObjects = ratios.map { ratio in
-            "{\"concurrency\": \(ratio.concurrency), \"connections_per_second\": \(format(ratio.throughput, 3)), \"cpu_per_connection\": \(format(ratio.cpu, 3))}"
+            """
+            {"subject": \(quoted(ratio.subject)), "reference": \(quoted(ratio.reference)), "concurrency": \(ratio.concurrency), \
+            "connections_per_second": \(format(ratio.throughput, 3)), "cpu_per_connection": \(format(ratio.cpu, 3))}
+            """
         }
         let probeObjects = probeMedians.map { "{\"name\": \(quoted($0.name)), \"forks_per_second\": \(format($0.forksPerSecond, 1))}" }
         return """
             {"machine": \(quoted(machine)), "connections": \(options.connections), "rounds": \(options.rounds), "payload_bytes": \(options.payloadSize),
              "results": [\n  \(rowObjects.joined(separator: ",\n  "))\n ],
-             "ratios": [\(ratioObjects.joined(separator: ", "))],
+             "ratios": [\n  \(ratioObjects.joined(separator: ",\n  "))\n ],
              "fork_probes": [\(probeObjects.joined(separator: ", "))]}
 
             """

@@ -13,6 +13,9 @@ final class ServerUnderTest {
     /// fork-bench for every line it logs.
     let standardError: FileDescriptor
     private var stopped = false
+    /// The children the server keeps while idle: none for a fork per connection, the workers of
+    /// a pool. Children beyond these after a run are children left behind.
+    private(set) var idleChildren = 0
 
     /// Runs `command` through /bin/sh with `{port}` replaced by a free port, and waits until the
     /// server says `listening on` or accepts a connection (for servers that say nothing).
@@ -36,6 +39,26 @@ final class ServerUnderTest {
         try waitUntilReady(command: command)
         _ = fcntl(standardError.rawValue, CSHIM_F_SETPIPE_SZ, 1 << 20)
         _ = fcntl(standardError.rawValue, F_SETFL, O_NONBLOCK)
+        idleChildren = settledChildren()
+    }
+
+    /// The number of the server's children once it has stayed the same for 200 ms (a pool may
+    /// still be forking its workers after it says it is listening), or after 3 s.
+    private func settledChildren() -> Int {
+        var count = ProcessTable.children(of: process.pid).count
+        var unchanged = 0
+        for _ in 0..<300 where unchanged < 20 {
+            Self.sleep(milliseconds: 10)
+            let now = ProcessTable.children(of: process.pid).count
+            unchanged = now == count ? unchanged + 1 : 0
+            count = now
+        }
+        return count
+    }
+
+    private static func sleep(milliseconds: Int) {
+        var pause = timespec(tv_sec: 0, tv_nsec: milliseconds * 1_000_000)
+        nanosleep(&pause, nil)
     }
 
     private static func freePort() throws(BenchError) -> UInt16 {
@@ -87,16 +110,26 @@ final class ServerUnderTest {
         }
     }
 
-    /// Waits (up to `seconds`) until every child the server forked has ended and been reaped.
-    func waitForChildrenToEnd(seconds: Double = 5) {
-        let step = timespec(tv_sec: 0, tv_nsec: 2_000_000)
+    /// CPU seconds of the server's whole tree: its own, its reaped children's, and those of the
+    /// children still running (a pool's workers are never reaped during a run).
+    var cpuSeconds: Double {
+        let own = ProcessTable.entry(process.pid)?.cpuSeconds ?? 0
+        return ProcessTable.children(of: process.pid).reduce(own) { $0 + $1.cpuSeconds }
+    }
+
+    /// Waits (up to `seconds`) until the children forked for the last run have ended and been
+    /// reaped, and returns what is left: zombies, and running children beyond the idle ones.
+    func childrenAfterRun(seconds: Double = 5) -> (zombies: Int, left: Int) {
+        var children = ProcessTable.children(of: process.pid)
         for _ in 0..<Int(seconds * 500) {
-            if ProcessTable.children(of: process.pid).isEmpty {
-                return
+            if children.count <= idleChildren && !children.contains(where: \.isZombie) {
+                break
             }
-            var pause = step
-            nanosleep(&pause, nil)
+            Self.sleep(milliseconds: 2)
+            children = ProcessTable.children(of: process.pid)
         }
+        let zombies = children.filter(\.isZombie).count
+        return (zombies, max(0, children.count - zombies - idleChildren))
     }
 
     /// Stops the server and every process of its group: SIGTERM, then SIGKILL after 10 s.
@@ -108,13 +141,11 @@ final class ServerUnderTest {
         try? process.sendToGroup(SIGTERM)
         try? process.sendToGroup(SIGCONT)
         var status: CInt = 0
-        let step = timespec(tv_sec: 0, tv_nsec: 10_000_000)
         var reaped = false
         for _ in 0..<1000 where !reaped {
             reaped = waitpid(process.pid, &status, WNOHANG) == process.pid
             if !reaped {
-                var pause = step
-                nanosleep(&pause, nil)
+                Self.sleep(milliseconds: 10)
             }
         }
         try? process.sendToGroup(SIGKILL)

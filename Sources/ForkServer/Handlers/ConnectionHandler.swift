@@ -1,7 +1,9 @@
-/// The code that serves one connection, run in the child process the server forks for it.
+/// The code that serves one connection, run in a child process of the server.
 ///
-/// The child closes the connection and exits when `handle` returns (status 0) or throws
-/// (status 1, after logging the error). It never returns into the server's loop.
+/// The server closes the connection when `handle` returns, or when it throws (after logging the
+/// error). With a child per connection, the child then exits, with status 0 or 1; in a prefork
+/// pool, the worker goes on to its next client, so a handler must not leave state behind that
+/// the next client should not see.
 public protocol ConnectionHandler {
     func handle(_ connection: Connection) throws
 }

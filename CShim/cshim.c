@@ -3,6 +3,7 @@
 #include "cshim.h"
 
 #include <stdatomic.h>
+#include <sys/prctl.h>
 
 int cshim_errno(void) {
     return errno;
@@ -84,6 +85,15 @@ static void on_shutdown(int signo) {
 
 // MARK: - Signals
 
+// A plain disposition: SIG_DFL, SIG_IGN, or a handler with no flags.
+static int set_disposition(int signo, void (*handler)(int)) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signo, &action, NULL);
+}
+
 static int set_handler(int signo, void (*handler)(int)) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -104,11 +114,7 @@ int cshim_signals_install(void) {
     if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
         return -1;
     }
-    struct sigaction ignore;
-    memset(&ignore, 0, sizeof ignore);
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    if (sigaction(SIGPIPE, &ignore, NULL) == -1
+    if (set_disposition(SIGPIPE, SIG_IGN) == -1
         || set_handler(SIGCHLD, on_sigchld) == -1
         || set_handler(SIGTERM, on_shutdown) == -1
         || set_handler(SIGINT, on_shutdown) == -1) {
@@ -123,6 +129,24 @@ int cshim_signals_install(void) {
         return -1;
     }
     return 0;
+}
+
+int cshim_signal_restore_default(int signo) {
+    if (set_disposition(signo, SIG_DFL) == -1) {
+        return -1;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    return sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int cshim_signal_ignore(int signo) {
+    return set_disposition(signo, SIG_IGN);
+}
+
+int cshim_set_parent_death_signal(int signo) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)signo, 0UL, 0UL, 0UL);
 }
 
 int cshim_signals_wake_fd(void) {
@@ -185,13 +209,9 @@ pid_t cshim_fork(int *error) {
     sigprocmask(SIG_SETMASK, &all, &previous);
     pid_t pid = fork();
     if (pid == 0) {
-        struct sigaction fallback;
-        memset(&fallback, 0, sizeof fallback);
-        fallback.sa_handler = SIG_DFL;
-        sigemptyset(&fallback.sa_mask);
-        sigaction(SIGCHLD, &fallback, NULL);
-        sigaction(SIGTERM, &fallback, NULL);
-        sigaction(SIGINT, &fallback, NULL);
+        set_disposition(SIGCHLD, SIG_DFL);
+        set_disposition(SIGTERM, SIG_DFL);
+        set_disposition(SIGINT, SIG_DFL);
         if (wake_pipe[0] != -1) {
             close(wake_pipe[0]);
             close(wake_pipe[1]);
@@ -231,34 +251,4 @@ int cshim_wifsignaled(int status) {
 
 int cshim_wtermsig(int status) {
     return WTERMSIG(status);
-}
-
-// MARK: - peer-chat
-
-#include <sys/prctl.h>
-
-int cshim_signal_restore_default(int signo) {
-    struct sigaction fallback;
-    memset(&fallback, 0, sizeof fallback);
-    fallback.sa_handler = SIG_DFL;
-    sigemptyset(&fallback.sa_mask);
-    if (sigaction(signo, &fallback, NULL) == -1) {
-        return -1;
-    }
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, signo);
-    return sigprocmask(SIG_UNBLOCK, &set, NULL);
-}
-
-int cshim_signal_ignore(int signo) {
-    struct sigaction ignore;
-    memset(&ignore, 0, sizeof ignore);
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    return sigaction(signo, &ignore, NULL);
-}
-
-int cshim_set_parent_death_signal(int signo) {
-    return prctl(PR_SET_PDEATHSIG, (unsigned long)signo, 0UL, 0UL, 0UL);
 }

@@ -58,6 +58,15 @@ int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, i
 /// Returns 0, or -1 with errno set.
 int cshim_signals_install(void);
 
+/// Restores the default action of `signo` and unblocks it; returns 0, or -1 with errno set.
+int cshim_signal_restore_default(int signo);
+
+/// Ignores `signo` (SIG_IGN does not import into Swift); returns 0, or -1 with errno set.
+int cshim_signal_ignore(int signo);
+
+/// prctl(PR_SET_PDEATHSIG, signo) (variadic, so not imported): `signo` arrives when the parent ends.
+int cshim_set_parent_death_signal(int signo);
+
 /// The read end of the self-pipe: readable when a child was reaped or shutdown was requested.
 int cshim_signals_wake_fd(void);
 
@@ -103,16 +112,5 @@ int cshim_wifexited(int status);
 int cshim_wexitstatus(int status);
 int cshim_wifsignaled(int status);
 int cshim_wtermsig(int status);
-
-// MARK: - peer-chat
-
-/// Restores the default action of `signo` and unblocks it; returns 0, or -1 with errno set.
-int cshim_signal_restore_default(int signo);
-
-/// Ignores `signo` (SIG_IGN does not import into Swift); returns 0, or -1 with errno set.
-int cshim_signal_ignore(int signo);
-
-/// prctl(PR_SET_PDEATHSIG, signo) (variadic, so not imported): `signo` arrives when the parent ends.
-int cshim_set_parent_death_signal(int signo);
 
 #endif

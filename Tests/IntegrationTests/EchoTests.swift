@@ -44,7 +44,7 @@ import Testing
         let clients = 120
         try ConcurrentClients.run(port: server.port, clients: clients, messagesEach: 5)
         try server.waitForLines(containing: " from 127.0.0.1:", count: clients, timeout: 30)
-        #expect(Set(server.childPIDs) == workers)
+        #expect(Set(server.childPIDs).isSubset(of: workers), "a connection was served outside the pool")
         #expect(Set(ProcessTable.children(of: server.pid).map(\.pid)) == workers)
         #expect(ProcessTable.children(of: server.pid).allSatisfy { !$0.isZombie })
         #expect(ProcessTable.descriptors(of: server.pid) == descriptorsBefore)

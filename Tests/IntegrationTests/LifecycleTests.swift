@@ -40,8 +40,7 @@ import Testing
         let survivor = try TestClient(port: server.port)
         #expect(try doomed.roundTrip("a") == "a")
         #expect(try survivor.roundTrip("b") == "b")
-        try server.waitForLines(containing: " from 127.0.0.1:", count: 2)
-        let victim = server.childPIDs[0]
+        let victim = try server.childPID(servingPort: doomed.localPort)
         kill(victim, SIGKILL)
         try server.waitForLine(containing: ": end \(victim) signal 9")
         #expect(try doomed.closedByPeer(within: 10))

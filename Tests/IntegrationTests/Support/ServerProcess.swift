@@ -71,14 +71,19 @@ final class ServerProcess: ProgramUnderTest {
     /// Reads until `count` lines contain `text`, and returns them.
     @discardableResult
     func waitForLines(containing text: String, count: Int, timeout: Double = 10) throws -> [String] {
+        try waitForLines(count: count, described: "containing '\(text)'", timeout: timeout) { $0.contains(text) }
+    }
+
+    /// Reads until `count` lines satisfy `matches`, and returns them.
+    private func waitForLines(count: Int, described: String, timeout: Double, where matches: (String) -> Bool) throws -> [String] {
         let deadline = monotonicSeconds() + timeout
         while true {
-            let matching = lines.filter { $0.contains(text) }
+            let matching = lines.filter(matches)
             if matching.count >= count {
                 return Array(matching.prefix(count))
             }
             guard try readMore(until: deadline) else {
-                throw TestFailure("expected \(count) lines containing '\(text)', saw \(matching.count); stderr so far:\n\(lines.joined(separator: "\n"))")
+                throw TestFailure("expected \(count) lines \(described), saw \(matching.count); stderr so far:\n\(lines.joined(separator: "\n"))")
             }
         }
     }
@@ -133,8 +138,23 @@ final class ServerProcess: ProgramUnderTest {
         return status
     }
 
+    /// The pid in the `pid N from ADDRESS:PORT` line of the client whose port is `port`.
+    func childPID(servingPort port: UInt16) throws -> pid_t {
+        let lines = try waitForLines(count: 1, described: "from port \(port)", timeout: 10) { line in
+            line.split(separator: " ").dropFirst(4).first?.hasSuffix(":\(port)") == true
+        }
+        guard let pid = childPIDs(in: lines).first else {
+            throw TestFailure("no pid in '\(lines)'")
+        }
+        return pid
+    }
+
     /// The pids in `pid N from ...` lines, in order.
     var childPIDs: [pid_t] {
+        childPIDs(in: lines)
+    }
+
+    private func childPIDs(in lines: [String]) -> [pid_t] {
         lines.compactMap { line in
             let words = line.split(separator: " ")
             guard words.count > 3, words[1] == "pid", words[3] == "from" else {

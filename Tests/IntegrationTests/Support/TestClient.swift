@@ -43,6 +43,17 @@ final class TestClient {
         }
     }
 
+    /// The client's own port, as the server logs it (getsockname(2)).
+    var localPort: UInt16 {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        // sin_port and sin6_port sit at the same offset.
+        return withUnsafeBytes(of: address) { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
+    }
+
     /// Sends every byte of `bytes`.
     func send(_ bytes: [UInt8]) throws {
         var sent = 0

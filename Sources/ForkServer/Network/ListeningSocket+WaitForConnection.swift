@@ -11,15 +11,9 @@ extension ListeningSocket {
             _ = try Syscall.poll(&listener, count: 1, timeoutMilliseconds: -1, retryOnInterrupt: true)
             do {
                 return try accept()
-            } catch {
-                switch error.rawValue {
-                case EAGAIN, ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH:
-                    // EAGAIN: another process took the client first. The others are how Linux
-                    // reports, through accept(2), a queued connection that died: wait for the next.
-                    continue
-                default:
-                    throw error
-                }
+            } catch where error == .wouldBlock || error.isDeadQueuedConnection {
+                // Another process took the client first, or the client died in the queue.
+                continue
             }
         }
     }

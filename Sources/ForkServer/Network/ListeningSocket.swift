@@ -50,3 +50,17 @@ public struct ListeningSocket: Sendable {
         try descriptor.close()
     }
 }
+
+extension Errno {
+    /// Whether accept(2) failed for one queued connection only: Linux reports the errors of
+    /// connections that died in the queue through accept(2) (ECONNABORTED, EPROTO, ENETDOWN, ...),
+    /// and the next queued connection may be fine.
+    var isDeadQueuedConnection: Bool {
+        switch rawValue {
+        case ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH:
+            true
+        default:
+            false
+        }
+    }
+}

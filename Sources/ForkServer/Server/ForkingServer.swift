@@ -93,12 +93,10 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             do {
                 connection = try listener.accept()
             } catch {
-                switch error.rawValue {
-                case EAGAIN:
+                switch error {
+                case .wouldBlock:
                     return
-                case ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH:
-                    // Linux reports the errors of connections that died in the queue through
-                    // accept(2): that client is gone, the next one may not be.
+                case _ where error.isDeadQueuedConnection:
                     continue
                 default:
                     // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a surprise: never spin, never exit.
@@ -162,10 +160,11 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             do {
                 connection = try listener.accept()
             } catch {
-                switch error.rawValue {
-                case EINVAL:
+                switch error {
+                case .invalidArgument:
+                    // The server shut the listener down: it is draining.
                     Syscall.exit(0)
-                case ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH:
+                case _ where error.isDeadQueuedConnection:
                     continue
                 default:
                     // EMFILE and its kind: this worker cannot take a client now; let another try.

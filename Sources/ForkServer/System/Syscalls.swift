@@ -161,8 +161,6 @@ enum Syscall {
         getpid()
     }
 
-    // MARK: - peer-chat
-
     static var parentProcessID: pid_t {
         getppid()
     }

@@ -1,3 +1,4 @@
+import ForkServer
 import Glibc
 import ProcessInspection
 import Testing
@@ -116,5 +117,40 @@ import Testing
         server.send(SIGINT)
         #expect(try server.waitForExitCode() == 0)
         #expect(server.lines.contains { $0.contains("SIGINT: stopped accepting") })
+    }
+
+    @Test func outOfDescriptorsPausesAcceptingWithoutSpinningThenRecovers() throws {
+        // Six descriptors: stdio, the listener and the self-pipe; accept(2) has none left.
+        let server = try ServerProcess("/usr/bin/prlimit", ["--nofile=6:64", "\(ServerProcess.buildDirectory)/echo-server", "--port", "0"])
+        try server.waitUntilListening()
+        let client = try TestClient(port: server.port)
+        try client.send("patience")
+        try server.waitForLine(containing: "accept failed: Too many open files; retrying when a child ends or every 100 ms")
+        #expect(try client.staysSilent(for: 0.5))
+        server.readAvailableLines()
+        #expect(server.lines.filter { $0.contains("accept failed") }.count == 1, "logged at every retry: \(server.lines)")
+        #expect(ProcessTable.exists(server.pid))
+        let raise = try ChildProcess.spawn(path: "/usr/bin/prlimit", arguments: ["--pid", "\(server.pid)", "--nofile=64:64"])
+        #expect(try raise.wait() == .exited(0))
+        #expect(try client.receive(8) == Array("patience".utf8))
+        try server.waitForLine(containing: "accept works again")
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to run the server as a user with a process limit"))
+    func aFailedForkDropsOnlyThatConnection() throws {
+        // One process for an otherwise unused user: the server itself, so every fork fails (EAGAIN).
+        let server = try ServerProcess("/usr/bin/prlimit", [
+            "--nproc=1:1", "/usr/bin/setpriv", "--reuid=65533", "--regid=65533", "--clear-groups",
+            "\(ServerProcess.buildDirectory)/echo-server", "--port", "0",
+        ])
+        try server.waitUntilListening()
+        let client = try TestClient(port: server.port)
+        try client.send("x")
+        #expect(try client.closedByPeer(within: 10))
+        try server.waitForLine(containing: "fork failed: Resource temporarily unavailable; dropped the connection from 127.0.0.1:\(client.localPort)")
+        let another = try TestClient(port: server.port)
+        #expect(try another.closedByPeer(within: 10))
+        server.send(SIGTERM)
+        #expect(try server.waitForExitCode() == 0)
     }
 }

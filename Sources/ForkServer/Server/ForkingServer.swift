@@ -16,6 +16,9 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// No new child until this deadline: set when accept(2) ran out of descriptors or memory
     /// (lifted early when a child ends), or when preforked workers keep dying (backoff).
     private var pause: Deadline?
+    /// Whether accept(2) is failing for want of resources; logged once when it starts and once
+    /// when it stops, not at every retry.
+    private var acceptFailing = false
     /// The next backoff after a worker that died young.
     private var workerBackoffMilliseconds = Self.firstWorkerBackoffMilliseconds
 
@@ -100,10 +103,17 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                     continue
                 default:
                     // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a surprise: never spin, never exit.
-                    log.server("accept failed: \(error); pausing accepts until a child ends or 100 ms pass")
+                    if !acceptFailing {
+                        log.server("accept failed: \(error); retrying when a child ends or every 100 ms")
+                        acceptFailing = true
+                    }
                     pause = .after(milliseconds: 100)
                     return
                 }
+            }
+            if acceptFailing {
+                log.server("accept works again")
+                acceptFailing = false
             }
             fork(for: connection)
         }

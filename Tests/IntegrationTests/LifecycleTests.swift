@@ -153,4 +153,19 @@ import Testing
         server.send(SIGTERM)
         #expect(try server.waitForExitCode() == 0)
     }
+
+    @Test func workersThatDieYoungAreReplacedLaterAndLater() throws {
+        let server = try ServerProcess.startEchoServer(ServerModel.prefork.arguments(limit: 1))
+        var delays: [String] = []
+        for generation in 1...3 {
+            let started = try server.waitForLines(containing: " started (1/1)", count: generation, timeout: 20)
+            let worker = try #require(started.last?.split(separator: " ")[2]).description
+            kill(try #require(pid_t(worker)), SIGKILL)
+            let line = try server.waitForLine(containing: "worker \(worker) died young; starting the next one in ")
+            delays.append(String(line.split(separator: " ").dropLast().last ?? ""))
+        }
+        #expect(delays == ["100", "200", "400"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("after the crashes", timeout: 20) == "after the crashes")
+    }
 }

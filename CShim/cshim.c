@@ -107,6 +107,18 @@ static int set_handler(int signo, void (*handler)(int)) {
     return sigaction(signo, &action, NULL);
 }
 
+// Undoes a failed cshim_signals_install, so that it can be tried again.
+static void uninstall(void) {
+    int saved = errno;
+    set_disposition(SIGCHLD, SIG_DFL);
+    set_disposition(SIGTERM, SIG_DFL);
+    set_disposition(SIGINT, SIG_DFL);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    wake_pipe[0] = wake_pipe[1] = -1;
+    errno = saved;
+}
+
 int cshim_signals_install(void) {
     if (wake_pipe[0] != -1) {
         return 0;
@@ -118,6 +130,7 @@ int cshim_signals_install(void) {
         || set_handler(SIGCHLD, on_sigchld) == -1
         || set_handler(SIGTERM, on_shutdown) == -1
         || set_handler(SIGINT, on_shutdown) == -1) {
+        uninstall();
         return -1;
     }
     sigset_t handled;
@@ -126,6 +139,7 @@ int cshim_signals_install(void) {
     sigaddset(&handled, SIGTERM);
     sigaddset(&handled, SIGINT);
     if (sigprocmask(SIG_UNBLOCK, &handled, NULL) == -1) {
+        uninstall();
         return -1;
     }
     return 0;
@@ -203,7 +217,7 @@ bool cshim_reaped_next(cshim_reaped_child *child) {
 
 // MARK: - Fork
 
-pid_t cshim_fork(int *error) {
+pid_t cshim_fork(int *error, bool ignore_interrupt) {
     sigset_t all, previous;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &previous);
@@ -211,7 +225,7 @@ pid_t cshim_fork(int *error) {
     if (pid == 0) {
         set_disposition(SIGCHLD, SIG_DFL);
         set_disposition(SIGTERM, SIG_DFL);
-        set_disposition(SIGINT, SIG_DFL);
+        set_disposition(SIGINT, ignore_interrupt ? SIG_IGN : SIG_DFL);
         if (wake_pipe[0] != -1) {
             close(wake_pipe[0]);
             close(wake_pipe[1]);

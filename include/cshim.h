@@ -102,9 +102,10 @@ bool cshim_reaped_next(cshim_reaped_child *child);
 
 /// fork(2) with every signal blocked across it. In the parent, returns the child's pid, or -1
 /// with the error in `*error`. In the child, returns 0 after resetting SIGCHLD, SIGTERM and
-/// SIGINT to their defaults, closing the self-pipe, forgetting the reaped record and
-/// unblocking every signal; SIGPIPE stays ignored.
-pid_t cshim_fork(int *error);
+/// SIGINT to their defaults (SIGINT ignored instead with `ignore_interrupt`), closing the
+/// self-pipe, forgetting the reaped record and unblocking every signal; SIGPIPE stays ignored.
+/// Every change is made before any signal can arrive in the child.
+pid_t cshim_fork(int *error, bool ignore_interrupt);
 
 // MARK: - Wait status (the <sys/wait.h> macros, which do not import into Swift)
 

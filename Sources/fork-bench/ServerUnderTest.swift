@@ -132,7 +132,8 @@ final class ServerUnderTest {
         return (zombies, max(0, children.count - zombies - idleChildren))
     }
 
-    /// Stops the server and every process of its group: SIGTERM, then SIGKILL after 10 s.
+    /// Stops the server and every process of its group: SIGTERM, then, once the server has
+    /// ended or after 10 s, SIGKILL for whatever is left of the group.
     func stop() {
         guard !stopped else {
             return
@@ -140,18 +141,20 @@ final class ServerUnderTest {
         stopped = true
         try? process.sendToGroup(SIGTERM)
         try? process.sendToGroup(SIGCONT)
-        var status: CInt = 0
-        var reaped = false
-        for _ in 0..<1000 where !reaped {
-            reaped = waitpid(process.pid, &status, WNOHANG) == process.pid
-            if !reaped {
-                Self.sleep(milliseconds: 10)
+        // Wait for the server to end without reaping it (WNOWAIT): while it is an unreaped
+        // zombie its group id cannot pass to another process, so the SIGKILL below reaches
+        // only what is left of its own group.
+        var info = siginfo_t()
+        for _ in 0..<1000 {
+            info.si_signo = 0
+            let waited = waitid(P_PID, id_t(process.pid), &info, WEXITED | WNOWAIT | WNOHANG)
+            if waited == 0 && info.si_signo == SIGCHLD {
+                break
             }
+            Self.sleep(milliseconds: 10)
         }
         try? process.sendToGroup(SIGKILL)
-        if !reaped {
-            _ = try? process.wait()
-        }
+        _ = try? process.wait()
         try? standardError.close()
     }
 

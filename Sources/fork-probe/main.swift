@@ -23,7 +23,7 @@ var start = timespec()
 clock_gettime(CLOCK_MONOTONIC, &start)
 for _ in 0..<count {
     var error: CInt = 0
-    let pid = cshim_fork(&error)
+    let pid = cshim_fork(&error, true)
     if pid == 0 {
         _exit(0)
     }

@@ -11,7 +11,7 @@ public struct ChildProcess: Hashable, Sendable {
     ///
     /// The calling process must be single-threaded: the child runs Swift code after fork(2).
     public static func fork(running body: () -> Never) throws(Errno) -> ChildProcess {
-        let pid = try Syscall.fork()
+        let pid = try Syscall.fork(ignoringInterrupts: false)
         if pid == 0 {
             body()
         }
@@ -19,12 +19,14 @@ public struct ChildProcess: Hashable, Sendable {
     }
 
     /// Sends `signal` to the child (kill(2)). Until `wait()` has reaped it, the child's
-    /// pid cannot pass to another process, even once the child has ended.
+    /// pid cannot pass to another process, even once the child has ended — unless a
+    /// `ForkingServer` runs in this process: its SIGCHLD handler reaps every child.
     public func send(_ signal: CInt) throws(Errno) {
         try Syscall.kill(pid, signal: signal)
     }
 
-    /// Waits until the child ends and reaps it (waitpid(2), retried after EINTR).
+    /// Waits until the child ends and reaps it (waitpid(2), retried after EINTR); ECHILD in a
+    /// process whose `ForkingServer` reaped it first.
     public func wait() throws(Errno) -> ExitStatus {
         ExitStatus(waitStatus: try Syscall.waitpid(pid))
     }

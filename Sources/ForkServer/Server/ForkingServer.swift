@@ -5,7 +5,9 @@ import CShim
 /// preforked workers that accept and serve one connection after another. Either way the parent
 /// only forks, reaps and supervises; the handler runs in a child.
 ///
-/// The parent must be single-threaded: the children run Swift code after fork(2).
+/// The parent must be single-threaded: the children run Swift code after fork(2). Children
+/// ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the server drains
+/// on it, so its children finish their clients within the grace period instead of dying at once.
 public struct ForkingServer<Handler: ConnectionHandler> {
     private let listener: ListeningSocket
     private let configuration: ServerConfiguration
@@ -62,9 +64,9 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 switch configuration.model {
                 case .forkPerConnection:
                     accepting = room
-                case .prefork:
+                case .prefork(_, let maxRequests):
                     if room {
-                        startWorkers()
+                        startWorkers(maxRequests: maxRequests)
                     }
                 }
                 let ready = try? Syscall.poll(
@@ -122,7 +124,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     private mutating func fork(for connection: Connection) {
         let pid: pid_t
         do {
-            pid = try Syscall.fork()
+            pid = try Syscall.fork(ignoringInterrupts: true)
         } catch {
             log.server("fork failed: \(error); dropped the connection from \(connection.peerAddress)")
             try? connection.close()
@@ -134,24 +136,25 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         }
         try? connection.close()
         children[pid] = Syscall.monotonicNanoseconds()
-        log.connection("pid \(pid) from \(connection.peerAddress) (\(children.count)/\(configuration.maxChildren))")
+        log.connection("pid \(pid) from \(connection.peerAddress) (\(children.count)/\(configuration.childLimit))")
     }
 
     // MARK: - Prefork
 
     /// Forks workers until the pool is full.
-    private mutating func startWorkers() {
+    private mutating func startWorkers(maxRequests: Int?) {
+        let parent = Syscall.processID
         while children.count < configuration.childLimit {
             let pid: pid_t
             do {
-                pid = try Syscall.fork()
+                pid = try Syscall.fork(ignoringInterrupts: true)
             } catch {
                 log.server("fork failed: \(error); starting the next worker in \(workerBackoffMilliseconds) ms")
                 backOffWorkers()
                 return
             }
             if pid == 0 {
-                runWorker()
+                runWorker(parent: parent, maxRequests: maxRequests)
             }
             children[pid] = Syscall.monotonicNanoseconds()
             log.server("worker \(pid) started (\(children.count)/\(configuration.childLimit))")
@@ -159,9 +162,13 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     }
 
     /// A worker's whole life: accept, serve, repeat, until its quota is served or the server
-    /// stops accepting (accept(2) fails with EINVAL once the listener is shut down).
-    private func runWorker() -> Never {
-        guard case .prefork(_, let maxRequests) = configuration.model else {
+    /// stops accepting (accept(2) fails with EINVAL once the listener is shut down). A worker
+    /// does not outlive its parent: without the parent to drain it, it would hold the port.
+    private func runWorker(parent: pid_t, maxRequests: Int?) -> Never {
+        do {
+            try ParentDeathSignal.request(SIGTERM, whileParentIs: parent)
+        } catch {
+            log.server("worker \(Syscall.processID): cannot follow the server's end: \(error)")
             Syscall.exit(1)
         }
         var served = 0
@@ -199,6 +206,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
 
     // MARK: - In a child
 
+
     /// Serves one connection and closes it; returns the status a child ends with for it: 0, or
     /// 1 when the handler failed.
     private func serve(_ connection: Connection) -> CInt {
@@ -232,9 +240,12 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 // Whatever accept(2) ran out of, this child has just given some back.
                 pause = nil
                 log.connection("end \(pid) \(status) (\(children.count)/\(configuration.childLimit))")
-            case .prefork:
+            case .prefork(_, let maxRequests):
                 log.server("end \(pid) \(status) (\(children.count)/\(configuration.childLimit))")
-                if status == .exited(0) || Syscall.monotonicNanoseconds() - started >= Self.youngWorkerNanoseconds {
+                // A worker exits 0 young only when --max-requests recycles it; otherwise (a crash,
+                // or an accept that keeps failing) the next one waits, longer each time.
+                let recycled = status == .exited(0) && maxRequests != nil
+                if recycled || Syscall.monotonicNanoseconds() - started >= Self.youngWorkerNanoseconds {
                     workerBackoffMilliseconds = Self.firstWorkerBackoffMilliseconds
                 } else if ServerSignals.shutdownRequests == 0 {
                     log.server("worker \(pid) died young; starting the next one in \(workerBackoffMilliseconds) ms")

@@ -107,10 +107,11 @@ enum Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { CShim.kill(pid, signal) }
     }
 
-    /// fork(2) through the C shim's signal discipline; 0 in the child.
-    static func fork() throws(Errno) -> pid_t {
+    /// fork(2) through the C shim's signal discipline; 0 in the child, which ignores SIGINT
+    /// when `ignoringInterrupts`.
+    static func fork(ignoringInterrupts: Bool) throws(Errno) -> pid_t {
         var error: CInt = 0
-        let pid = cshim_fork(&error)
+        let pid = cshim_fork(&error, ignoringInterrupts)
         if pid == -1 {
             throw Errno(rawValue: error)
         }

@@ -28,14 +28,15 @@ final class ServerProcess: ProgramUnderTest {
     }()
 
     /// Starts `executable` (a product of this package, or an absolute path) with `arguments`.
-    init(_ executable: String = "echo-server", _ arguments: [String]) throws {
+    init(_ executable: String = "echo-server", _ arguments: [String], grouping: ChildProcess.Grouping = .inherit) throws {
         let path = executable.hasPrefix("/") ? executable : "\(Self.buildDirectory)/\(executable)"
         let errors = try FileDescriptor.pipe()
         defer { try? errors.writeEnd.close() }
         do {
             process = try ChildProcess.spawn(
                 path: path, arguments: arguments,
-                standardInput: .null, standardOutput: .null, standardError: .descriptor(errors.writeEnd)
+                standardInput: .null, standardOutput: .null, standardError: .descriptor(errors.writeEnd),
+                grouping: grouping
             )
         } catch {
             try? errors.readEnd.close()

@@ -1,15 +1,10 @@
 import CShim
 
-/// The running process: its ids, and how it ends.
+/// The running process: its id, and how it ends.
 public enum CurrentProcess {
     /// This process's id (getpid(2)).
     public static var id: pid_t {
         Syscall.processID
-    }
-
-    /// The id of this process's parent (getppid(2)); another process's once the parent ended.
-    public static var parentID: pid_t {
-        Syscall.parentProcessID
     }
 
     /// Ends the process with `status` (_exit(2)): no atexit handlers and no stdio flush, so a

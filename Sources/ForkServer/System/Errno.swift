@@ -21,20 +21,13 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
 
     public static let interrupted = Errno(rawValue: EINTR)
     public static let wouldBlock = Errno(rawValue: EAGAIN)
-    public static let badFileDescriptor = Errno(rawValue: EBADF)
     public static let invalidArgument = Errno(rawValue: EINVAL)
     public static let permissionDenied = Errno(rawValue: EACCES)
-    public static let tooManyOpenFiles = Errno(rawValue: EMFILE)
-    public static let fileTableOverflow = Errno(rawValue: ENFILE)
-    public static let noBufferSpace = Errno(rawValue: ENOBUFS)
-    public static let noMemory = Errno(rawValue: ENOMEM)
     public static let brokenPipe = Errno(rawValue: EPIPE)
     public static let addressInUse = Errno(rawValue: EADDRINUSE)
     public static let addressNotAvailable = Errno(rawValue: EADDRNOTAVAIL)
-    public static let connectionAborted = Errno(rawValue: ECONNABORTED)
     public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
     public static let connectionReset = Errno(rawValue: ECONNRESET)
-    public static let noChildProcesses = Errno(rawValue: ECHILD)
 }
 
 extension Errno {

@@ -183,4 +183,39 @@ import Testing
         let client = try TestClient(port: server.port)
         #expect(try client.roundTrip("after the crashes", timeout: 20) == "after the crashes")
     }
+
+    @Test func moreChildrenEndingAtOnceThanTheReapedRecordHoldsAreAllReaped() throws {
+        // The SIGCHLD handler's record holds 1024 children. Stopped, the server cannot take any
+        // while its 1100 children end; continued, it must reap them all, past a full record.
+        let count = 1100
+        let server = try ServerProcess.startEchoServer(["--max-children", "2000", "--quiet"])
+        let clients = try (0..<count).map { _ in try TestClient(port: server.port) }
+        for client in clients {
+            #expect(try client.roundTrip("up") == "up")
+        }
+        server.send(SIGSTOP)
+        clients.forEach { $0.close() }
+        let ended = waitUntil(timeout: 60) {
+            let children = ProcessTable.children(of: server.pid)
+            return children.count == count && children.allSatisfy(\.isZombie)
+        }
+        #expect(ended, "the \(count) children did not all end while the server was stopped")
+        server.send(SIGCONT)
+        #expect(waitUntil(timeout: 60) { ProcessTable.children(of: server.pid).isEmpty }, "children left unreaped")
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("still serving") == "still serving")
+    }
+
+    /// Checks `condition` every 10 ms until it holds (true) or `timeout` seconds pass (false),
+    /// for states that only /proc shows and nothing announces.
+    private func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = monotonicSeconds() + timeout
+        while !condition() {
+            if monotonicSeconds() >= deadline {
+                return false
+            }
+            usleep(10_000)
+        }
+        return true
+    }
 }

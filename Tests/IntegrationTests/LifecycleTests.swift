@@ -188,6 +188,7 @@ import Testing
         // The SIGCHLD handler's record holds 1024 children. Stopped, the server cannot take any
         // while its 1100 children end; continued, it must reap them all, past a full record.
         let count = 1100
+        try raiseDescriptorLimit(to: 4096)
         let server = try ServerProcess.startEchoServer(["--max-children", "2000", "--quiet"])
         let clients = try (0..<count).map { _ in try TestClient(port: server.port) }
         for client in clients {
@@ -204,6 +205,20 @@ import Testing
         #expect(waitUntil(timeout: 60) { ProcessTable.children(of: server.pid).isEmpty }, "children left unreaped")
         let client = try TestClient(port: server.port)
         #expect(try client.roundTrip("still serving") == "still serving")
+    }
+
+    /// Raises this process's soft RLIMIT_NOFILE to `wanted` (within the hard limit), for tests
+    /// that hold more clients than a shell's usual 1024.
+    private func raiseDescriptorLimit(to wanted: rlim_t) throws {
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        guard limit.rlim_cur < wanted else {
+            return
+        }
+        limit.rlim_cur = min(wanted, limit.rlim_max)
+        guard setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur == wanted else {
+            throw TestFailure("this test needs \(wanted) descriptors; the hard limit is \(limit.rlim_max)")
+        }
     }
 
     /// Checks `condition` every 10 ms until it holds (true) or `timeout` seconds pass (false),

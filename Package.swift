@@ -20,12 +20,13 @@ let package = Package(
         .executable(name: "fork-bench", targets: ["fork-bench"]),
     ],
     targets: [
-        // The C shim: CShim/cshim.c, with its header and module map in include/.
-        .target(name: "CShim", path: ".", sources: ["CShim"], publicHeadersPath: "include"),
-        .target(name: "ForkServer", dependencies: ["CShim"]),
+        // The C shim: CShim/cshim.c, with its header and module map in include/. The module is
+        // named for the package, so that it cannot collide with another package's shim.
+        .target(name: "CForkServer", path: ".", sources: ["CShim"], publicHeadersPath: "include"),
+        .target(name: "ForkServer", dependencies: ["CForkServer"]),
         .executableTarget(name: "echo-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
         .executableTarget(name: "peer-chat", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
-        .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CShim", "ProcessInspection"]),
+        .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CForkServer", "ProcessInspection"]),
         // Reads /proc: the process trees fork-bench measures and the integration tests check.
         .target(name: "ProcessInspection"),
         // The C reference for fork-bench: a minimal correct fork-per-connection echo server
@@ -33,7 +34,7 @@ let package = Package(
         .executableTarget(name: "c-echo-server", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
         // The raw cost of fork+_exit+waitpid: in C, and in a Swift process built like echo-server.
         .executableTarget(name: "c-fork-probe", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
-        .executableTarget(name: "fork-probe", dependencies: ["ForkServer", "CShim"], linkerSettings: forkingProgram),
+        .executableTarget(name: "fork-probe", dependencies: ["ForkServer", "CForkServer"], linkerSettings: forkingProgram),
         .testTarget(name: "ForkServerTests", dependencies: ["ForkServer"]),
         // Runs the built programs as real processes over loopback.
         .testTarget(name: "IntegrationTests", dependencies: ["ForkServer", "ProcessInspection"]),

@@ -1,26 +1,26 @@
 #define _GNU_SOURCE  // pipe2
 
-#include "cshim.h"
+#include "CForkServer.h"
 
 #include <stdatomic.h>
 #include <sys/prctl.h>
 
-int cshim_errno(void) {
+int CForkServer_errno(void) {
     return errno;
 }
 
-int cshim_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
+int CForkServer_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
     return accept4(fd, address, length, flags);
 }
 
-int cshim_pipe2(int fds[2], int flags) {
+int CForkServer_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
 }
 
-_Static_assert(CSHIM_POSIX_SPAWN_SETSID == POSIX_SPAWN_SETSID, "glibc's POSIX_SPAWN_SETSID");
-_Static_assert(CSHIM_F_SETPIPE_SZ == F_SETPIPE_SZ, "glibc's F_SETPIPE_SZ");
+_Static_assert(CFORKSERVER_POSIX_SPAWN_SETSID == POSIX_SPAWN_SETSID, "glibc's POSIX_SPAWN_SETSID");
+_Static_assert(CFORKSERVER_F_SETPIPE_SZ == F_SETPIPE_SZ, "glibc's F_SETPIPE_SZ");
 
-int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest) {
+int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest) {
     return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
 }
 
@@ -30,10 +30,10 @@ int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, i
 // `ring_tail`. A handler runs on the thread it interrupts, so each index has a single writer and
 // lock-free atomics order everything: reading the record never blocks a signal.
 #define RING_CAPACITY 1024u
-static cshim_reaped_child ring[RING_CAPACITY];
+static CForkServer_reaped_child ring[RING_CAPACITY];
 static _Atomic unsigned ring_head = 0;
 static _Atomic unsigned ring_tail = 0;
-// Set when the handler left zombies because the ring was full; see cshim_reaped_next.
+// Set when the handler left zombies because the ring was full; see CForkServer_reaped_next.
 static volatile sig_atomic_t ring_overflowed = 0;
 
 static volatile sig_atomic_t shutdown_count = 0;
@@ -61,7 +61,7 @@ static void reap_into_record(void) {
         if (pid <= 0) {
             return;
         }
-        ring[head % RING_CAPACITY] = (cshim_reaped_child){.pid = pid, .status = status};
+        ring[head % RING_CAPACITY] = (CForkServer_reaped_child){.pid = pid, .status = status};
         head += 1;
         atomic_store_explicit(&ring_head, head, memory_order_release);
     }
@@ -107,7 +107,7 @@ static int set_handler(int signo, void (*handler)(int)) {
     return sigaction(signo, &action, NULL);
 }
 
-// Undoes a failed cshim_signals_install, so that it can be tried again.
+// Undoes a failed CForkServer_signals_install, so that it can be tried again.
 static void uninstall(void) {
     int saved = errno;
     set_disposition(SIGCHLD, SIG_DFL);
@@ -119,7 +119,7 @@ static void uninstall(void) {
     errno = saved;
 }
 
-int cshim_signals_install(void) {
+int CForkServer_signals_install(void) {
     if (wake_pipe[0] != -1) {
         return 0;
     }
@@ -145,7 +145,7 @@ int cshim_signals_install(void) {
     return 0;
 }
 
-int cshim_signal_restore_default(int signo) {
+int CForkServer_signal_restore_default(int signo) {
     if (set_disposition(signo, SIG_DFL) == -1) {
         return -1;
     }
@@ -155,40 +155,40 @@ int cshim_signal_restore_default(int signo) {
     return sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
-int cshim_signal_ignore(int signo) {
+int CForkServer_signal_ignore(int signo) {
     return set_disposition(signo, SIG_IGN);
 }
 
-int cshim_set_parent_death_signal(int signo) {
+int CForkServer_set_parent_death_signal(int signo) {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)signo, 0UL, 0UL, 0UL);
 }
 
-int cshim_signals_wake_fd(void) {
+int CForkServer_signals_wake_fd(void) {
     return wake_pipe[0];
 }
 
-void cshim_signals_drain_wake_fd(void) {
+void CForkServer_signals_drain_wake_fd(void) {
     char buffer[64];
     while (read(wake_pipe[0], buffer, sizeof buffer) > 0) {
     }
 }
 
-int cshim_signals_shutdown_count(void) {
+int CForkServer_signals_shutdown_count(void) {
     return shutdown_count;
 }
 
-int cshim_signals_shutdown_signal(void) {
+int CForkServer_signals_shutdown_signal(void) {
     return shutdown_signal;
 }
 
-void cshim_sigchld_block(void) {
+void CForkServer_sigchld_block(void) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
-void cshim_sigchld_unblock(void) {
+void CForkServer_sigchld_unblock(void) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -197,7 +197,7 @@ void cshim_sigchld_unblock(void) {
 
 // MARK: - Reaping
 
-bool cshim_reaped_next(cshim_reaped_child *child) {
+bool CForkServer_reaped_next(CForkServer_reaped_child *child) {
     unsigned tail = atomic_load_explicit(&ring_tail, memory_order_relaxed);
     if (tail == atomic_load_explicit(&ring_head, memory_order_acquire)) {
         if (!ring_overflowed) {
@@ -217,7 +217,7 @@ bool cshim_reaped_next(cshim_reaped_child *child) {
 
 // MARK: - Fork
 
-pid_t cshim_fork(int *error, bool ignore_interrupt) {
+pid_t CForkServer_fork(int *error, bool ignore_interrupt) {
     sigset_t all, previous;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &previous);
@@ -251,18 +251,18 @@ pid_t cshim_fork(int *error, bool ignore_interrupt) {
 
 // MARK: - Wait status
 
-int cshim_wifexited(int status) {
+int CForkServer_wifexited(int status) {
     return WIFEXITED(status);
 }
 
-int cshim_wexitstatus(int status) {
+int CForkServer_wexitstatus(int status) {
     return WEXITSTATUS(status);
 }
 
-int cshim_wifsignaled(int status) {
+int CForkServer_wifsignaled(int status) {
     return WIFSIGNALED(status);
 }
 
-int cshim_wtermsig(int status) {
+int CForkServer_wtermsig(int status) {
     return WTERMSIG(status);
 }

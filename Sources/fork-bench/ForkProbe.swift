@@ -9,7 +9,7 @@ struct ForkProbe {
 
     func forksPerSecond(count: Int) throws(BenchError) -> Double {
         let output: [UInt8]
-        let status: ExitStatus
+        let status: TerminationStatus
         do {
             let pipe = try FileDescriptor.pipe()
             let process: ChildProcess

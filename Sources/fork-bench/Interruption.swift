@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 import Glibc
 import ForkServer
 

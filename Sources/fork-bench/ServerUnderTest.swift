@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 import Glibc
 import ForkServer
 import ProcessInspection
@@ -37,7 +37,7 @@ final class ServerUnderTest {
             throw .failed("cannot start \(name) (\(command)): \(error)")
         }
         try waitUntilReady(command: command)
-        _ = fcntl(standardError.rawValue, CSHIM_F_SETPIPE_SZ, 1 << 20)
+        _ = fcntl(standardError.rawValue, CFORKSERVER_F_SETPIPE_SZ, 1 << 20)
         _ = fcntl(standardError.rawValue, F_SETFL, O_NONBLOCK)
         idleChildren = settledChildren()
     }

@@ -2,7 +2,7 @@
 // echo-server (same library, same static Swift runtime, options parsed, a socket listening),
 // then forks COUNT children that _exit(0) at once, waiting for each, and prints
 // "forks_per_second R". fork-bench runs it beside c-fork-probe, the same loop in C.
-import CShim
+import CForkServer
 import ForkServer
 
 let program = CommandLineProgram(name: "fork-probe")
@@ -23,7 +23,7 @@ var start = timespec()
 clock_gettime(CLOCK_MONOTONIC, &start)
 for _ in 0..<count {
     var error: CInt = 0
-    let pid = cshim_fork(&error, true)
+    let pid = CForkServer_fork(&error, true)
     if pid == 0 {
         _exit(0)
     }
@@ -31,7 +31,7 @@ for _ in 0..<count {
         program.exit(Errno(rawValue: error))
     }
     var status: CInt = 0
-    while waitpid(pid, &status, 0) == -1 && cshim_errno() == EINTR {}
+    while waitpid(pid, &status, 0) == -1 && CForkServer_errno() == EINTR {}
 }
 var stop = timespec()
 clock_gettime(CLOCK_MONOTONIC, &stop)

@@ -1,24 +1,24 @@
 /// A mistake on the command line, worded for the person who typed it.
-public struct UsageError: Error, CustomStringConvertible, Equatable {
-    public let description: String
+package struct UsageError: Error, CustomStringConvertible, Equatable {
+    package let description: String
 
-    public init(_ description: String) {
+    package init(_ description: String) {
         self.description = description
     }
 }
 
 /// Reads a command line one option at a time: `--name value`, `--name=value` and bare flags.
-public struct OptionParser {
+package struct OptionParser {
     private var arguments: ArraySlice<String>
     private var attachedValue: String?
 
     /// Reads `arguments`, which do not include the program's name.
-    public init(_ arguments: some Sequence<String>) {
+    package init(_ arguments: some Sequence<String>) {
         self.arguments = ArraySlice(arguments)
     }
 
     /// The next option's name, such as `--port`; nil once every argument has been read.
-    public mutating func nextOption() throws(UsageError) -> String? {
+    package mutating func nextOption() throws(UsageError) -> String? {
         if let value = attachedValue {
             throw UsageError("unexpected value '\(value)'")
         }
@@ -36,7 +36,7 @@ public struct OptionParser {
     }
 
     /// The value given to `option`, from `--option=value` or the argument after it.
-    public mutating func value(of option: String) throws(UsageError) -> String {
+    package mutating func value(of option: String) throws(UsageError) -> String {
         if let value = attachedValue {
             attachedValue = nil
             return value
@@ -48,7 +48,7 @@ public struct OptionParser {
     }
 
     /// The address of `--host` (a numeric IPv4 or IPv6 address) with `port`.
-    public static func address(host: String, port: Int) throws(UsageError) -> SocketAddress {
+    package static func address(host: String, port: Int) throws(UsageError) -> SocketAddress {
         guard let address = SocketAddress(ipAddress: host, port: UInt16(port)) else {
             throw UsageError("invalid --host '\(host)': expected an IPv4 or IPv6 address such as 127.0.0.1 or ::1")
         }
@@ -56,7 +56,7 @@ public struct OptionParser {
     }
 
     /// The value of `option` as a decimal integer within `range`.
-    public mutating func integer(of option: String, in range: ClosedRange<Int>) throws(UsageError) -> Int {
+    package mutating func integer(of option: String, in range: ClosedRange<Int>) throws(UsageError) -> Int {
         let text = try value(of: option)
         guard text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
               let number = Int(text), range.contains(number)

@@ -1,17 +1,17 @@
-import CShim
+import CForkServer
 
 /// The command line of a forking server, as `echo-server` takes it: where to listen and how to
 /// serve. A server with another handler can take the same options.
-public struct ServerOptions {
+package struct ServerOptions {
     /// The address to listen on.
-    public var address: SocketAddress
+    package var address: SocketAddress
     /// The length of the kernel's queue of connections not yet accepted.
-    public var backlog: Int
-    public var configuration: ServerConfiguration
+    package var backlog: Int
+    package var configuration: ServerConfiguration
     /// Leaves the per-connection lines out of the log.
-    public var quiet: Bool
+    package var quiet: Bool
 
-    public static func usage(program: String) -> String {
+    package static func usage(program: String) -> String {
         """
         usage: \(program) [options]
 
@@ -42,7 +42,7 @@ public struct ServerOptions {
     }
 
     /// Parses `arguments` (without the program's name); nil when `--help` was asked for.
-    public static func parse(_ arguments: some Sequence<String>) throws(UsageError) -> ServerOptions? {
+    package static func parse(_ arguments: some Sequence<String>) throws(UsageError) -> ServerOptions? {
         var parser = OptionParser(arguments)
         var host = "127.0.0.1"
         var port = 8001

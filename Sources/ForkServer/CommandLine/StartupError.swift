@@ -1,9 +1,9 @@
 /// A failure to start, worded with what to do about it.
-public struct StartupError: Error, CustomStringConvertible {
-    public let description: String
+package struct StartupError: Error, CustomStringConvertible {
+    package let description: String
 
     /// Listening on `address` failed with `error`.
-    public static func listen(on address: SocketAddress, _ error: Errno) -> StartupError {
+    package static func listen(on address: SocketAddress, _ error: Errno) -> StartupError {
         let advice = switch error {
         case .addressInUse:
             "address already in use; stop the program using port \(address.port) or choose another --port (0 picks a free one)"
@@ -18,7 +18,7 @@ public struct StartupError: Error, CustomStringConvertible {
     }
 
     /// Connecting to `address` failed with `error`.
-    public static func connect(to address: SocketAddress, _ error: Errno) -> StartupError {
+    package static func connect(to address: SocketAddress, _ error: Errno) -> StartupError {
         let advice = switch error {
         case .connectionRefused:
             "connection refused; is the other side listening on port \(address.port)?"

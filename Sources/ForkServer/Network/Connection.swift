@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// One connected TCP socket and the address of the peer at its other end.
 public struct Connection: Sendable {

@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 extension ListeningSocket {
     /// Waits until a client connects and takes its connection (poll(2), then accept4(2)),

@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// A TCP socket listening on one address: socket(2), SO_REUSEADDR, bind(2), listen(2).
 ///

@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// An IPv4 or IPv6 address and port, as the socket calls take and return them.
 public struct SocketAddress: Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 extension ChildProcess {
     /// Where one of a spawned program's standard descriptors comes from.
@@ -52,7 +52,7 @@ extension ChildProcess {
                 posix_spawn_file_actions_addopen(&actions, target, path, O_RDWR, 0)
             }
         }
-        cshim_spawn_file_actions_addclosefrom(&actions, 3)
+        CForkServer_spawn_file_actions_addclosefrom(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -71,7 +71,7 @@ extension ChildProcess {
             posix_spawnattr_setpgroup(&attributes, 0)
             flags |= POSIX_SPAWN_SETPGROUP
         case .newSession:
-            flags |= CSHIM_POSIX_SPAWN_SETSID
+            flags |= CFORKSERVER_POSIX_SPAWN_SETSID
         }
         posix_spawnattr_setflags(&attributes, Int16(flags))
 

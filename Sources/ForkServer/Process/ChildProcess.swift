@@ -1,11 +1,11 @@
-import CShim
+import CForkServer
 
 /// A process this one forked, as its parent sees it: it can be signalled, and must be waited for.
 public struct ChildProcess: Hashable, Sendable {
     /// The child's process ID.
     public let pid: pid_t
 
-    /// Forks through the C shim (`cshim_fork`: every signal blocked across fork(2); in the child,
+    /// Forks through the C shim (`CForkServer_fork`: every signal blocked across fork(2); in the child,
     /// SIGCHLD, SIGTERM and SIGINT back to their defaults) and runs `body` in the child, which
     /// must end the child itself. Returns the child in the parent.
     ///
@@ -27,7 +27,7 @@ public struct ChildProcess: Hashable, Sendable {
 
     /// Waits until the child ends and reaps it (waitpid(2), retried after EINTR); ECHILD in a
     /// process whose `ForkingServer` reaped it first.
-    public func wait() throws(Errno) -> ExitStatus {
-        ExitStatus(waitStatus: try Syscall.waitpid(pid))
+    public func wait() throws(Errno) -> TerminationStatus {
+        TerminationStatus(waitStatus: try Syscall.waitpid(pid))
     }
 }

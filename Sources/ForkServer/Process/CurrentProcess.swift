@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// The running process: its id, and how it ends.
 public enum CurrentProcess {

@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// A signal the kernel sends a process when its parent ends, however the parent ends
 /// (prctl(2) with PR_SET_PDEATHSIG): the way a forked helper follows its parent out.

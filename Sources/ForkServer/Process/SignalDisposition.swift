@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// What the process does when a signal arrives, set with sigaction(2) through the C shim
 /// (SIG_IGN and SIG_DFL do not import into Swift).

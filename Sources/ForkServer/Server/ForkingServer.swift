@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// A TCP server that serves each connection in a child process, in one of two models
 /// (`ProcessModel`): a child forked per connection, as tcpserver and inetd do, or a pool of

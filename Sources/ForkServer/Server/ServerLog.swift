@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// The server's log on standard error, one write(2) per line, so nothing sits in a stdio buffer
 /// when the server forks and lines of the parent and its children never interleave.

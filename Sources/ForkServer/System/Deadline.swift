@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// A point in time on CLOCK_MONOTONIC, which changes of the wall clock cannot move.
 struct Deadline {

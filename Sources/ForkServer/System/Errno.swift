@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// An error number reported by a failed system call (see errno(3)).
 public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
@@ -11,7 +11,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The calling thread's errno, read through the C shim right after the failed call.
     static var current: Errno {
-        Errno(rawValue: cshim_errno())
+        Errno(rawValue: CForkServer_errno())
     }
 
     /// The system's message for this error, from strerror(3).

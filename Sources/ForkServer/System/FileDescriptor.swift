@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 
 /// An open file descriptor, with the reads and writes every part of ForkServer shares.
 public struct FileDescriptor: Hashable, Sendable {

@@ -1,4 +1,4 @@
-import CShim
+import CForkServer
 import Glibc
 
 /// The raw system calls of ForkServer, in one place: each turns a failure into a thrown `Errno`
@@ -24,7 +24,7 @@ enum Syscall {
     /// socket(2) for TCP, close-on-exec, and non-blocking if asked.
     static func tcpSocket(family: CInt, nonBlocking: Bool) throws(Errno) -> CInt {
         let type = SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | (nonBlocking ? SOCK_NONBLOCK.rawValue : 0)
-        return try valueOrErrno(retryOnInterrupt: false) { CShim.socket(family, CInt(type), 0) }
+        return try valueOrErrno(retryOnInterrupt: false) { CForkServer.socket(family, CInt(type), 0) }
     }
 
     static func setOption<Value: BitwiseCopyable>(_ fd: CInt, level: CInt, name: CInt, to value: Value) throws(Errno) {
@@ -36,18 +36,18 @@ enum Syscall {
 
     static func bind(_ fd: CInt, to address: SocketAddress) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) {
-            address.withSockaddr { CShim.bind(fd, $0, $1) }
+            address.withSockaddr { CForkServer.bind(fd, $0, $1) }
         }
     }
 
     static func listen(_ fd: CInt, backlog: CInt) throws(Errno) {
-        _ = try valueOrErrno(retryOnInterrupt: false) { CShim.listen(fd, backlog) }
+        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.listen(fd, backlog) }
     }
 
     static func connect(_ fd: CInt, to address: SocketAddress) throws(Errno) {
         // Never retried: after EINTR the connection goes on in the background.
         _ = try valueOrErrno(retryOnInterrupt: false) {
-            address.withSockaddr { CShim.connect(fd, $0, $1) }
+            address.withSockaddr { CForkServer.connect(fd, $0, $1) }
         }
     }
 
@@ -63,30 +63,30 @@ enum Syscall {
     static func accept(_ fd: CInt, retryOnInterrupt: Bool) throws(Errno) -> (CInt, SocketAddress) {
         var peer = SocketAddress()
         let connection = try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
-            peer.withMutableSockaddr { cshim_accept4(fd, $0, $1, CInt(SOCK_CLOEXEC.rawValue)) }
+            peer.withMutableSockaddr { CForkServer_accept4(fd, $0, $1, CInt(SOCK_CLOEXEC.rawValue)) }
         }
         return (connection, peer)
     }
 
     static func read(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, retryOnInterrupt: Bool) throws(Errno) -> Int {
         try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
-            CShim.read(fd, buffer.baseAddress, buffer.count)
+            CForkServer.read(fd, buffer.baseAddress, buffer.count)
         }
     }
 
     static func write(_ fd: CInt, from buffer: UnsafeRawBufferPointer, retryOnInterrupt: Bool) throws(Errno) -> Int {
         try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
-            CShim.write(fd, buffer.baseAddress, buffer.count)
+            CForkServer.write(fd, buffer.baseAddress, buffer.count)
         }
     }
 
     /// close(2), never retried: on Linux the descriptor is gone even when EINTR is reported.
     static func close(_ fd: CInt) throws(Errno) {
-        _ = try valueOrErrno(retryOnInterrupt: false) { CShim.close(fd) }
+        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.close(fd) }
     }
 
     static func shutdown(_ fd: CInt, how: CInt) throws(Errno) {
-        _ = try valueOrErrno(retryOnInterrupt: false) { CShim.shutdown(fd, how) }
+        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.shutdown(fd, how) }
     }
 
     /// Sets or clears O_NONBLOCK (fcntl(2) F_GETFL, F_SETFL).
@@ -99,19 +99,19 @@ enum Syscall {
 
     static func poll(_ fds: UnsafeMutablePointer<pollfd>, count: Int, timeoutMilliseconds: CInt, retryOnInterrupt: Bool) throws(Errno) -> Int {
         Int(try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
-            CShim.poll(fds, nfds_t(count), timeoutMilliseconds)
+            CForkServer.poll(fds, nfds_t(count), timeoutMilliseconds)
         })
     }
 
     static func kill(_ pid: pid_t, signal: CInt) throws(Errno) {
-        _ = try valueOrErrno(retryOnInterrupt: false) { CShim.kill(pid, signal) }
+        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.kill(pid, signal) }
     }
 
     /// fork(2) through the C shim's signal discipline; 0 in the child, which ignores SIGINT
     /// when `ignoringInterrupts`.
     static func fork(ignoringInterrupts: Bool) throws(Errno) -> pid_t {
         var error: CInt = 0
-        let pid = cshim_fork(&error, ignoringInterrupts)
+        let pid = CForkServer_fork(&error, ignoringInterrupts)
         if pid == -1 {
             throw Errno(rawValue: error)
         }
@@ -135,7 +135,7 @@ enum Syscall {
         var ends: (CInt, CInt) = (-1, -1)
         _ = try withUnsafeMutableBytes(of: &ends) { (ends) throws(Errno) in
             try valueOrErrno(retryOnInterrupt: false) {
-                cshim_pipe2(ends.baseAddress!.assumingMemoryBound(to: CInt.self), O_CLOEXEC)
+                CForkServer_pipe2(ends.baseAddress!.assumingMemoryBound(to: CInt.self), O_CLOEXEC)
             }
         }
         return ends
@@ -169,19 +169,19 @@ enum Syscall {
     /// waitpid(2) for one child, blocking until it ends; returns its wait status.
     static func waitpid(_ pid: pid_t) throws(Errno) -> CInt {
         var status: CInt = 0
-        _ = try valueOrErrno(retryOnInterrupt: true) { CShim.waitpid(pid, &status, 0) }
+        _ = try valueOrErrno(retryOnInterrupt: true) { CForkServer.waitpid(pid, &status, 0) }
         return status
     }
 
     static func ignoreSignal(_ signal: CInt) throws(Errno) {
-        _ = try valueOrErrno(retryOnInterrupt: false) { cshim_signal_ignore(signal) }
+        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer_signal_ignore(signal) }
     }
 
     static func restoreDefaultSignal(_ signal: CInt) throws(Errno) {
-        _ = try valueOrErrno(retryOnInterrupt: false) { cshim_signal_restore_default(signal) }
+        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer_signal_restore_default(signal) }
     }
 
     static func setParentDeathSignal(_ signal: CInt) throws(Errno) {
-        _ = try valueOrErrno(retryOnInterrupt: false) { cshim_set_parent_death_signal(signal) }
+        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer_set_parent_death_signal(signal) }
     }
 }

@@ -43,7 +43,7 @@ final class ChatProcess: ProgramUnderTest {
     /// Typed bytes the side has not taken yet.
     private var pendingInput: [UInt8] = []
     private var inputBroken = false
-    private var exitStatus: ForkServer.ExitStatus?
+    private var exitStatus: TerminationStatus?
 
     /// Starts `peer-chat` with `arguments`.
     init(_ arguments: [String], console: Console = .pipes) throws {
@@ -210,7 +210,7 @@ final class ChatProcess: ProgramUnderTest {
     /// Waits until standard error reaches end of file — every process of the side, the keyboard
     /// process included, has exited or closed it — then reaps the relay and returns its status.
     @discardableResult
-    func waitForExit(timeout: Double = 20) throws -> ForkServer.ExitStatus {
+    func waitForExit(timeout: Double = 20) throws -> TerminationStatus {
         if let exitStatus {
             return exitStatus
         }

@@ -3,7 +3,7 @@ import ForkServer
 /// A program of this package that a test started and waits for.
 protocol ProgramUnderTest {
     /// Waits until the program and everything it started have ended, and reaps it.
-    func waitForExit(timeout: Double) throws -> ForkServer.ExitStatus
+    func waitForExit(timeout: Double) throws -> TerminationStatus
 }
 
 extension ProgramUnderTest {

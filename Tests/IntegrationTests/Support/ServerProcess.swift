@@ -17,7 +17,7 @@ final class ServerProcess: ProgramUnderTest {
     }
     private var collector = LineCollector()
     private var errorPipe: CInt
-    private var exitStatus: ForkServer.ExitStatus?
+    private var exitStatus: TerminationStatus?
 
     /// The directory of the package's built executables: the test bundle's own.
     static let buildDirectory: String = {
@@ -125,7 +125,7 @@ final class ServerProcess: ProgramUnderTest {
 
     /// Waits until standard error reaches end of file — the process and every child it left
     /// have exited — then reaps the process and returns its wait status.
-    func waitForExit(timeout: Double = 20) throws -> ForkServer.ExitStatus {
+    func waitForExit(timeout: Double = 20) throws -> TerminationStatus {
         if let exitStatus {
             return exitStatus
         }

@@ -5,9 +5,9 @@
 // a call and its check. Everything else lives in Swift.
 //
 // This header also brings the glibc headers (libc6-dev) the package uses to Swift: the module
-// map beside it re-exports them, so `import CShim` is all a Swift file needs.
-#ifndef CSHIM_H
-#define CSHIM_H
+// map beside it re-exports them, so `import CForkServer` is all a Swift file needs.
+#ifndef CFORKSERVER_H
+#define CFORKSERVER_H
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,23 +30,23 @@
 #include <unistd.h>
 
 /// The calling thread's errno.
-int cshim_errno(void);
+int CForkServer_errno(void);
 
 /// accept4(2), which glibc declares only under _GNU_SOURCE and so does not import into Swift.
-int cshim_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+int CForkServer_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 
 /// pipe2(2), which glibc declares only under _GNU_SOURCE.
-int cshim_pipe2(int fds[2], int flags);
+int CForkServer_pipe2(int fds[2], int flags);
 
 /// F_SETPIPE_SZ (fcntl(2): the capacity of a pipe), which glibc defines only under _GNU_SOURCE.
-#define CSHIM_F_SETPIPE_SZ 1031
+#define CFORKSERVER_F_SETPIPE_SZ 1031
 
 /// POSIX_SPAWN_SETSID, which glibc defines only under _GNU_SOURCE.
-#define CSHIM_POSIX_SPAWN_SETSID 0x80
+#define CFORKSERVER_POSIX_SPAWN_SETSID 0x80
 
 /// posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34): the spawned program gets no
 /// descriptor from `lowest` up.
-int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);
+int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);
 
 // MARK: - Signals
 
@@ -56,34 +56,34 @@ int cshim_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, i
 /// request; every handler writes a byte to a non-blocking, close-on-exec self-pipe;
 /// SIGPIPE is ignored; SIGCHLD, SIGTERM and SIGINT are unblocked.
 /// Returns 0, or -1 with errno set.
-int cshim_signals_install(void);
+int CForkServer_signals_install(void);
 
 /// Restores the default action of `signo` and unblocks it; returns 0, or -1 with errno set.
-int cshim_signal_restore_default(int signo);
+int CForkServer_signal_restore_default(int signo);
 
 /// Ignores `signo` (SIG_IGN does not import into Swift); returns 0, or -1 with errno set.
-int cshim_signal_ignore(int signo);
+int CForkServer_signal_ignore(int signo);
 
 /// prctl(PR_SET_PDEATHSIG, signo) (variadic, so not imported): `signo` arrives when the parent ends.
-int cshim_set_parent_death_signal(int signo);
+int CForkServer_set_parent_death_signal(int signo);
 
 /// The read end of the self-pipe: readable when a child was reaped or shutdown was requested.
-int cshim_signals_wake_fd(void);
+int CForkServer_signals_wake_fd(void);
 
 /// Empties the self-pipe without blocking.
-void cshim_signals_drain_wake_fd(void);
+void CForkServer_signals_drain_wake_fd(void);
 
-/// How many SIGTERM/SIGINT signals have arrived since `cshim_signals_install`.
-int cshim_signals_shutdown_count(void);
+/// How many SIGTERM/SIGINT signals have arrived since `CForkServer_signals_install`.
+int CForkServer_signals_shutdown_count(void);
 
 /// The last shutdown signal received (SIGTERM or SIGINT), or 0.
-int cshim_signals_shutdown_signal(void);
+int CForkServer_signals_shutdown_signal(void);
 
-/// Blocks SIGCHLD, so the handler cannot reap (and free a pid) until `cshim_sigchld_unblock`.
-void cshim_sigchld_block(void);
+/// Blocks SIGCHLD, so the handler cannot reap (and free a pid) until `CForkServer_sigchld_unblock`.
+void CForkServer_sigchld_block(void);
 
-/// Unblocks SIGCHLD after `cshim_sigchld_block`.
-void cshim_sigchld_unblock(void);
+/// Unblocks SIGCHLD after `CForkServer_sigchld_block`.
+void CForkServer_sigchld_unblock(void);
 
 // MARK: - Reaping
 
@@ -91,12 +91,12 @@ void cshim_sigchld_unblock(void);
 typedef struct {
     pid_t pid;
     int status;
-} cshim_reaped_child;
+} CForkServer_reaped_child;
 
 /// Takes the oldest child the SIGCHLD handler reaped and not yet taken: true with `*child`
 /// filled in, false when there is none. Lock-free: it never blocks a signal, and a status is
 /// never lost or taken twice, however the signals coalesce.
-bool cshim_reaped_next(cshim_reaped_child *child);
+bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 
 // MARK: - Fork
 
@@ -105,13 +105,13 @@ bool cshim_reaped_next(cshim_reaped_child *child);
 /// SIGINT to their defaults (SIGINT ignored instead with `ignore_interrupt`), closing the
 /// self-pipe, forgetting the reaped record and unblocking every signal; SIGPIPE stays ignored.
 /// Every change is made before any signal can arrive in the child.
-pid_t cshim_fork(int *error, bool ignore_interrupt);
+pid_t CForkServer_fork(int *error, bool ignore_interrupt);
 
 // MARK: - Wait status (the <sys/wait.h> macros, which do not import into Swift)
 
-int cshim_wifexited(int status);
-int cshim_wexitstatus(int status);
-int cshim_wifsignaled(int status);
-int cshim_wtermsig(int status);
+int CForkServer_wifexited(int status);
+int CForkServer_wexitstatus(int status);
+int CForkServer_wifsignaled(int status);
+int CForkServer_wtermsig(int status);
 
 #endif

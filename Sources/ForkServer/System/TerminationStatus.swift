@@ -1,18 +1,18 @@
-import CShim
+import CForkServer
 
 /// How a child process ended, decoded from a waitpid(2) status with the shim's
 /// WIFEXITED/WEXITSTATUS/WIFSIGNALED/WTERMSIG wrappers.
-public enum ExitStatus: Hashable, Sendable, CustomStringConvertible {
+public enum TerminationStatus: Hashable, Sendable, CustomStringConvertible {
     /// The process called exit or _exit with this status.
     case exited(CInt)
     /// The process was ended by this signal.
     case signaled(CInt)
 
     public init(waitStatus: CInt) {
-        if cshim_wifsignaled(waitStatus) != 0 {
-            self = .signaled(cshim_wtermsig(waitStatus))
+        if CForkServer_wifsignaled(waitStatus) != 0 {
+            self = .signaled(CForkServer_wtermsig(waitStatus))
         } else {
-            self = .exited(cshim_wifexited(waitStatus) != 0 ? cshim_wexitstatus(waitStatus) : -1)
+            self = .exited(CForkServer_wifexited(waitStatus) != 0 ? CForkServer_wexitstatus(waitStatus) : -1)
         }
     }
 

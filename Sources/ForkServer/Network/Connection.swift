@@ -25,6 +25,62 @@ public struct Connection: Sendable {
         return Connection(descriptor: FileDescriptor(rawValue: fd), peerAddress: address)
     }
 
+    /// Opens a connection like `connect(to:)`, but gives up after `timeoutSeconds` and returns
+    /// nil: a blocking connect(2) to an address that silently drops packets waits until the
+    /// kernel stops resending its SYN, about two minutes with Linux's defaults. An error the
+    /// kernel reports sooner, such as ECONNREFUSED or its own ETIMEDOUT, is thrown as ever.
+    ///
+    /// As in UNP 16.3: connect(2) on a non-blocking socket, poll(2) until it is writable or the
+    /// time is up, getsockopt(2) SO_ERROR for the outcome; then O_NONBLOCK is cleared (fcntl(2)),
+    /// so the connection is blocking like every `Connection`.
+    public static func connect(to address: SocketAddress, timeoutSeconds: Int) throws(Errno) -> Connection? {
+        let deadline = Deadline.after(seconds: timeoutSeconds)
+        let fd = try Syscall.tcpSocket(family: address.family, nonBlocking: true)
+        var connected = true
+        do throws(Errno) {
+            do {
+                try Syscall.connect(fd, to: address)
+            } catch where error.rawValue == EINPROGRESS {
+                connected = try waitUntilConnected(fd, deadline: deadline)
+            }
+            if connected {
+                try Syscall.setNonBlocking(fd, false)
+            }
+        } catch {
+            try? Syscall.close(fd)
+            throw error
+        }
+        guard connected else {
+            try? Syscall.close(fd)
+            return nil
+        }
+        return Connection(descriptor: FileDescriptor(rawValue: fd), peerAddress: address)
+    }
+
+    /// Waits for the connect(2) in progress on `fd`: true once it succeeded, false when
+    /// `deadline` passed first; throws the error it failed with.
+    private static func waitUntilConnected(_ fd: CInt, deadline: Deadline) throws(Errno) -> Bool {
+        var socket = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        while true {
+            let ready: Int
+            do {
+                // After EINTR, poll again for the time that is left, not the whole timeout.
+                ready = try Syscall.poll(&socket, count: 1, timeoutMilliseconds: deadline.remainingMilliseconds, retryOnInterrupt: false)
+            } catch where error == .interrupted {
+                continue
+            }
+            if ready == 0 {
+                return false
+            }
+            // Writable, or POLLERR/POLLHUP: the attempt is over either way, and SO_ERROR says how.
+            let error = try Syscall.pendingError(of: fd)
+            guard error == 0 else {
+                throw Errno(rawValue: error)
+            }
+            return true
+        }
+    }
+
     /// Reads what the peer sent, up to `buffer.count` bytes (read(2)); 0 means the peer closed
     /// its side. With an idle timeout set, `Errno.wouldBlock` means it passed without data.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {

@@ -51,6 +51,15 @@ enum Syscall {
         }
     }
 
+    /// The error of a non-blocking connect(2) once it has finished, 0 when it succeeded
+    /// (getsockopt(2) with SO_ERROR, which also clears it).
+    static func pendingError(of fd: CInt) throws(Errno) -> CInt {
+        var error: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        _ = try valueOrErrno(retryOnInterrupt: false) { getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) }
+        return error
+    }
+
     static func localAddress(of fd: CInt) throws(Errno) -> SocketAddress {
         var address = SocketAddress()
         _ = try valueOrErrno(retryOnInterrupt: false) {

@@ -33,6 +33,18 @@ public struct FileDescriptor: Hashable, Sendable {
         }
     }
 
+    /// Waits until a read(2) on at least one of `descriptors` would not block, and returns
+    /// those on which it would not, in the order given (poll(2) for POLLIN, retried after EINTR).
+    /// Data, end of file, a pipe whose writers have all closed it and an error all count.
+    public static func waitUntilReadable(_ descriptors: [FileDescriptor]) throws(Errno) -> [FileDescriptor] {
+        precondition(!descriptors.isEmpty, "poll(2) on no descriptor would wait forever")
+        var waits = descriptors.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
+        _ = try waits.withUnsafeMutableBufferPointer { (waits) throws(Errno) in
+            try Syscall.poll(waits.baseAddress!, count: waits.count, timeoutMilliseconds: -1, retryOnInterrupt: true)
+        }
+        return zip(descriptors, waits).filter { $0.1.revents != 0 }.map(\.0)
+    }
+
     /// Closes the descriptor (close(2)).
     public func close() throws(Errno) {
         try Syscall.close(rawValue)

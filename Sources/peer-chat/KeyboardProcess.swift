@@ -5,22 +5,47 @@ import Glibc
 /// peer and, when the input ends, half-closes the connection so the peer sees the end.
 ///
 /// It never outlives its side: the relay sends it SIGUSR1 once the peer is gone (the default
-/// action ends it), and the kernel sends it SIGTERM when the relay ends in any other way.
-enum KeyboardProcess {
+/// action ends it), and the kernel sends it SIGTERM when the relay ends in any other way. Nor
+/// does the relay outlive it unawares: the keyboard process holds the only write end of its
+/// `lifeline`, which therefore reads end of file as soon as it has ended, however it ended.
+struct KeyboardProcess {
     /// The signal the relay sends when the peer has gone and there is no one left to type to.
     static let peerGoneSignal = SIGUSR1
 
     /// The signal the kernel sends when the relay ends first, even by SIGKILL.
     static let relayGoneSignal = SIGTERM
 
+    /// The forked process, the relay's child.
+    let process: ChildProcess
+
+    /// The read end of a pipe whose write end only the keyboard process holds, and never writes
+    /// to: the kernel closes it when the process ends, even by SIGKILL, so the relay can poll(2)
+    /// for that end beside the socket. (SIGCHLD would need a handler and a self-pipe to wake the
+    /// poll; this pipe is the same wake-up without the handler.)
+    let lifeline: FileDescriptor
+
     /// Forks the keyboard process, sending to `connection`.
     ///
     /// SIGUSR1 and SIGTERM must have their default actions, which the child inherits.
-    static func start(sendingTo connection: Connection, log: ServerLog) throws(Errno) -> ChildProcess {
+    static func start(sendingTo connection: Connection, log: ServerLog) throws(Errno) -> KeyboardProcess {
         let relay = CurrentProcess.id
-        return try ChildProcess.fork {
-            run(sendingTo: connection, relay: relay, log: log)
+        let lifeline = try FileDescriptor.pipe()
+        let process: ChildProcess
+        do {
+            process = try ChildProcess.fork {
+                // Only the write end stays open here, for as long as this process lives.
+                try? lifeline.readEnd.close()
+                run(sendingTo: connection, relay: relay, log: log)
+            }
+        } catch {
+            try? lifeline.readEnd.close()
+            try? lifeline.writeEnd.close()
+            throw error
         }
+        // The relay's copy of the write end would keep the lifeline open after the child's end.
+        // close(2) releases the descriptor even when it reports an error.
+        try? lifeline.writeEnd.close()
+        return KeyboardProcess(process: process, lifeline: lifeline.readEnd)
     }
 
     /// The child's whole life.

@@ -107,6 +107,26 @@ import Testing
         #expect(other.survivors().isEmpty)
     }
 
+    @Test(arguments: Side.allCases, [SIGKILL, SIGTERM])
+    func killingOneSidesKeyboardProcessAloneEndsThatSideWithStatusOneAndThePeer(_ killed: Side, signal: CInt) throws {
+        let (listener, connector) = try ChatProcess.connectedPair()
+        let (victim, other) = killed == .listener ? (listener, connector) : (connector, listener)
+        try victim.type("still here\n")
+        #expect(try other.waitForOutput(containing: "still here\n"))
+        let keyboard = victim.keyboardProcesses
+        try #require(keyboard.count == 1, "relay \(victim.pid) has children \(keyboard)")
+
+        kill(keyboard[0], signal)
+        // The relay sees the keyboard process's lifeline close, reaps it, says so and ends; its
+        // exit closes the connection, so the peer ends as if this side had finished.
+        #expect(try victim.waitForExitCode() == 1)
+        #expect(victim.lines.last == "peer-chat: keyboard process \(keyboard[0]) ended with signal \(signal); ending the chat")
+        #expect(try other.waitForExitCode() == 0)
+        #expect(other.lines.last == "peer-chat: peer closed the connection")
+        #expect(victim.survivors().isEmpty)
+        #expect(other.survivors().isEmpty)
+    }
+
     @Test(arguments: Side.allCases)
     func sigtermEndsBothProcessesOfOneSideAndThenThePeer(_ terminated: Side) throws {
         let (listener, connector) = try ChatProcess.connectedPair()

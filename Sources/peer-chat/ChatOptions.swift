@@ -12,11 +12,13 @@ struct ChatOptions {
 
     var role: Role
     var address: SocketAddress
+    /// How long `connect` waits for the peer to answer before it gives up.
+    var connectTimeoutSeconds: Int
 
     /// The text of `--help`.
     static let usage = """
         usage: peer-chat listen [--host ADDRESS] [--port PORT]
-               peer-chat connect [--host ADDRESS] [--port PORT]
+               peer-chat connect [--host ADDRESS] [--port PORT] [--connect-timeout SECS]
 
         A chat between two terminals over TCP. 'listen' waits for one peer, 'connect' dials it.
         Each side then sends what you type (its standard input) and shows what the peer sends
@@ -25,10 +27,13 @@ struct ChatOptions {
         either side going away, ends it too.
 
         options:
-          --host ADDRESS   IPv4 or IPv6 address to listen on or to connect to (default 127.0.0.1;
-                           0.0.0.0 or :: listens on every address)
-          --port PORT      TCP port (default 8001); 'listen --port 0' lets the system pick one
-          --help           show this help
+          --host ADDRESS          IPv4 or IPv6 address to listen on or to connect to (default
+                                  127.0.0.1; 0.0.0.0 or :: listens on every address)
+          --port PORT             TCP port (default 8001); 'listen --port 0' lets the system
+                                  pick one
+          --connect-timeout SECS  'connect' gives up if the peer has not answered after SECS
+                                  seconds, 1 to 3600 (default 10)
+          --help                  show this help
 
         """
 
@@ -51,6 +56,7 @@ struct ChatOptions {
         var parser = OptionParser(arguments.dropFirst())
         var host = "127.0.0.1"
         var port = 8001
+        var connectTimeoutSeconds: Int?
         while let option = try parser.nextOption() {
             switch option {
             case "--host":
@@ -58,12 +64,21 @@ struct ChatOptions {
             case "--port":
                 // Port 0 means "any free port" to bind(2), but names no port to connect(2) to.
                 port = try parser.integer(of: option, in: role == .listen ? 0...65535 : 1...65535)
+            case "--connect-timeout":
+                connectTimeoutSeconds = try parser.integer(of: option, in: 1...3600)
             case "--help", "-h":
                 return nil
             default:
                 throw UsageError("unknown option '\(option)'")
             }
         }
-        return ChatOptions(role: role, address: try OptionParser.address(host: host, port: port))
+        if role == .listen && connectTimeoutSeconds != nil {
+            throw UsageError("--connect-timeout is for 'connect': 'listen' waits for its peer as long as it takes")
+        }
+        return ChatOptions(
+            role: role,
+            address: try OptionParser.address(host: host, port: port),
+            connectTimeoutSeconds: connectTimeoutSeconds ?? 10
+        )
     }
 }

@@ -29,13 +29,18 @@ enum PeerLink {
         return connection
     }
 
-    /// Connects to the listening side at `address`.
-    static func dial(_ address: SocketAddress, log: ServerLog) throws -> Connection {
-        let connection: Connection
+    /// Connects to the listening side at `address`, giving up if it has not answered after
+    /// `timeoutSeconds`: a host that silently drops the connection's packets would otherwise
+    /// keep this side waiting for about two minutes.
+    static func dial(_ address: SocketAddress, timeoutSeconds: Int, log: ServerLog) throws -> Connection {
+        let answered: Connection?
         do {
-            connection = try Connection.connect(to: address)
+            answered = try Connection.connect(to: address, timeoutSeconds: timeoutSeconds)
         } catch {
             throw StartupError.connect(to: address, error)
+        }
+        guard let connection = answered else {
+            throw ChatFailure("cannot connect to \(address): timed out after \(timeoutSeconds) s")
         }
         log.server("connected to \(address)")
         return connection

@@ -23,7 +23,7 @@ do {
     case .listen:
         connection = try PeerLink.acceptOnePeer(on: options.address, log: log)
     case .connect:
-        connection = try PeerLink.dial(options.address, log: log)
+        connection = try PeerLink.dial(options.address, timeoutSeconds: options.connectTimeoutSeconds, log: log)
     }
 } catch {
     program.exit(error)

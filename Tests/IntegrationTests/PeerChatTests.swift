@@ -217,6 +217,16 @@ import Testing
         #expect(connector.lines == ["peer-chat: cannot connect to 127.0.0.1:\(port): connection refused; is the other side listening on port \(port)?"])
     }
 
+    @Test func aPeerThatNeverAnswersTimesOutWithOneClearLineAndStatusOne() throws {
+        let silent = try SilentListener()
+        defer { silent.close() }
+        let connector = try ChatProcess(["connect", "--port", "\(silent.port)", "--connect-timeout", "1"])
+        // Without the timeout, connect(2) would wait about two minutes for an answer.
+        #expect(try connector.waitForExitCode(timeout: 20) == 1)
+        #expect(connector.lines == ["peer-chat: cannot connect to 127.0.0.1:\(silent.port): timed out after 1 s"])
+        #expect(connector.survivors().isEmpty)
+    }
+
     @Test func portInUseIsOneClearLineAndStatusOne() throws {
         let first = try ChatProcess.listen()
         let second = try ChatProcess(["listen", "--port", "\(first.port)"])
@@ -233,6 +243,10 @@ import Testing
         (["connect", "--port", "0"], "invalid --port '0': expected a whole number from 1 to 65535"),
         (["connect", "--port"], "--port needs a value"),
         (["connect", "--host", "localhost"], "invalid --host 'localhost': expected an IPv4 or IPv6 address"),
+        (["connect", "--connect-timeout", "0"], "invalid --connect-timeout '0': expected a whole number from 1 to 3600"),
+        (["connect", "--connect-timeout=1.5"], "invalid --connect-timeout '1.5'"),
+        (["connect", "--connect-timeout"], "--connect-timeout needs a value"),
+        (["listen", "--connect-timeout", "5"], "--connect-timeout is for 'connect': 'listen' waits for its peer"),
         (["listen", "--verbose"], "unknown option '--verbose'"),
         (["listen", "8001"], "unexpected argument '8001'"),
     ]

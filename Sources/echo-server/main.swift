@@ -24,7 +24,7 @@ do {
         listener: listener,
         configuration: options.configuration,
         handler: EchoHandler(),
-        log: ServerLog(name: program.name, quiet: options.quiet)
+        log: ServerLog(name: program.name, verbosity: options.quiet ? .server : .connections)
     )
     server.run()
 } catch {

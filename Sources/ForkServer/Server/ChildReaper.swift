@@ -2,11 +2,11 @@ import CForkServer
 
 /// Reads the children that the C shim's SIGCHLD handler reaped, each exactly once.
 enum ChildReaper {
-    /// Calls `body` with the pid and exit status of every child reaped since the last call.
-    static func forEachFinishedChild(_ body: (pid_t, TerminationStatus) -> Void) {
+    /// Calls `body` with the pid and raw wait status of every child reaped since the last call.
+    static func forEachFinishedChild(_ body: (pid_t, CInt) -> Void) {
         var child = CForkServer_reaped_child()
         while CForkServer_reaped_next(&child) {
-            body(child.pid, TerminationStatus(waitStatus: child.status))
+            body(child.pid, child.status)
         }
     }
 

@@ -47,8 +47,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// children the grace period, terminates those still running, and returns once every child
     /// has been reaped.
     public mutating func run() {
-        let limit = configuration.model == .forkPerConnection ? "max \(configuration.maxChildren) children" : "\(configuration.model)"
-        log.server("listening on \(listener.localAddress) (pid \(Syscall.processID), \(limit))")
+        log.listening(on: listener.localAddress, model: configuration.model, limit: configuration.childLimit)
         withUnsafeTemporaryAllocation(of: pollfd.self, capacity: 2) { pollSet in
             let wake = 0
             let listening = 1
@@ -106,7 +105,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 default:
                     // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a surprise: never spin, never exit.
                     if !acceptFailing {
-                        log.server("accept failed: \(error); retrying when a child ends or every 100 ms")
+                        log.error("accept failed: \(log.describe(error)); retrying when a child ends or every 100 ms")
                         acceptFailing = true
                     }
                     pause = .after(milliseconds: 100)
@@ -122,21 +121,22 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     }
 
     private mutating func fork(for connection: Connection) {
+        log.accepted(children: children.count + 1, limit: configuration.childLimit)
         let pid: pid_t
         do {
             pid = try Syscall.fork(ignoringInterrupts: true)
         } catch {
-            log.server("fork failed: \(error); dropped the connection from \(connection.peerAddress)")
+            log.forkFailed(error, peer: connection.peerAddress, children: children.count, limit: configuration.childLimit)
             try? connection.close()
             return
         }
         if pid == 0 {
             try? listener.close()
-            Syscall.exit(serve(connection))
+            Syscall.exit(serve(connection, inWorker: false))
         }
         try? connection.close()
         children[pid] = Syscall.monotonicNanoseconds()
-        log.connection("pid \(pid) from \(connection.peerAddress) (\(children.count)/\(configuration.childLimit))")
+        log.childStarted(pid, serving: connection.peerAddress, children: children.count, limit: configuration.childLimit)
     }
 
     // MARK: - Prefork
@@ -149,7 +149,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             do {
                 pid = try Syscall.fork(ignoringInterrupts: true)
             } catch {
-                log.server("fork failed: \(error); starting the next worker in \(workerBackoffMilliseconds) ms")
+                log.error("fork failed: \(log.describe(error)); starting the next worker in \(workerBackoffMilliseconds) ms")
                 backOffWorkers()
                 return
             }
@@ -168,7 +168,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         do {
             try ParentDeathSignal.request(SIGTERM, whileParentIs: parent)
         } catch {
-            log.server("worker \(Syscall.processID): cannot follow the server's end: \(error)")
+            log.error("worker \(Syscall.processID): cannot follow the server's end: \(log.describe(error))")
             Syscall.exit(1)
         }
         var served = 0
@@ -185,14 +185,13 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                     continue
                 default:
                     // EMFILE and its kind: this worker cannot take a client now; let another try.
-                    log.server("worker \(Syscall.processID): accept failed: \(error); pausing 100 ms")
+                    log.error("worker \(Syscall.processID): accept failed: \(log.describe(error)); pausing 100 ms")
                     var nothing = pollfd()
                     _ = try? Syscall.poll(&nothing, count: 0, timeoutMilliseconds: 100, retryOnInterrupt: true)
                     continue
                 }
             }
-            log.connection("pid \(Syscall.processID) from \(connection.peerAddress)")
-            _ = serve(connection)
+            _ = serve(connection, inWorker: true)
             served += 1
         }
         Syscall.exit(0)
@@ -206,11 +205,11 @@ public struct ForkingServer<Handler: ConnectionHandler> {
 
     // MARK: - In a child
 
-
     /// Serves one connection and closes it; returns the status a child ends with for it: 0, or
     /// 1 when the handler failed.
-    private func serve(_ connection: Connection) -> CInt {
+    private func serve(_ connection: Connection, inWorker: Bool) -> CInt {
         defer { try? connection.close() }
+        log.serving(connection.peerAddress, inWorker: inWorker)
         do {
             if configuration.idleTimeoutSeconds > 0 {
                 try connection.setIdleTimeout(seconds: configuration.idleTimeoutSeconds)
@@ -222,7 +221,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         } catch Errno.wouldBlock where configuration.idleTimeoutSeconds > 0 {
             log.connection("pid \(Syscall.processID) idle for \(configuration.idleTimeoutSeconds) s, closing")
         } catch {
-            log.connection("pid \(Syscall.processID) failed: \(error)")
+            log.error("pid \(Syscall.processID) failed: \((error as? Errno).map(log.describe) ?? "\(error)")")
             return 1
         }
         return 0
@@ -231,7 +230,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     // MARK: - Reaping
 
     private mutating func reapFinishedChildren() {
-        ChildReaper.forEachFinishedChild { pid, status in
+        ChildReaper.forEachFinishedChild { pid, waitStatus in
             guard let started = children.removeValue(forKey: pid) else {
                 return
             }
@@ -239,8 +238,9 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             case .forkPerConnection:
                 // Whatever accept(2) ran out of, this child has just given some back.
                 pause = nil
-                log.connection("end \(pid) \(status) (\(children.count)/\(configuration.childLimit))")
+                log.childEnded(pid, waitStatus: waitStatus, children: children.count, limit: configuration.childLimit)
             case .prefork(_, let maxRequests):
+                let status = TerminationStatus(waitStatus: waitStatus)
                 log.server("end \(pid) \(status) (\(children.count)/\(configuration.childLimit))")
                 // A worker exits 0 young only when --max-requests recycles it; otherwise (a crash,
                 // or an accept that keeps failing) the next one waits, longer each time.

@@ -2,31 +2,141 @@ import CForkServer
 
 /// The server's log on standard error, one write(2) per line, so nothing sits in a stdio buffer
 /// when the server forks and lines of the parent and its children never interleave.
+///
+/// A `ForkingServer` reports its events here (`listening`, `childStarted`, `childEnded`, ...), and
+/// the log writes them in one of two styles: this package's own, or tcpserver's, word for word,
+/// so that log tools written for tcpserver keep working.
 public struct ServerLog: Sendable {
-    /// The prefix of every line, usually the program's name.
-    public let name: String
-    /// When true, the per-connection lines are left out.
-    public let quiet: Bool
-
-    public init(name: String, quiet: Bool = false) {
-        self.name = name
-        self.quiet = quiet
+    /// The form of the lines.
+    public enum Style: Sendable {
+        /// `listening on 127.0.0.1:8001 (...)`, `pid C from 127.0.0.1:51544 (1/40)`,
+        /// `end C status 0 (0/40)`.
+        case forkServer
+        /// tcpserver's lines: `status: 1/40`, `pid C from 127.0.0.1`, `end C status 768` (the raw
+        /// wait status), `warning: dropping connection, ...`, errors in D. J. Bernstein's words.
+        case tcpserver
     }
 
-    /// A line about one connection: a child's start, end or failure.
-    public func connection(_ message: @autoclosure () -> String) {
-        if !quiet {
-            write(message())
+    /// Which lines are written; each level includes the ones before it.
+    public enum Verbosity: Int, Comparable, Sendable {
+        /// Nothing at all (tcpserver's `-q`).
+        case nothing
+        /// Warnings and errors only (tcpserver's `-Q`, its default).
+        case errors
+        /// And the server's own lines: listening, workers, shutdown (echo-server's `--quiet`).
+        case server
+        /// And a line for each connection's start and end (tcpserver's `-v`).
+        case connections
+
+        public static func < (lhs: Verbosity, rhs: Verbosity) -> Bool {
+            lhs.rawValue < rhs.rawValue
         }
     }
 
-    /// A line about the server as a whole, written even when quiet.
-    public func server(_ message: String) {
-        write(message)
+    /// The prefix of every line, usually the program's name.
+    public let name: String
+    public let style: Style
+    public let verbosity: Verbosity
+
+    public init(name: String, style: Style = .forkServer, verbosity: Verbosity = .connections) {
+        self.name = name
+        self.style = style
+        self.verbosity = verbosity
     }
 
-    private func write(_ message: String) {
-        var line = "\(name): \(message)\n"
+    // MARK: - Lines by level
+
+    /// A line about one connection, written at `.connections`.
+    public func connection(_ message: @autoclosure () -> String) {
+        write(.connections, message())
+    }
+
+    /// A line about the server as a whole, written from `.server` up.
+    public func server(_ message: @autoclosure () -> String) {
+        write(.server, message())
+    }
+
+    /// A warning or error, written from `.errors` up; tcpserver's style calls it a warning.
+    public func error(_ message: @autoclosure () -> String) {
+        write(.errors, style == .tcpserver ? "warning: \(message())" : message())
+    }
+
+    /// A warning that one connection was dropped, written from `.errors` up: tcpserver's
+    /// `warning: dropping connection, REASON`, or `REASON; dropped the connection from PEER`.
+    public func droppedConnection(from peer: SocketAddress, _ reason: @autoclosure () -> String) {
+        switch style {
+        case .forkServer: write(.errors, "\(reason()); dropped the connection from \(peer)")
+        case .tcpserver: write(.errors, "warning: dropping connection, \(reason())")
+        }
+    }
+
+    /// `error` as this log's style words it: strerror(3)'s text, or D. J. Bernstein's
+    /// (`file does not exist`, `address already used`) in tcpserver's style.
+    public func describe(_ error: Errno) -> String {
+        style == .tcpserver ? error.bernsteinDescription : error.description
+    }
+
+    // MARK: - Server events
+
+    /// The server is ready.
+    func listening(on address: SocketAddress, model: ProcessModel, limit: Int) {
+        switch style {
+        case .forkServer:
+            let what = model == .forkPerConnection ? "max \(limit) children" : "\(model)"
+            server("listening on \(address) (pid \(Syscall.processID), \(what))")
+        case .tcpserver:
+            connection("status: 0/\(limit)")
+        }
+    }
+
+    /// The parent accepted a connection and is about to fork the child that makes `children`.
+    func accepted(children: Int, limit: Int) {
+        if style == .tcpserver {
+            connection("status: \(children)/\(limit)")
+        }
+    }
+
+    /// In the parent: child `pid` serves `peer`, one of `children` now.
+    func childStarted(_ pid: pid_t, serving peer: SocketAddress, children: Int, limit: Int) {
+        if style == .forkServer {
+            connection("pid \(pid) from \(peer) (\(children)/\(limit))")
+        }
+    }
+
+    /// In the process that serves `peer`, before anything else: tcpserver's `pid C from IP`, or a
+    /// prefork worker's `pid W from ADDRESS`.
+    func serving(_ peer: SocketAddress, inWorker: Bool) {
+        switch style {
+        case .forkServer where inWorker: connection("pid \(Syscall.processID) from \(peer)")
+        case .forkServer: break
+        case .tcpserver: connection("pid \(Syscall.processID) from \(peer.ipAddress)")
+        }
+    }
+
+    /// Child `pid` was reaped with `waitStatus`, leaving `children`.
+    func childEnded(_ pid: pid_t, waitStatus: CInt, children: Int, limit: Int) {
+        switch style {
+        case .forkServer:
+            connection("end \(pid) \(TerminationStatus(waitStatus: waitStatus)) (\(children)/\(limit))")
+        case .tcpserver:
+            connection("end \(pid) status \(waitStatus)")
+            connection("status: \(children)/\(limit)")
+        }
+    }
+
+    /// fork(2) failed for the connection from `peer`, which is dropped; `children` remain.
+    func forkFailed(_ error: Errno, peer: SocketAddress, children: Int, limit: Int) {
+        droppedConnection(from: peer, style == .tcpserver ? "unable to fork: \(describe(error))" : "fork failed: \(error)")
+        accepted(children: children, limit: limit)
+    }
+
+    // MARK: - Writing
+
+    private func write(_ level: Verbosity, _ message: @autoclosure () -> String) {
+        guard level <= verbosity else {
+            return
+        }
+        var line = "\(name): \(message())\n"
         line.withUTF8 { bytes in
             try? FileDescriptor.standardError.writeAll(UnsafeRawBufferPointer(bytes))
         }

@@ -168,6 +168,23 @@ import Testing
         #expect(try directory.check(rules.path, remoteIP: "2001:db8::1") == "rule 2001:db8::1:\nset environment variable A=exact\nallow connection\n")
     }
 
+    @Test(arguments: [
+        ("1.2.3.4", "1.2.3.4"),
+        ("::ffff:1.2.3.4", "1.2.3.4"),
+        ("::1", "::1"),
+        ("::", "::"),
+        ("1::", "1::"),
+        ("2001:0DB8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
+        ("2001:db8:0:1:1:1:1:1", "2001:db8::1:1:1:1:1"),
+        ("1:0:0:2:0:0:3:4", "1::2:0:0:3:4"),
+        ("1:0:0:2:0:0:0:3", "1:0:0:2::3"),
+        ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"),
+        ("fe80::abcd:ef01", "fe80::abcd:ef01"),
+    ])
+    func addressesAreWrittenAsUcspiTcpIPv6WritesThem(address: String, text: String) throws {
+        #expect(try #require(SocketAddress(ipAddress: address, port: 1)).tcpserverIPAddress == text)
+    }
+
     @Test func ruleValuesAreReadAsTcpserverReadsThem() throws {
         // Entries tcprules never writes: tcpserver skips a + without =, other first bytes and an
         // unterminated tail; any entry starting with D denies; a name ends at the first =.

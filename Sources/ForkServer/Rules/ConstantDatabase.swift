@@ -77,7 +77,9 @@ public struct ConstantDatabase: ~Copyable {
         }
     }
 
-    /// The data of the first record whose key is `key`, or nil when there is none.
+    /// The data of the first record whose key is `key`, or nil when there is none: a few
+    /// pread(2) calls of 8 bytes (the key's table, its slots, the record's lengths), then the
+    /// record's key and data.
     public func find(_ key: [UInt8]) throws(ConstantDatabaseError) -> [UInt8]? {
         let hash = Self.hash(key)
         let (tablePosition, slotCount) = try readPair(at: Int64(hash & 255) * 8)

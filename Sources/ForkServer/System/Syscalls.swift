@@ -94,6 +94,27 @@ enum Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.close(fd) }
     }
 
+    /// open(2) read-only and close-on-exec, so that a child's exec does not inherit the file.
+    /// Retried after EINTR, which open can report while it waits (on a FIFO, say).
+    static func openReadOnly(_ path: String) throws(Errno) -> CInt {
+        try valueOrErrno(retryOnInterrupt: true) { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+    }
+
+    /// pread(2): up to `buffer.count` bytes from `offset`, leaving the file offset alone; fewer
+    /// only at the end of the file.
+    static func read(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(Errno) -> Int {
+        try valueOrErrno(retryOnInterrupt: true) {
+            CForkServer.pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+        }
+    }
+
+    /// The size in bytes of the open file, from fstat(2).
+    static func fileSize(_ fd: CInt) throws(Errno) -> Int64 {
+        var status = stat()
+        _ = try valueOrErrno(retryOnInterrupt: false) { fstat(fd, &status) }
+        return Int64(status.st_size)
+    }
+
     static func shutdown(_ fd: CInt, how: CInt) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.shutdown(fd, how) }
     }

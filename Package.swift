@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .library(name: "ForkServer", targets: ["ForkServer"]),
         .executable(name: "echo-server", targets: ["echo-server"]),
+        .executable(name: "forkserver", targets: ["forkserver"]),
         .executable(name: "peer-chat", targets: ["peer-chat"]),
         .executable(name: "fork-bench", targets: ["fork-bench"]),
     ],
@@ -25,6 +26,8 @@ let package = Package(
         .target(name: "CForkServer", path: ".", sources: ["CShim"], publicHeadersPath: "include"),
         .target(name: "ForkServer", dependencies: ["CForkServer"]),
         .executableTarget(name: "echo-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
+        // tcpserver's command line: any program per connection.
+        .executableTarget(name: "forkserver", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
         .executableTarget(name: "peer-chat", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
         .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CForkServer", "ProcessInspection"]),
         // Reads /proc: the process trees fork-bench measures and the integration tests check.

@@ -1,4 +1,4 @@
-#define _GNU_SOURCE  // pipe2
+#define _GNU_SOURCE  // accept4, pipe2, execvpe, closefrom
 
 #include "CForkServer.h"
 
@@ -38,6 +38,10 @@ static volatile sig_atomic_t ring_overflowed = 0;
 
 static volatile sig_atomic_t shutdown_count = 0;
 static volatile sig_atomic_t shutdown_signal = 0;
+static volatile sig_atomic_t hangup_count = 0;
+// The signals this process inherited ignored across exec(2), found once at install: a program
+// the server runs gets them back at their defaults.
+static sigset_t inherited_ignored;
 static int wake_pipe[2] = {-1, -1};
 
 static void wake(void) {
@@ -75,6 +79,14 @@ static void on_sigchld(int signo) {
     errno = saved;
 }
 
+static void on_hangup(int signo) {
+    (void)signo;
+    int saved = errno;
+    hangup_count += 1;
+    wake();
+    errno = saved;
+}
+
 static void on_shutdown(int signo) {
     int saved = errno;
     shutdown_signal = signo;
@@ -104,7 +116,18 @@ static int set_handler(int signo, void (*handler)(int)) {
     sigaddset(&action.sa_mask, SIGCHLD);
     sigaddset(&action.sa_mask, SIGTERM);
     sigaddset(&action.sa_mask, SIGINT);
+    sigaddset(&action.sa_mask, SIGHUP);
     return sigaction(signo, &action, NULL);
+}
+
+static void find_inherited_ignored(void) {
+    sigemptyset(&inherited_ignored);
+    for (int signo = 1; signo < NSIG; signo++) {
+        struct sigaction current;
+        if (sigaction(signo, NULL, &current) == 0 && current.sa_handler == SIG_IGN) {
+            sigaddset(&inherited_ignored, signo);
+        }
+    }
 }
 
 // Undoes a failed CForkServer_signals_install, so that it can be tried again.
@@ -113,6 +136,7 @@ static void uninstall(void) {
     set_disposition(SIGCHLD, SIG_DFL);
     set_disposition(SIGTERM, SIG_DFL);
     set_disposition(SIGINT, SIG_DFL);
+    set_disposition(SIGHUP, SIG_DFL);
     close(wake_pipe[0]);
     close(wake_pipe[1]);
     wake_pipe[0] = wake_pipe[1] = -1;
@@ -126,10 +150,12 @@ int CForkServer_signals_install(void) {
     if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
         return -1;
     }
+    find_inherited_ignored();
     if (set_disposition(SIGPIPE, SIG_IGN) == -1
         || set_handler(SIGCHLD, on_sigchld) == -1
         || set_handler(SIGTERM, on_shutdown) == -1
-        || set_handler(SIGINT, on_shutdown) == -1) {
+        || set_handler(SIGINT, on_shutdown) == -1
+        || set_handler(SIGHUP, on_hangup) == -1) {
         uninstall();
         return -1;
     }
@@ -138,6 +164,7 @@ int CForkServer_signals_install(void) {
     sigaddset(&handled, SIGCHLD);
     sigaddset(&handled, SIGTERM);
     sigaddset(&handled, SIGINT);
+    sigaddset(&handled, SIGHUP);
     if (sigprocmask(SIG_UNBLOCK, &handled, NULL) == -1) {
         uninstall();
         return -1;
@@ -179,6 +206,33 @@ int CForkServer_signals_shutdown_count(void) {
 
 int CForkServer_signals_shutdown_signal(void) {
     return shutdown_signal;
+}
+
+int CForkServer_signals_hangup_count(void) {
+    return hangup_count;
+}
+
+int CForkServer_signals_default_for_exec(void) {
+    // Caught signals go back to their defaults at exec(2) by themselves; ignored ones do not.
+    if (set_disposition(SIGPIPE, SIG_DFL) == -1 || set_disposition(SIGINT, SIG_DFL) == -1) {
+        return -1;
+    }
+    for (int signo = 1; signo < NSIG; signo++) {
+        if (sigismember(&inherited_ignored, signo) == 1 && set_disposition(signo, SIG_DFL) == -1 && errno != EINVAL) {
+            return -1;
+        }
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    return sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+int CForkServer_execvpe(const char *file, char *const argv[], char *const envp[]) {
+    return execvpe(file, argv, envp);
+}
+
+void CForkServer_closefrom(int lowest) {
+    closefrom(lowest);
 }
 
 void CForkServer_sigchld_block(void) {
@@ -226,6 +280,7 @@ pid_t CForkServer_fork(int *error, bool ignore_interrupt) {
         set_disposition(SIGCHLD, SIG_DFL);
         set_disposition(SIGTERM, SIG_DFL);
         set_disposition(SIGINT, ignore_interrupt ? SIG_IGN : SIG_DFL);
+        set_disposition(SIGHUP, SIG_DFL);
         if (wake_pipe[0] != -1) {
             close(wake_pipe[0]);
             close(wake_pipe[1]);
@@ -236,6 +291,7 @@ pid_t CForkServer_fork(int *error, bool ignore_interrupt) {
         ring_overflowed = 0;
         shutdown_count = 0;
         shutdown_signal = 0;
+        hangup_count = 0;
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

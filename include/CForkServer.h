@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -26,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,9 +54,10 @@ int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *acti
 
 /// Installs the signal dispositions of a forking server, once per process:
 /// SIGCHLD is caught (SA_RESTART | SA_NOCLDSTOP) by a handler that reaps every finished child
-/// into the reaped record; SIGTERM and SIGINT are caught by a handler that only records the
-/// request; every handler writes a byte to a non-blocking, close-on-exec self-pipe;
-/// SIGPIPE is ignored; SIGCHLD, SIGTERM and SIGINT are unblocked.
+/// into the reaped record; SIGTERM and SIGINT, and SIGHUP, are caught by handlers that only
+/// count the requests; every handler writes a byte to a non-blocking, close-on-exec self-pipe;
+/// SIGPIPE is ignored; SIGCHLD, SIGTERM, SIGINT and SIGHUP are unblocked. The signals the
+/// process inherited ignored are noted for `CForkServer_signals_default_for_exec`.
 /// Returns 0, or -1 with errno set.
 int CForkServer_signals_install(void);
 
@@ -79,6 +82,21 @@ int CForkServer_signals_shutdown_count(void);
 /// The last shutdown signal received (SIGTERM or SIGINT), or 0.
 int CForkServer_signals_shutdown_signal(void);
 
+/// How many SIGHUP signals have arrived since `CForkServer_signals_install`.
+int CForkServer_signals_hangup_count(void);
+
+/// In a forked child about to exec(2) a program: every signal the program would otherwise
+/// inherit ignored (SIGPIPE, SIGINT, and those this process inherited ignored) back to its
+/// default, and the signal mask emptied. Returns 0, or -1 with errno set.
+int CForkServer_signals_default_for_exec(void);
+
+/// execvpe(3), which glibc declares only under _GNU_SOURCE: `file` is looked for in $PATH
+/// unless it contains a slash. Returns only on failure, -1 with errno set.
+int CForkServer_execvpe(const char *file, char *const argv[], char *const envp[]);
+
+/// closefrom(3) (glibc 2.34, _GNU_SOURCE): closes every descriptor from `lowest` up.
+void CForkServer_closefrom(int lowest);
+
 /// Blocks SIGCHLD, so the handler cannot reap (and free a pid) until `CForkServer_sigchld_unblock`.
 void CForkServer_sigchld_block(void);
 
@@ -101,8 +119,8 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 // MARK: - Fork
 
 /// fork(2) with every signal blocked across it. In the parent, returns the child's pid, or -1
-/// with the error in `*error`. In the child, returns 0 after resetting SIGCHLD, SIGTERM and
-/// SIGINT to their defaults (SIGINT ignored instead with `ignore_interrupt`), closing the
+/// with the error in `*error`. In the child, returns 0 after resetting SIGCHLD, SIGTERM, SIGHUP
+/// and SIGINT to their defaults (SIGINT ignored instead with `ignore_interrupt`), closing the
 /// self-pipe, forgetting the reaped record and unblocking every signal; SIGPIPE stays ignored.
 /// Every change is made before any signal can arrive in the child.
 pid_t CForkServer_fork(int *error, bool ignore_interrupt);

@@ -5,9 +5,25 @@ import CForkServer
 package struct CommandLineProgram: Sendable {
     /// The program's name, the prefix of its messages.
     package let name: String
+    /// The status after a mistake on the command line: 2, or tcpserver's 100.
+    package let usageStatus: CInt
+    /// The status after any other failure: 1, or tcpserver's 111.
+    package let failureStatus: CInt
+    /// Words between the name and a failure's message: tcpserver's `fatal: `.
+    package let failurePrefix: String
 
-    package init(name: String) {
+    package init(name: String, usageStatus: CInt = 2, failureStatus: CInt = 1, failurePrefix: String = "") {
         self.name = name
+        self.usageStatus = usageStatus
+        self.failureStatus = failureStatus
+        self.failurePrefix = failurePrefix
+    }
+
+    /// The name this process was started by: the last component of argv[0], so that a program
+    /// installed or linked under another name (`tcpserver`) speaks as that name.
+    package static var invokedName: String {
+        let path = CommandLine.arguments.first ?? ""
+        return path.split(separator: "/").last.map(String.init) ?? path
     }
 
     /// Prints `usage` on standard output and exits 0.
@@ -16,18 +32,18 @@ package struct CommandLineProgram: Sendable {
         Syscall.exit(0)
     }
 
-    /// Reports a mistake on the command line and exits 2.
+    /// Reports a mistake on the command line and exits with `usageStatus`.
     package func exit(_ error: UsageError) -> Never {
-        exit(status: 2, "\(error) (see '\(name) --help')")
+        exit(status: usageStatus, "\(error) (see '\(name) --help')")
     }
 
-    /// Reports an error and exits 1.
+    /// Reports an error and exits with `failureStatus`.
     package func exit(_ error: some Error) -> Never {
-        exit(status: 1, "\(error)")
+        exit(status: failureStatus, "\(failurePrefix)\(error)")
     }
 
     private func exit(status: CInt, _ message: String) -> Never {
-        ServerLog(name: name).server(message)
+        ServerLog(name: name).error(message)
         Syscall.exit(status)
     }
 }

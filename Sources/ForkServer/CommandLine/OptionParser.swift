@@ -47,6 +47,19 @@ package struct OptionParser {
         return value
     }
 
+    /// The arguments not read yet.
+    package var remainingArguments: ArraySlice<String> {
+        arguments
+    }
+
+    /// `text` as a decimal number written with digits only (no sign, no space); nil otherwise.
+    package static func decimal(_ text: String) -> Int? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            return nil
+        }
+        return Int(text)
+    }
+
     /// The address of `--host` (a numeric IPv4 or IPv6 address) with `port`.
     package static func address(host: String, port: Int) throws(UsageError) -> SocketAddress {
         guard let address = SocketAddress(ipAddress: host, port: UInt16(port)) else {
@@ -58,9 +71,7 @@ package struct OptionParser {
     /// The value of `option` as a decimal integer within `range`.
     package mutating func integer(of option: String, in range: ClosedRange<Int>) throws(UsageError) -> Int {
         let text = try value(of: option)
-        guard text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-              let number = Int(text), range.contains(number)
-        else {
+        guard let number = Self.decimal(text), range.contains(number) else {
             throw UsageError("invalid \(option) '\(text)': expected a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number

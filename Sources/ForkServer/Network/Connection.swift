@@ -81,6 +81,11 @@ public struct Connection: Sendable {
         }
     }
 
+    /// This end's address and port (getsockname(2)): the address the client connected to.
+    public func localAddress() throws(Errno) -> SocketAddress {
+        try Syscall.localAddress(of: descriptor.rawValue)
+    }
+
     /// Reads what the peer sent, up to `buffer.count` bytes (read(2)); 0 means the peer closed
     /// its side. With an idle timeout set, `Errno.wouldBlock` means it passed without data.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {

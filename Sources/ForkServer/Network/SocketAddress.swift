@@ -27,6 +27,21 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// Copies an IPv4 or IPv6 address that a C call returned, giving it `port`; nil for
+    /// another family.
+    init?(_ address: UnsafePointer<sockaddr>, length: socklen_t, port: UInt16) {
+        let family = CInt(address.pointee.sa_family)
+        guard family == AF_INET || family == AF_INET6, Int(length) <= MemoryLayout<sockaddr_storage>.size else {
+            return nil
+        }
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(length))) }
+        self.length = length
+        withUnsafeMutableBytes(of: &storage) { bytes in
+            // sin_port and sin6_port share their offset.
+            bytes.storeBytes(of: port.bigEndian, toByteOffset: MemoryLayout<sockaddr_in>.offset(of: \.sin_port)!, as: UInt16.self)
+        }
+    }
+
     private init<Address>(_ address: Address) {
         withUnsafeBytes(of: address) { source in
             withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
@@ -71,6 +86,36 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
                 }
                 return String(cString: formatted)
             }
+        }
+    }
+
+    /// Whether this is an IPv6 address that carries an IPv4 one (`::ffff:1.2.3.4`), as a
+    /// dual-stack socket reports an IPv4 peer.
+    public var isIPv4Mapped: Bool {
+        guard family == AF_INET6 else {
+            return false
+        }
+        return withUnsafeBytes(of: storage) { bytes in
+            withUnsafeBytes(of: bytes.load(as: sockaddr_in6.self).sin6_addr) { address in
+                address.prefix(12).elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff])
+            }
+        }
+    }
+
+    /// The IPv4 address an IPv4-mapped one carries, with the same port; any other unchanged.
+    public var unmapped: SocketAddress {
+        guard isIPv4Mapped else {
+            return self
+        }
+        return withUnsafeBytes(of: storage) { bytes in
+            let v6 = bytes.load(as: sockaddr_in6.self)
+            var v4 = sockaddr_in()
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = v6.sin6_port
+            withUnsafeBytes(of: v6.sin6_addr) { address in
+                withUnsafeMutableBytes(of: &v4.sin_addr) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: address.suffix(4))) }
+            }
+            return SocketAddress(v4)
         }
     }
 

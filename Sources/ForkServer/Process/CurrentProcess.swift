@@ -13,3 +13,20 @@ public enum CurrentProcess {
         Syscall.exit(status)
     }
 }
+
+extension CurrentProcess {
+    /// Makes `groupID` the process's group, real and effective, with no supplementary group
+    /// (setgroups(2) with none, setgid(2)). Needs root, or CAP_SETGID.
+    public static func switchGroup(to groupID: gid_t) throws(Errno) {
+        try Syscall.clearSupplementaryGroups()
+        try Syscall.setGroupID(groupID)
+    }
+
+    /// Makes `userID` the process's user, real, effective and saved (setuid(2)), after dropping
+    /// every supplementary group (setgroups(2)), so that nothing of root's is left. Switch the
+    /// group first: once the user is not root, the group cannot change.
+    public static func switchUser(to userID: uid_t) throws(Errno) {
+        try Syscall.clearSupplementaryGroups()
+        try Syscall.setUserID(userID)
+    }
+}

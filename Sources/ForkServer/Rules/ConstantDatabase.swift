@@ -42,7 +42,7 @@ public struct ConstantDatabase: ~Copyable {
     public init(path: String) throws(ConstantDatabaseError) {
         let descriptor: CInt
         do {
-            descriptor = try Syscall.openReadOnly(path)
+            descriptor = try Syscall.open(path, flags: O_RDONLY)
         } catch {
             throw .cannotOpen(error)
         }

@@ -17,10 +17,7 @@ extension SocketAddress {
                 return withUnsafeBytes(of: bytes.load(as: sockaddr_in.self).sin_addr) { Self.dotted(Array($0)) }
             case AF_INET6:
                 let address = withUnsafeBytes(of: bytes.load(as: sockaddr_in6.self).sin6_addr) { Array($0) }
-                if address.prefix(12).elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]) {
-                    return Self.dotted(Array(address.suffix(4)))
-                }
-                return Self.ucspiIPv6Text(address)
+                return isIPv4Mapped ? Self.dotted(Array(address.suffix(4))) : Self.ucspiIPv6Text(address)
             default:
                 return ipAddress
             }

@@ -21,6 +21,8 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// Whether accept(2) is failing for want of resources; logged once when it starts and once
     /// when it stops, not at every retry.
     private var acceptFailing = false
+    /// The SIGHUP requests already answered.
+    private var hangupsSeen = 0
     /// The next backoff after a worker that died young.
     private var workerBackoffMilliseconds = Self.firstWorkerBackoffMilliseconds
 
@@ -79,6 +81,12 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 }
                 if pollSet[wake].revents != 0 {
                     ServerSignals.drainWakeups()
+                    if ServerSignals.hangupRequests != hangupsSeen {
+                        hangupsSeen = ServerSignals.hangupRequests
+                        // Nothing the parent holds is reloadable: a handler reads what it needs
+                        // (forkserver's rules) afresh for each connection.
+                        log.server("SIGHUP: nothing to reload; serving on")
+                    }
                 }
                 if accepting && pollSet[listening].revents != 0 {
                     acceptConnections()

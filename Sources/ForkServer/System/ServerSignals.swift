@@ -2,7 +2,7 @@ import CForkServer
 
 /// The signal handling of a forking server, which lives in the C shim because a signal handler
 /// must not run Swift code: SIGCHLD reaps children into a record, SIGTERM and SIGINT count
-/// shutdown requests, and both wake the loop through a self-pipe.
+/// shutdown requests, SIGHUP counts reload requests, and each wakes the loop through a self-pipe.
 enum ServerSignals {
     /// Installs the handlers and the self-pipe once per process (`CForkServer_signals_install`).
     static func install() throws(Errno) {
@@ -22,6 +22,11 @@ enum ServerSignals {
     /// How many SIGTERM or SIGINT signals have arrived.
     static var shutdownRequests: Int {
         Int(CForkServer_signals_shutdown_count())
+    }
+
+    /// How many SIGHUP signals have arrived.
+    static var hangupRequests: Int {
+        Int(CForkServer_signals_hangup_count())
     }
 
     /// The name of the last shutdown signal, for the log.

@@ -94,10 +94,10 @@ enum Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.close(fd) }
     }
 
-    /// open(2) read-only and close-on-exec, so that a child's exec does not inherit the file.
-    /// Retried after EINTR, which open can report while it waits (on a FIFO, say).
-    static func openReadOnly(_ path: String) throws(Errno) -> CInt {
-        try valueOrErrno(retryOnInterrupt: true) { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+    /// open(2) with `flags` and close-on-exec, so that a child's exec does not inherit the
+    /// file. Retried after EINTR, which open can report while it waits (on a FIFO, say).
+    static func open(_ path: String, flags: CInt) throws(Errno) -> CInt {
+        try valueOrErrno(retryOnInterrupt: true) { Glibc.open(path, flags | O_CLOEXEC) }
     }
 
     /// pread(2): up to `buffer.count` bytes from `offset`, leaving the file offset alone; fewer
@@ -213,5 +213,62 @@ enum Syscall {
 
     static func setParentDeathSignal(_ signal: CInt) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer_set_parent_death_signal(signal) }
+    }
+
+    // MARK: - Running a program
+
+    /// environ(7): this process's environment, `NAME=value` C strings up to a null pointer.
+    static var environment: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        environ
+    }
+
+    /// dup2(2): `fd` also becomes `target`, without close-on-exec.
+    static func duplicate(_ fd: CInt, as target: CInt) throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: true) { dup2(fd, target) }
+    }
+
+    /// closefrom(3): closes every descriptor from `lowest` up; it cannot fail.
+    static func closeDescriptors(from lowest: CInt) {
+        CForkServer_closefrom(lowest)
+    }
+
+    /// Sets every signal a program would inherit ignored back to its default and empties the
+    /// signal mask, before exec(2).
+    static func defaultSignalsForExec() throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer_signals_default_for_exec() }
+    }
+
+    /// execvpe(3): replaces this process with `arguments[0]`, looked for in $PATH unless it has a
+    /// slash, with `environment` (`NAME=value` entries). Returns only when that fails, with the error.
+    static func execute(_ arguments: [String], environment: [[UInt8]]) -> Errno {
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { entry in
+            let copy = UnsafeMutablePointer<CChar>.allocate(capacity: entry.count + 1)
+            entry.withUnsafeBytes { UnsafeMutableRawPointer(copy).copyMemory(from: $0.baseAddress!, byteCount: entry.count) }
+            copy[entry.count] = 0
+            return copy
+        } + [nil]
+        _ = CForkServer_execvpe(arguments[0], argv, envp)
+        let error = Errno.current
+        argv.forEach { free($0) }
+        envp.forEach { $0?.deallocate() }
+        return error
+    }
+
+    // MARK: - Credentials
+
+    /// setgroups(2) with no groups: the process keeps no supplementary group.
+    static func clearSupplementaryGroups() throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { setgroups(0, nil) }
+    }
+
+    /// setgid(2).
+    static func setGroupID(_ gid: gid_t) throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { setgid(gid) }
+    }
+
+    /// setuid(2).
+    static func setUserID(_ uid: uid_t) throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { setuid(uid) }
     }
 }

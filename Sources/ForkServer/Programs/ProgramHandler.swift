@@ -1,0 +1,162 @@
+import CForkServer
+
+/// Runs a program for each connection, the way tcpserver does: in the child the server forked,
+/// it gathers the connection's addresses (and names, if asked), follows the access rules, logs
+/// `ok` or `deny`, and replaces itself with the program (execvpe(3)).
+///
+/// The program runs with the connection on descriptors 0 and 1, the server's standard error on
+/// 2 and no other descriptor, every signal at its default and none blocked, and the UCSPI-TCP
+/// environment (`ProgramEnvironment`). The child ends with status 100 when the rules deny the
+/// client, and 111 when the rules cannot be read or the program cannot be run, each time after
+/// one warning line; the server goes on.
+///
+/// Only for `ProcessModel.forkPerConnection`: the program replaces the process that serves.
+public struct ProgramHandler: ConnectionHandler {
+    /// How the child finds host names for `$TCPREMOTEHOST` and `$TCPLOCALHOST`.
+    public enum NameLookup: Sendable {
+        /// No lookup: neither name is set, unless `localHostName` gives the local one
+        /// (tcpserver's `-H`).
+        case none
+        /// The reverse name of each address (getnameinfo(3); tcpserver's `-h`).
+        case reverse
+        /// The client's reverse name only when it maps back to the client's address
+        /// (tcpserver's `-h -p`).
+        case paranoid
+    }
+
+    /// The program and its arguments; the first is looked for in $PATH unless it has a slash.
+    public var arguments: [String]
+    /// `$TCPLOCALHOST`, set without a lookup (tcpserver's `-l`).
+    public var localHostName: String?
+    public var nameLookup: NameLookup
+    /// The rules to follow (tcpserver's `-x`), read afresh for each connection.
+    public var rules: AccessRules?
+    /// Whether a rules file that does not exist lets everyone in (tcpserver's `-X`) rather than
+    /// dropping every connection.
+    public var allowsMissingRules: Bool
+    /// Sends small writes at once (TCP_NODELAY; tcpserver's `-D`) instead of Nagle's delay.
+    public var noDelay: Bool
+    /// Keeps the IPv4 options a client sent, such as a source route (tcpserver's `-o`); by
+    /// default they are cleared, so replies follow the ordinary route.
+    public var keepsIPOptions: Bool
+    /// Where `ok`, `deny` and warnings go, in tcpserver's form.
+    public var log: ServerLog
+    /// The server's environment without UCSPI-TCP's variables, computed once in the server.
+    private let inheritedEnvironment = ProgramEnvironment.inherited()
+
+    public init(
+        arguments: [String],
+        log: ServerLog,
+        localHostName: String? = nil,
+        nameLookup: NameLookup = .none,
+        rules: AccessRules? = nil,
+        allowsMissingRules: Bool = false,
+        noDelay: Bool = false,
+        keepsIPOptions: Bool = false
+    ) {
+        precondition(!arguments.isEmpty, "a program to run")
+        self.arguments = arguments
+        self.log = log
+        self.localHostName = localHostName
+        self.nameLookup = nameLookup
+        self.rules = rules
+        self.allowsMissingRules = allowsMissingRules
+        self.noDelay = noDelay
+        self.keepsIPOptions = keepsIPOptions
+    }
+
+    /// Runs the program on `connection`; it never returns.
+    public func handle(_ connection: Connection) throws {
+        run(on: connection)
+    }
+
+    private func run(on connection: Connection) -> Never {
+        let remote = connection.peerAddress
+        // Both options are tcpserver's and, as in tcpserver, best effort: a connection whose
+        // socket refuses them is served as it is.
+        if !keepsIPOptions && (remote.family == AF_INET || remote.isIPv4Mapped) {
+            try? Syscall.setOption(connection.descriptor.rawValue, level: CInt(IPPROTO_IP), name: IP_OPTIONS, to: ())
+        }
+        if noDelay {
+            try? Syscall.setOption(connection.descriptor.rawValue, level: CInt(IPPROTO_TCP), name: TCP_NODELAY, to: CInt(1))
+        }
+        let local: SocketAddress
+        do {
+            local = try connection.localAddress()
+        } catch {
+            drop(remote, "unable to get local address: \(log.describe(error))")
+        }
+        let localHost = localHostName ?? (nameLookup == .none ? nil : local.hostName())
+        var remoteHost = nameLookup == .none ? nil : remote.hostName()
+        if nameLookup == .paranoid, let name = remoteHost, !remote.isAddress(of: name) {
+            remoteHost = nil
+        }
+
+        var environment = inheritedEnvironment
+        environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost)
+        var allowed = true
+        if let rules {
+            do {
+                let decision = try rules.decision(remoteIP: remote.tcpserverIPAddress, remoteHost: remoteHost)
+                allowed = decision.isAllowed
+                for variable in decision.environment where !variable.nameBytes.isEmpty {
+                    environment.set(variable.nameBytes, to: variable.valueBytes)
+                }
+            } catch .cannotOpen(let error) where error.rawValue == ENOENT && allowsMissingRules {
+                // -X: no rules file, no rules.
+            } catch {
+                drop(remote, "unable to read \(rules.path): \(describe(error))")
+            }
+        }
+        log.connection(
+            "\(allowed ? "ok" : "deny") \(Syscall.processID) "
+                + "\(Self.safe(localHost)):\(Self.safe(local.tcpserverIPAddress)):\(local.port) "
+                + "\(Self.safe(remoteHost)):\(Self.safe(remote.tcpserverIPAddress))::\(remote.port)"
+        )
+        guard allowed else {
+            Syscall.exit(100)
+        }
+
+        do {
+            try Syscall.duplicate(connection.descriptor.rawValue, as: STDIN_FILENO)
+            try Syscall.duplicate(connection.descriptor.rawValue, as: STDOUT_FILENO)
+            try Syscall.defaultSignalsForExec()
+        } catch {
+            drop(remote, "unable to set up descriptors: \(log.describe(error))")
+        }
+        // The connection's own descriptor, and anything the server was started with beyond
+        // the standard three, stay out of the program.
+        Syscall.closeDescriptors(from: 3)
+        let error = Syscall.execute(arguments, environment: environment.entries)
+        drop(remote, "unable to run \(arguments[0]): \(log.describe(error))")
+    }
+
+    /// Logs why the connection from `peer` is dropped and ends the child with tcpserver's status 111.
+    private func drop(_ peer: SocketAddress, _ reason: String) -> Never {
+        log.droppedConnection(from: peer, reason)
+        Syscall.exit(111)
+    }
+
+    private func describe(_ error: ConstantDatabaseError) -> String {
+        switch error {
+        case .cannotOpen(let error), .readFailed(let error): log.describe(error)
+        case .malformed(let reason): "malformed: \(reason)"
+        }
+    }
+
+    /// A field of an `ok` or `deny` line as tcpserver writes it: at most 100 bytes (then
+    /// `...`), and `?` for a space, a control or non-ASCII byte, `%` and `:`, so that a host
+    /// name cannot forge a field or a line.
+    static func safe(_ text: String?) -> String {
+        guard let text else {
+            return ""
+        }
+        var bytes = text.utf8.prefix(100).map { byte in
+            byte < 33 || byte > 126 || byte == UInt8(ascii: "%") || byte == UInt8(ascii: ":") ? UInt8(ascii: "?") : byte
+        }
+        if text.utf8.count > 100 {
+            bytes += Array("...".utf8)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

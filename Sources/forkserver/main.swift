@@ -1,0 +1,49 @@
+import ForkServer
+
+// forkserver: tcpserver's command line on ForkServer's server. It speaks as the name it was
+// started by, so that installed as `tcpserver` it logs what tcpserver logs.
+let program = CommandLineProgram(name: CommandLineProgram.invokedName, usageStatus: 100, failureStatus: 111, failurePrefix: "fatal: ")
+
+let options: TCPServerOptions
+do {
+    guard let parsed = try TCPServerOptions.parse(Array(CommandLine.arguments.dropFirst())) else {
+        program.exitWithHelp(TCPServerOptions.usage(program: program.name))
+    }
+    options = parsed
+} catch {
+    program.exit(error)
+}
+
+let log = ServerLog(name: program.name, style: .tcpserver, verbosity: options.verbosity)
+let listener: ListeningSocket
+do throws(TCPServerStartupError) {
+    listener = try TCPServerStartup.listen(options)
+    try TCPServerStartup.switchIdentity(options)
+    if options.printsPort {
+        try TCPServerStartup.printPort(of: listener)
+    }
+    try TCPServerStartup.detachStandardStreams()
+} catch {
+    program.exit(error)
+}
+if options.asksRemoteInfo {
+    log.error("-r: IDENT is not supported; $TCPREMOTEINFO stays unset")
+}
+
+let handler = ProgramHandler(
+    arguments: options.program,
+    log: log,
+    localHostName: options.localHostName,
+    nameLookup: options.looksUpNames ? (options.paranoid ? .paranoid : .reverse) : .none,
+    rules: options.rulesPath.map(AccessRules.init(path:)),
+    allowsMissingRules: options.allowsMissingRules,
+    noDelay: options.noDelay,
+    keepsIPOptions: options.keepsIPOptions
+)
+let configuration = ServerConfiguration(maxChildren: options.maxChildren, gracePeriodSeconds: options.gracePeriodSeconds, banner: options.banner)
+do {
+    var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
+    server.run()
+} catch {
+    program.exit(TCPServerStartupError("unable to set up signals: \(error.bernsteinDescription)"))
+}

@@ -1,3 +1,5 @@
+import CForkServer
+
 /// The code that serves one connection, run in a child process of the server.
 ///
 /// The server closes the connection when `handle` returns, or when it throws (after logging the
@@ -6,4 +8,18 @@
 /// the next client should not see.
 public protocol ConnectionHandler {
     func handle(_ connection: Connection) throws
+
+    /// Called in the server, with a child per connection, before it forks: starts a process
+    /// that serves `connection` without forking the server, and returns its pid for the server
+    /// to count and reap; or returns nil, and the server forks a child that calls `handle`.
+    ///
+    /// It must not wait on the client: the server accepts no one else meanwhile. The default
+    /// returns nil.
+    func spawn(for connection: Connection) -> pid_t?
+}
+
+extension ConnectionHandler {
+    public func spawn(for connection: Connection) -> pid_t? {
+        nil
+    }
 }

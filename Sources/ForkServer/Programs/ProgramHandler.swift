@@ -65,12 +65,70 @@ public struct ProgramHandler: ConnectionHandler {
         self.keepsIPOptions = keepsIPOptions
     }
 
-    /// Runs the program on `connection`; it never returns.
+    /// Runs the program on `connection`, in the child the server forked; it never returns.
     public func handle(_ connection: Connection) throws {
-        run(on: connection)
+        let remote = connection.peerAddress
+        let launch: Launch
+        do {
+            launch = try prepare(connection, lookingUpNames: true)
+        } catch {
+            drop(remote, error.reason)
+        }
+        logDecision(launch, remote: remote, pid: Syscall.processID)
+        guard launch.isAllowed else {
+            Syscall.exit(100)
+        }
+        do {
+            try Syscall.duplicate(connection.descriptor.rawValue, as: STDIN_FILENO)
+            try Syscall.duplicate(connection.descriptor.rawValue, as: STDOUT_FILENO)
+            try Syscall.defaultSignalsForExec()
+        } catch {
+            drop(remote, "unable to set up descriptors: \(log.describe(error))")
+        }
+        // The connection's own descriptor, and anything the server was started with beyond
+        // the standard three, stay out of the program.
+        Syscall.closeDescriptors(from: 3)
+        let error = Syscall.execute(arguments, environment: launch.environment.entries)
+        drop(remote, "unable to run \(arguments[0]): \(log.describe(error))")
     }
 
-    private func run(on connection: Connection) -> Never {
+    /// Starts the program on `connection` from the server itself (posix_spawnp(3)), which is
+    /// cheaper than a fork of the server followed by exec (BENCHMARKS.md): when no name lookup
+    /// is asked for, the rules (a local file) let the client in and the program can be started.
+    /// Otherwise nil: a forked child looks the names up, or logs the denial or the failure.
+    public func spawn(for connection: Connection) -> pid_t? {
+        guard nameLookup == .none, let launch = try? prepare(connection, lookingUpNames: false), launch.isAllowed else {
+            return nil
+        }
+        let descriptor = ChildProcess.StandardStream.descriptor(connection.descriptor)
+        guard let program = try? ChildProcess.spawn(
+            path: arguments[0], arguments: Array(arguments.dropFirst()), searchingPath: true,
+            environment: launch.environment.entries, standardInput: descriptor, standardOutput: descriptor
+        ) else {
+            return nil
+        }
+        log.serving(connection.peerAddress, inWorker: false, pid: program.pid)
+        logDecision(launch, remote: connection.peerAddress, pid: program.pid)
+        return program.pid
+    }
+
+    /// What a connection's program gets, and whether it may run.
+    private struct Launch {
+        var local: SocketAddress
+        var localHost: String?
+        var remoteHost: String?
+        var environment: ProgramEnvironment
+        var isAllowed: Bool
+    }
+
+    /// Why a connection cannot be served, in tcpserver's words.
+    private struct LaunchFailure: Error {
+        let reason: String
+    }
+
+    /// Sets the connection's options and gathers what its program gets: the addresses, the
+    /// names (only when `lookingUpNames`, which may wait on DNS), the rules' decision.
+    private func prepare(_ connection: Connection, lookingUpNames: Bool) throws(LaunchFailure) -> Launch {
         let remote = connection.peerAddress
         // Both options are tcpserver's and, as in tcpserver, best effort: a connection whose
         // socket refuses them is served as it is.
@@ -84,51 +142,40 @@ public struct ProgramHandler: ConnectionHandler {
         do {
             local = try connection.localAddress()
         } catch {
-            drop(remote, "unable to get local address: \(log.describe(error))")
+            throw LaunchFailure(reason: "unable to get local address: \(log.describe(error))")
         }
-        let localHost = localHostName ?? (nameLookup == .none ? nil : local.hostName())
-        var remoteHost = nameLookup == .none ? nil : remote.hostName()
+        let looksUp = lookingUpNames && nameLookup != .none
+        let localHost = localHostName ?? (looksUp ? local.hostName() : nil)
+        var remoteHost = looksUp ? remote.hostName() : nil
         if nameLookup == .paranoid, let name = remoteHost, !remote.isAddress(of: name) {
             remoteHost = nil
         }
-
-        var environment = inheritedEnvironment
-        environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost)
-        var allowed = true
+        var launch = Launch(local: local, localHost: localHost, remoteHost: remoteHost, environment: inheritedEnvironment, isAllowed: true)
+        launch.environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost)
         if let rules {
             do {
                 let decision = try rules.decision(remoteIP: remote.tcpserverIPAddress, remoteHost: remoteHost)
-                allowed = decision.isAllowed
+                launch.isAllowed = decision.isAllowed
                 for variable in decision.environment where !variable.nameBytes.isEmpty {
-                    environment.set(variable.nameBytes, to: variable.valueBytes)
+                    launch.environment.set(variable.nameBytes, to: variable.valueBytes)
                 }
             } catch .cannotOpen(let error) where error.rawValue == ENOENT && allowsMissingRules {
                 // -X: no rules file, no rules.
             } catch {
-                drop(remote, "unable to read \(rules.path): \(describe(error))")
+                throw LaunchFailure(reason: "unable to read \(rules.path): \(describe(error))")
             }
         }
-        log.connection(
-            "\(allowed ? "ok" : "deny") \(Syscall.processID) "
-                + "\(Self.safe(localHost)):\(Self.safe(local.tcpserverIPAddress)):\(local.port) "
-                + "\(Self.safe(remoteHost)):\(Self.safe(remote.tcpserverIPAddress))::\(remote.port)"
-        )
-        guard allowed else {
-            Syscall.exit(100)
-        }
+        return launch
+    }
 
-        do {
-            try Syscall.duplicate(connection.descriptor.rawValue, as: STDIN_FILENO)
-            try Syscall.duplicate(connection.descriptor.rawValue, as: STDOUT_FILENO)
-            try Syscall.defaultSignalsForExec()
-        } catch {
-            drop(remote, "unable to set up descriptors: \(log.describe(error))")
-        }
-        // The connection's own descriptor, and anything the server was started with beyond
-        // the standard three, stay out of the program.
-        Syscall.closeDescriptors(from: 3)
-        let error = Syscall.execute(arguments, environment: environment.entries)
-        drop(remote, "unable to run \(arguments[0]): \(log.describe(error))")
+    /// tcpserver's `ok PID LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT`,
+    /// or `deny ...`.
+    private func logDecision(_ launch: Launch, remote: SocketAddress, pid: pid_t) {
+        log.connection(
+            "\(launch.isAllowed ? "ok" : "deny") \(pid) "
+                + "\(Self.safe(launch.localHost)):\(Self.safe(launch.local.tcpserverIPAddress)):\(launch.local.port) "
+                + "\(Self.safe(launch.remoteHost)):\(Self.safe(remote.tcpserverIPAddress))::\(remote.port)"
+        )
     }
 
     /// Logs why the connection from `peer` is dropped and ends the child with tcpserver's status 111.

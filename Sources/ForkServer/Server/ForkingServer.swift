@@ -132,7 +132,12 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         log.accepted(children: children.count + 1, limit: configuration.childLimit)
         let pid: pid_t
         do {
-            pid = try Syscall.fork(ignoringInterrupts: true)
+            // A banner may wait on the client, so a connection with one is served by a fork.
+            if configuration.banner.isEmpty, let spawned = handler.spawn(for: connection) {
+                pid = spawned
+            } else {
+                pid = try Syscall.fork(ignoringInterrupts: true)
+            }
         } catch {
             log.forkFailed(error, peer: connection.peerAddress, children: children.count, limit: configuration.childLimit)
             try? connection.close()

@@ -103,13 +103,13 @@ public struct ServerLog: Sendable {
         }
     }
 
-    /// In the process that serves `peer`, before anything else: tcpserver's `pid C from IP`, or a
-    /// prefork worker's `pid W from ADDRESS`.
-    func serving(_ peer: SocketAddress, inWorker: Bool) {
+    /// In the process `pid` that serves `peer`, before anything else (or in the server, for a
+    /// process it spawned): tcpserver's `pid C from IP`, or a prefork worker's `pid W from ADDRESS`.
+    func serving(_ peer: SocketAddress, inWorker: Bool, pid: pid_t = Syscall.processID) {
         switch style {
-        case .forkServer where inWorker: connection("pid \(Syscall.processID) from \(peer)")
+        case .forkServer where inWorker: connection("pid \(pid) from \(peer)")
         case .forkServer: break
-        case .tcpserver: connection("pid \(Syscall.processID) from \(peer.ipAddress)")
+        case .tcpserver: connection("pid \(pid) from \(peer.tcpserverIPAddress)")
         }
     }
 

@@ -171,17 +171,22 @@ enum Syscall {
         return ends
     }
 
-    /// posix_spawn(3), which reports its error as a return value rather than in errno.
+    /// posix_spawn(3), or posix_spawnp(3) when `searchingPath`, which report their error as a
+    /// return value rather than in errno. `environment` nil passes this process's own.
     static func spawn(
         _ path: String,
         arguments: [String],
+        searchingPath: Bool,
+        environment: [[UInt8]]?,
         actions: inout posix_spawn_file_actions_t,
         attributes: inout posix_spawnattr_t
     ) throws(Errno) -> pid_t {
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        let argv = CStringArray([path] + arguments)
+        let envp = environment.map(CStringArray.init)
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        let result = searchingPath
+            ? posix_spawnp(&pid, path, &actions, &attributes, argv.pointers, envp?.pointers ?? environ)
+            : posix_spawn(&pid, path, &actions, &attributes, argv.pointers, envp?.pointers ?? environ)
         guard result == 0 else {
             throw Errno(rawValue: result)
         }
@@ -241,18 +246,10 @@ enum Syscall {
     /// execvpe(3): replaces this process with `arguments[0]`, looked for in $PATH unless it has a
     /// slash, with `environment` (`NAME=value` entries). Returns only when that fails, with the error.
     static func execute(_ arguments: [String], environment: [[UInt8]]) -> Errno {
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { entry in
-            let copy = UnsafeMutablePointer<CChar>.allocate(capacity: entry.count + 1)
-            entry.withUnsafeBytes { UnsafeMutableRawPointer(copy).copyMemory(from: $0.baseAddress!, byteCount: entry.count) }
-            copy[entry.count] = 0
-            return copy
-        } + [nil]
-        _ = CForkServer_execvpe(arguments[0], argv, envp)
-        let error = Errno.current
-        argv.forEach { free($0) }
-        envp.forEach { $0?.deallocate() }
-        return error
+        let argv = CStringArray(arguments)
+        let envp = CStringArray(environment)
+        _ = CForkServer_execvpe(arguments[0], argv.pointers, envp.pointers)
+        return Errno.current
     }
 
     // MARK: - Credentials

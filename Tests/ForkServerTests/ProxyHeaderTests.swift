@@ -290,6 +290,31 @@ private let tcp6Addresses: [UInt8] = [0x20, 0x01, 0x0D, 0xB8] + Array(repeating:
         #expect(isInvalid(parse(start)))
     }
 
+    /// Headers HAProxy 2.6 sent on loopback (`send-proxy`, `send-proxy-v2` with
+    /// `proxy-v2-options crc32c,unique-id`, and a `check-send-proxy` health check), each
+    /// followed by the client's `hello`; also in the fuzzer's seed corpus.
+    @Test func headersCapturedFromHAProxyParse() {
+        let hello = Array("hello".utf8)
+        let v1 = Array("PROXY TCP4 127.0.0.1 127.0.0.1 40542 47101\r\n".utf8)
+        #expect(ProxyHeaderParser().parse(v1 + hello) == .complete(ProxyHeader(
+            version: .one, command: .proxy(source: address("127.0.0.1", 40542), destination: address("127.0.0.1", 47101)), length: v1.count
+        )))
+        let v2WithCRCAndUniqueID: [UInt8] = ProxyHeaderParser.version2Signature + [
+            0x21, 0x11, 0x00, 0x16, 0x7F, 0x00, 0x00, 0x01, 0x7F, 0x00, 0x00, 0x01, 0xAC, 0xEC, 0xB7, 0xFF,
+            0x03, 0x00, 0x04, 0x37, 0xA7, 0x96, 0xD6, 0x05, 0x00, 0x00,
+        ]
+        #expect(ProxyHeaderParser().parse(v2WithCRCAndUniqueID + hello) == .complete(ProxyHeader(
+            version: .two, command: .proxy(source: address("127.0.0.1", 44268), destination: address("127.0.0.1", 47103)), length: 38
+        )))
+        let v2TCP6: [UInt8] = ProxyHeaderParser.version2Signature + [0x21, 0x21, 0x00, 0x24]
+            + Array(repeating: 0, count: 15) + [1] + Array(repeating: 0, count: 15) + [1] + [0xBB, 0x7C, 0xB8, 0x01]
+        #expect(ProxyHeaderParser().parse(v2TCP6 + hello) == .complete(ProxyHeader(
+            version: .two, command: .proxy(source: address("::1", 47996), destination: address("::1", 47105)), length: 52
+        )))
+        let healthCheck = ProxyHeaderParser.version2Signature + [0x20, 0x00, 0x00, 0x00]
+        #expect(ProxyHeaderParser().parse(healthCheck) == .complete(ProxyHeader(version: .two, command: .local, length: 16)))
+    }
+
     @Test func noBytesAtAllWaitForTheShortestHeader() {
         #expect(ProxyHeaderParser().parse([]) == .incomplete(atLeast: 15))
     }

@@ -15,7 +15,7 @@ private let parsers = [ProxyHeaderParser(), ProxyHeaderParser(maximumLength: 16 
 
 /// Stops the fuzzer with a message: libFuzzer reports the input as a crash.
 private func violated(_ message: String, _ input: UnsafeRawBufferPointer) -> Never {
-    let shown = input.prefix(120).map { hex($0) }.joined(separator: " ")
+    let shown = input.prefix(120).map { ProxyHeaderParser.hex($0) }.joined(separator: " ")
     fatalError("invariant violated: \(message); input (\(input.count) bytes): \(shown)")
 }
 

@@ -104,6 +104,7 @@ extension ProxyHeaderParser {
             if seen.count == compared || followers.contains(seen[seen.startIndex + word.count]) {
                 return nil
             }
+            return "v1: '\(String(decoding: word, as: UTF8.self))' is followed by 0x\(hex(seen[seen.startIndex + word.count])), not \(word.count == 4 ? "a space" : "a space or CRLF")"
         }
         return "v1: protocol '\(printable(seen.prefix { $0 != space && $0 != carriageReturn }))' is not TCP4, TCP6 or UNKNOWN"
     }

@@ -11,7 +11,7 @@ extension ProxyHeaderParser {
     func parseVersion2(_ bytes: UnsafeRawBufferPointer) -> ProxyHeaderParseResult {
         for (index, expected) in Self.version2Signature.enumerated() where index < bytes.count {
             guard bytes[index] == expected else {
-                return .invalid(reason: "v2: byte \(index + 1) of the signature is 0x\(hex(bytes[index])), not 0x\(hex(expected))")
+                return .invalid(reason: "v2: byte \(index + 1) of the signature is 0x\(Self.hex(bytes[index])), not 0x\(Self.hex(expected))")
             }
         }
         if bytes.count > 12 {
@@ -24,7 +24,7 @@ extension ProxyHeaderParser {
             }
         }
         if bytes.count > 13, Self.addressBlockLength(familyAndTransport: bytes[13]) == nil {
-            return .invalid(reason: "v2: family and transport 0x\(hex(bytes[13])) is not one the specification defines")
+            return .invalid(reason: "v2: family and transport 0x\(Self.hex(bytes[13])) is not one the specification defines")
         }
         guard bytes.count >= Self.version2FixedLength else {
             return .incomplete(atLeast: Self.version2FixedLength)
@@ -39,7 +39,7 @@ extension ProxyHeaderParser {
         }
         // LOCAL ignores the family, and with it the addresses the family would need.
         if command == .proxy, announcedLength < addressBlockLength {
-            return .invalid(reason: "v2: length \(announcedLength) does not cover the \(addressBlockLength)-byte address block of family 0x\(hex(familyAndTransport))")
+            return .invalid(reason: "v2: length \(announcedLength) does not cover the \(addressBlockLength)-byte address block of family 0x\(Self.hex(familyAndTransport))")
         }
         guard bytes.count >= length else {
             return .incomplete(atLeast: length)
@@ -105,7 +105,7 @@ extension ProxyHeaderParser {
             }
             let valueLength = Int(tlvs[offset + 1]) << 8 | Int(tlvs[offset + 2])
             guard valueLength <= tlvs.count - offset - 3 else {
-                return "v2: TLV of type 0x\(hex(tlvs[offset])) announces \(valueLength) bytes, past the header's end"
+                return "v2: TLV of type 0x\(Self.hex(tlvs[offset])) announces \(valueLength) bytes, past the header's end"
             }
             offset += 3 + valueLength
         }

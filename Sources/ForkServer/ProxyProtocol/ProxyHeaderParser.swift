@@ -47,7 +47,7 @@ public struct ProxyHeaderParser: Sendable {
         case UInt8(ascii: "P"):
             return parseVersion1(bytes)
         default:
-            return .invalid(reason: "starts with neither PROXY protocol signature (first byte 0x\(hex(first)))")
+            return .invalid(reason: "starts with neither PROXY protocol signature (first byte 0x\(Self.hex(first)))")
         }
     }
 
@@ -55,10 +55,10 @@ public struct ProxyHeaderParser: Sendable {
     public func parse(_ bytes: [UInt8]) -> ProxyHeaderParseResult {
         bytes.withUnsafeBytes { parse($0) }
     }
-}
 
-/// Two hexadecimal digits, for a byte named in a reason.
-func hex(_ byte: UInt8) -> String {
-    let digits = String(byte, radix: 16, uppercase: true)
-    return byte < 0x10 ? "0" + digits : digits
+    /// Two hexadecimal digits, for a byte named in a reason.
+    static func hex(_ byte: UInt8) -> String {
+        let digits = String(byte, radix: 16, uppercase: true)
+        return byte < 0x10 ? "0" + digits : digits
+    }
 }

@@ -38,7 +38,7 @@ extension ProxyHeaderParser {
                 return .invalid(reason: "v1: no CRLF within \(Self.version1MaximumLength) bytes")
             }
             guard index + 1 < bytes.count else {
-                return .incomplete(atLeast: index + 2)
+                return .incomplete(atLeast: max(Self.shortestLength, index + 2))
             }
             guard bytes[index + 1] == Self.lineFeed else {
                 return .invalid(reason: "v1: CR without LF at byte \(index + 1)")

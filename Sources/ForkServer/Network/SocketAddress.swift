@@ -1,7 +1,7 @@
 import CForkServer
 
 /// An IPv4 or IPv6 address and port, as the socket calls take and return them.
-public struct SocketAddress: Sendable, CustomStringConvertible {
+public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     var storage = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
 
@@ -40,6 +40,26 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
             // sin_port and sin6_port share their offset.
             bytes.storeBytes(of: port.bigEndian, toByteOffset: MemoryLayout<sockaddr_in>.offset(of: \.sin_port)!, as: UInt16.self)
         }
+    }
+
+    /// An IPv4 address from its 4 bytes in network order, as a PROXY protocol header carries it.
+    init(ipv4Bytes bytes: some Collection<UInt8>, port: UInt16) {
+        precondition(bytes.count == 4, "an IPv4 address is 4 bytes")
+        var v4 = sockaddr_in()
+        v4.sin_family = sa_family_t(AF_INET)
+        v4.sin_port = port.bigEndian
+        withUnsafeMutableBytes(of: &v4.sin_addr) { $0.copyBytes(from: bytes) }
+        self.init(v4)
+    }
+
+    /// An IPv6 address from its 16 bytes in network order, as a PROXY protocol header carries it.
+    init(ipv6Bytes bytes: some Collection<UInt8>, port: UInt16) {
+        precondition(bytes.count == 16, "an IPv6 address is 16 bytes")
+        var v6 = sockaddr_in6()
+        v6.sin6_family = sa_family_t(AF_INET6)
+        v6.sin6_port = port.bigEndian
+        withUnsafeMutableBytes(of: &v6.sin6_addr) { $0.copyBytes(from: bytes) }
+        self.init(v6)
     }
 
     private init<Address>(_ address: Address) {
@@ -108,20 +128,28 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
             return self
         }
         return withUnsafeBytes(of: storage) { bytes in
-            let v6 = bytes.load(as: sockaddr_in6.self)
-            var v4 = sockaddr_in()
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = v6.sin6_port
-            withUnsafeBytes(of: v6.sin6_addr) { address in
-                withUnsafeMutableBytes(of: &v4.sin_addr) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: address.suffix(4))) }
+            withUnsafeBytes(of: bytes.load(as: sockaddr_in6.self).sin6_addr) { address in
+                SocketAddress(ipv4Bytes: address.suffix(4), port: port)
             }
-            return SocketAddress(v4)
         }
     }
 
     /// `127.0.0.1:8001`, or `[::1]:8001` for IPv6.
     public var description: String {
         family == AF_INET6 ? "[\(ipAddress)]:\(port)" : "\(ipAddress):\(port)"
+    }
+
+    /// Equal when the socket calls would see the same address: the same length and the same
+    /// bytes within it (family, port, address, and for IPv6 the flow label and scope).
+    public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool {
+        guard lhs.length == rhs.length else {
+            return false
+        }
+        return withUnsafeBytes(of: lhs.storage) { left in
+            withUnsafeBytes(of: rhs.storage) { right in
+                left.prefix(Int(lhs.length)).elementsEqual(right.prefix(Int(rhs.length)))
+            }
+        }
     }
 
     /// Calls `body` with the address as the socket calls take it: a `sockaddr` pointer and its length.

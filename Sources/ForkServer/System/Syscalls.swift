@@ -83,6 +83,13 @@ enum Syscall {
         }
     }
 
+    /// recv(2) with `flags`: MSG_PEEK looks at queued bytes and leaves them queued.
+    static func receive(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, flags: CInt, retryOnInterrupt: Bool) throws(Errno) -> Int {
+        try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
+            CForkServer.recv(fd, buffer.baseAddress, buffer.count, flags)
+        }
+    }
+
     static func write(_ fd: CInt, from buffer: UnsafeRawBufferPointer, retryOnInterrupt: Bool) throws(Errno) -> Int {
         try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
             CForkServer.write(fd, buffer.baseAddress, buffer.count)

@@ -22,8 +22,10 @@ struct BenchOptions {
 
         Measures fork-per-connection throughput: connections per second, latency and server CPU
         per connection for echo-server beside a minimal C fork-per-connection server and the
-        no-fork ceiling (an iterative C server), each started here on a free loopback port; and
-        the raw cost of fork+_exit+waitpid for a process the size of echo-server and for C.
+        no-fork ceiling (an iterative C server), prefork pools, and forkserver running /bin/cat
+        beside tcpserver running it (when tcpserver is installed), each started here on a free
+        loopback port; and the raw cost of fork+_exit+waitpid for a process the size of
+        echo-server and for C.
         Runs are interleaved over several rounds; the report gives medians.
 
         options:

@@ -24,6 +24,12 @@ struct Benchmark {
             ] + Report.poolSizes.map { workers in
                 .init(name: Report.poolName(workers: workers), command: "\(buildDirectory)/echo-server --model prefork --workers \(workers) --port {port}")
             }
+            // A program per connection: forkserver beside the real tcpserver, with the same
+            // limit, no lookups and a deep backlog (tcpserver's 20 stalls clients under load).
+            commands.append(.init(name: Report.programSubject, command: "\(buildDirectory)/forkserver -c 40 127.0.0.1 {port} /bin/cat"))
+            if let tcpserver = Self.findInPath("tcpserver") {
+                commands.append(.init(name: Report.programReference, command: "\(tcpserver) -H -R -l 0 -b 4096 -c 40 127.0.0.1 {port} /bin/cat"))
+            }
             if options.probeForks > 0 {
                 probes = [
                     ForkProbe(name: "fork-probe (Swift, echo-server's image)", path: "\(buildDirectory)/fork-probe"),
@@ -33,6 +39,12 @@ struct Benchmark {
         }
         self.commands = commands + options.servers
         self.probes = probes
+    }
+
+    /// The path of the executable `name` in $PATH, or nil.
+    static func findInPath(_ name: String) -> String? {
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
     }
 
     /// Measures everything; every server started is stopped before it returns or throws.

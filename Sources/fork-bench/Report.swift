@@ -47,18 +47,22 @@ struct Report {
     static let reference = "c-echo-server"
     static let ceiling = "no-fork ceiling"
     static let poolSizes = [2, 4, 8]
+    static let programSubject = "forkserver /bin/cat"
+    static let programReference = "tcpserver /bin/cat"
 
     static func poolName(workers: Int) -> String {
         "echo-server prefork \(workers)"
     }
 
     /// The pairs of servers whose ratio the report gives: echo-server against the C reference,
-    /// and each pool against echo-server's fork per connection and against the ceiling.
+    /// each pool against echo-server's fork per connection and against the ceiling, and
+    /// forkserver against tcpserver, each running /bin/cat.
     var comparisons: [(subject: String, reference: String)] {
         let pools = Self.poolSizes.map(Self.poolName).filter(serverNames.contains)
         return [(Self.subject, Self.reference)]
             + pools.map { ($0, Self.subject) }
             + pools.map { ($0, Self.ceiling) }
+            + [(Self.programSubject, Self.programReference)]
     }
 
     struct Row {

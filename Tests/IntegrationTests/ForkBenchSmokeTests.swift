@@ -14,7 +14,10 @@ import Testing
         let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
         let results = try #require(report["results"] as? [[String: Any]])
         let cells = results.map { "\($0["server"] as? String ?? "?") c=\($0["concurrency"] as? Int ?? 0)" }
-        let servers = ["echo-server", "c-echo-server", "no-fork ceiling", "echo-server prefork 2", "echo-server prefork 4", "echo-server prefork 8"]
+        let servers = [
+            "echo-server", "c-echo-server", "no-fork ceiling", "echo-server prefork 2", "echo-server prefork 4", "echo-server prefork 8",
+            "forkserver /bin/cat", "tcpserver /bin/cat",
+        ]
         #expect(Set(cells) == Set([1, 8].flatMap { c in servers.map { "\($0) c=\(c)" } }))
         for result in results {
             #expect(result["errors"] as? Int == 0, "\(result)")
@@ -29,6 +32,7 @@ import Testing
         #expect(pairs.contains("echo-server / c-echo-server c=1") && pairs.contains("echo-server / c-echo-server c=8"))
         #expect(pairs.contains("echo-server prefork 4 / echo-server c=8"))
         #expect(pairs.contains("echo-server prefork 8 / no-fork ceiling c=1"))
+        #expect(pairs.contains("forkserver /bin/cat / tcpserver /bin/cat c=8"))
         #expect(ratios.allSatisfy { ($0["connections_per_second"] as? Double ?? 0) > 0 })
         let probes = try #require(report["fork_probes"] as? [[String: Any]])
         #expect(probes.count == 2)
@@ -37,9 +41,9 @@ import Testing
 
     @Test func ctrlCStopsEveryServerItStarted() throws {
         let bench = try ServerProcess("fork-bench", ["--connections", "1000000", "--probe-forks", "0"])
-        try bench.waitForLines(containing: "fork-bench: started ", count: 6, timeout: 60)
+        try bench.waitForLines(containing: "fork-bench: started ", count: 8, timeout: 60)
         let servers = ProcessTable.children(of: bench.pid).map(\.pid)
-        #expect(servers.count == 6)
+        #expect(servers.count == 8)
         #expect(Set(servers) == Set(bench.lines.compactMap { line in
             line.split(separator: " ").firstIndex(of: "(pid").map { pid_t(line.split(separator: " ")[$0 + 1].dropLast(1))! }
         }))

@@ -1,8 +1,8 @@
 // The C half of ForkServer: what Swift cannot do safely or at all.
 //
 // Signal handlers must not run Swift code, glibc's `struct sigaction` holds its handler in a
-// union, the wait-status macros do not import, and the Swift runtime may clobber errno between
-// a call and its check. Everything else lives in Swift.
+// union, the wait-status macros do not import, and some calls are declared only under
+// _GNU_SOURCE. Everything else lives in Swift.
 //
 // This header also brings the glibc headers (libc6-dev) the package uses to Swift: the module
 // map beside it re-exports them, so `import CForkServer` is all a Swift file needs.
@@ -31,7 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/// The calling thread's errno.
+/// The calling thread's errno (a macro over __errno_location(), which does not import). It
+/// reads errno, nothing more: the caller must call it right after the failed call, before
+/// anything else that may set errno (Syscall.valueOrErrno does).
 int CForkServer_errno(void);
 
 /// accept4(2), which glibc declares only under _GNU_SOURCE and so does not import into Swift.

@@ -101,11 +101,3 @@ extension ChildProcess {
         try Syscall.kill(-pid, signal: signal)
     }
 }
-
-extension FileDescriptor {
-    /// A new pipe, both ends close-on-exec (pipe2(2)).
-    public static func pipe() throws(Errno) -> (readEnd: FileDescriptor, writeEnd: FileDescriptor) {
-        let (readEnd, writeEnd) = try Syscall.pipe()
-        return (FileDescriptor(rawValue: readEnd), FileDescriptor(rawValue: writeEnd))
-    }
-}

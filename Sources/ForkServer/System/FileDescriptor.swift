@@ -50,3 +50,11 @@ public struct FileDescriptor: Hashable, Sendable {
         try Syscall.close(rawValue)
     }
 }
+
+extension FileDescriptor {
+    /// A new pipe, both ends close-on-exec (pipe2(2)).
+    public static func pipe() throws(Errno) -> (readEnd: FileDescriptor, writeEnd: FileDescriptor) {
+        let (readEnd, writeEnd) = try Syscall.pipe()
+        return (FileDescriptor(rawValue: readEnd), FileDescriptor(rawValue: writeEnd))
+    }
+}

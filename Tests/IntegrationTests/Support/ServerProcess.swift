@@ -27,15 +27,19 @@ final class ServerProcess: ProgramUnderTest {
         return String(executable[..<(executable.lastIndex(of: "/") ?? executable.endIndex)])
     }()
 
-    /// Starts `executable` (a product of this package, or an absolute path) with `arguments`.
-    init(_ executable: String = "echo-server", _ arguments: [String], grouping: ChildProcess.Grouping = .inherit) throws {
+    /// Starts `executable` (a product of this package, or an absolute path) with `arguments`;
+    /// standard output goes to `standardOutput`, /dev/null unless told.
+    init(
+        _ executable: String = "echo-server", _ arguments: [String], grouping: ChildProcess.Grouping = .inherit,
+        standardOutput: ChildProcess.StandardStream = .null
+    ) throws {
         let path = executable.hasPrefix("/") ? executable : "\(Self.buildDirectory)/\(executable)"
         let errors = try FileDescriptor.pipe()
         defer { try? errors.writeEnd.close() }
         do {
             process = try ChildProcess.spawn(
                 path: path, arguments: arguments,
-                standardInput: .null, standardOutput: .null, standardError: .descriptor(errors.writeEnd),
+                standardInput: .null, standardOutput: standardOutput, standardError: .descriptor(errors.writeEnd),
                 grouping: grouping
             )
         } catch {

@@ -1,0 +1,126 @@
+import ForkServer
+import Glibc
+import ProcessInspection
+import Testing
+
+/// forkserver beside the real tcpserver (ucspi-tcp 0.88): the same arguments, the same program,
+/// one client; what the program sees and what the log says must be the same, once pids and
+/// ports are named instead of numbered and each line's `tcpserver: `/`forkserver: ` is taken off.
+///
+/// Both always run with `-H -R -l 0`: no DNS, no IDENT, no lookup of the local name.
+@Suite struct ForkServerProgramDifferentialTests {
+    /// One way of running both servers.
+    struct Case: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        /// Options before the host; `RULES` stands for the rules file of the case.
+        let options: [String]
+        /// What tcprules compiles into `RULES`; nil leaves the file missing.
+        let rules: String?
+        let program: [String]
+    }
+
+    static let cases: [Case] = [
+        Case(testDescription: "an environment printer", options: [], rules: nil, program: ["/usr/bin/env"]),
+        Case(testDescription: "a program that exits 3", options: [], rules: nil, program: ["/bin/sh", "-c", "exit 3"]),
+        Case(testDescription: "a banner before the program", options: ["-B", "hello\r\n"], rules: nil, program: ["/bin/echo", "after the banner"]),
+        Case(testDescription: "a deny rule after a banner", options: ["-B", "banner\n", "-x", "RULES"], rules: "127.0.0.1:deny\n", program: ["/usr/bin/env"]),
+        Case(testDescription: "an allow rule with a variable", options: ["-x", "RULES"], rules: "127.0.0.1:allow,GREETING=\"hi\"\n", program: ["/usr/bin/env"]),
+        Case(testDescription: "a missing rules file", options: ["-x", "RULES"], rules: nil, program: ["/usr/bin/env"]),
+        Case(testDescription: "a missing rules file with -X", options: ["-X", "-x", "RULES"], rules: nil, program: ["/usr/bin/env"]),
+        Case(testDescription: "a program that does not exist", options: [], rules: nil, program: ["/nonexistent"]),
+    ]
+
+    /// What one client saw and what the server logged, with numbers named.
+    struct Observation: Equatable, CustomStringConvertible {
+        /// The bytes the client received, or when an environment printer ran, its UCSPI-TCP
+        /// lines (and any rule's variable), sorted.
+        var received: [String]
+        var log: [String]
+
+        var description: String {
+            "received:\n  " + received.joined(separator: "\n  ") + "\nlog:\n  " + log.joined(separator: "\n  ")
+        }
+    }
+
+    @Test(arguments: cases)
+    func forkserverAndTcpserverAgreeOnWhatTheProgramSeesAndWhatIsLogged(_ scenario: Case) throws {
+        let directory = try ScratchDirectory()
+        let rules = "\(directory.path)/rules.cdb"
+        if let text = scenario.rules {
+            try directory.compileRules(text)
+        }
+        let options = scenario.options.map { $0 == "RULES" ? rules : $0 }
+        let tcpserver = try observe(.tcpserver, options: options, program: scenario.program)
+        let forkserver = try observe(.forkserver, options: options, program: scenario.program)
+        #expect(forkserver == tcpserver, "forkserver:\n\(forkserver)\ntcpserver:\n\(tcpserver)")
+    }
+
+    /// Starts `implementation` with `-v -H -R -l 0`, serves one client from 127.0.0.1, and
+    /// returns what happened once the server has logged the program's end.
+    private func observe(_ implementation: UCSPIServer.Implementation, options: [String], program: [String]) throws -> Observation {
+        let server = try UCSPIServer(implementation, ["-v", "-H", "-R", "-l", "0"] + options + ["127.0.0.1", "0"] + program)
+        try server.process.waitForLine(containing: "status: 0/40")
+        let client = try TestClient(port: server.port)
+        let bytes = try client.receiveUntilEnd()
+        // The end of the program, then the count back to zero.
+        try server.process.waitForLines(containing: "status: 0/40", count: 2)
+        let pid = server.logLines.lazy.compactMap { line -> String? in
+            let words = line.split(separator: " ")
+            return words.count == 4 && words[0] == "pid" && words[2] == "from" ? String(words[1]) : nil
+        }.first
+        let names = [(pid ?? "no pid", "PID"), ("\(server.port)", "SERVERPORT"), ("\(client.localPort)", "CLIENTPORT")]
+        func named(_ text: String) -> String {
+            // Whole numbers only: each is a word, or ends a word after a colon.
+            text.split(separator: " ", omittingEmptySubsequences: false).map { word in
+                var fields = word.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                if let last = fields.last, let name = names.first(where: { $0.0 == last })?.1 {
+                    fields[fields.count - 1] = name
+                }
+                return fields.joined(separator: ":")
+            }.joined(separator: " ")
+        }
+        let variables = environmentVariables(in: bytes)
+        let received: [String]
+        if program == ["/usr/bin/env"] && variables["PROTO"] != nil {
+            received = variables.filter { $0.key == "PROTO" || $0.key.hasPrefix("TCP") || $0.key == "GREETING" }
+                .map { "\($0.key)=\(named($0.value))" }.sorted()
+        } else {
+            received = [String(decoding: bytes, as: UTF8.self)]
+        }
+        return Observation(received: received, log: server.logLines.map(named))
+    }
+
+    // MARK: - Start-up failures
+
+    @Test func withNoArgumentsBothExit100() throws {
+        for implementation in UCSPIServer.Implementation.allCases {
+            let server = try ServerProcess(implementation.path, [], grouping: .newProcessGroup)
+            #expect(try server.waitForExitCode() == 100, "\(implementation)")
+            #expect(server.lines.count == 1 && server.lines[0].hasPrefix("\(implementation): "), "\(server.lines)")
+        }
+    }
+
+    static let fatalMistakes: [(String, [String], String)] = [
+        ("an unknown service name", ["127.0.0.1", "no-such-service", "/bin/true"], "fatal: unable to figure out port number for no-such-service"),
+        // 192.0.2.1 is TEST-NET-1 (RFC 5737): never this host's; bind(2) fails and nothing is sent.
+        ("an address not on this machine", ["192.0.2.1", "0", "/bin/true"], "fatal: unable to bind: address not available"),
+    ]
+
+    @Test(arguments: fatalMistakes)
+    func bothFailTheSameWayAt(_ what: String, arguments: [String], message: String) throws {
+        for implementation in UCSPIServer.Implementation.allCases {
+            let server = try ServerProcess(implementation.path, ["-H", "-R", "-l", "0"] + arguments, grouping: .newProcessGroup)
+            #expect(try server.waitForExitCode() == 111, "\(implementation)")
+            #expect(server.lines == ["\(implementation): \(message)"])
+        }
+    }
+
+    @Test func bothFailTheSameWayOnAPortInUse() throws {
+        let holder = try UCSPIServer(.forkserver, ["127.0.0.1", "0", "/bin/true"])
+        for implementation in UCSPIServer.Implementation.allCases {
+            let server = try ServerProcess(implementation.path, ["-H", "-R", "-l", "0", "127.0.0.1", "\(holder.port)", "/bin/true"], grouping: .newProcessGroup)
+            #expect(try server.waitForExitCode() == 111, "\(implementation)")
+            #expect(server.lines == ["\(implementation): fatal: unable to bind: address already used"])
+        }
+    }
+}

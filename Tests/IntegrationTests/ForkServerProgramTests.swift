@@ -157,6 +157,28 @@ import Testing
         #expect(environmentVariables(in: try third.receiveUntilEnd())["ROUND"] == "three")
     }
 
+    @Test func withDashHARuleForTheClientsNameComesBeforeAnAddressPrefix() throws {
+        let directory = try ScratchDirectory()
+        // tcprules' order: the exact address, then =host, then shorter and shorter prefixes.
+        let rules = try directory.compileRules("=localhost:allow,MATCHED=\"name\"\n127.:allow,MATCHED=\"prefix\"\n")
+        for (lookup, matched) in [("-h", "name"), ("-H", "prefix")] {
+            let server = try UCSPIServer(.forkserver, [lookup, "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
+            let client = try TestClient(port: server.port)
+            #expect(environmentVariables(in: try client.receiveUntilEnd())["MATCHED"] == matched, "\(lookup)")
+        }
+    }
+
+    @Test func aMalformedRulesFileDropsTheConnection() throws {
+        let directory = try ScratchDirectory()
+        let rules = try directory.write("not a cdb\n", to: "rules.cdb")
+        let server = try UCSPIServer(.forkserver, ["-v", "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.receiveUntilEnd().isEmpty)
+        try server.process.waitForLine(containing: ": end ")
+        #expect(server.logLines.contains { $0.hasPrefix("warning: dropping connection, unable to read \(rules): ") }, "\(server.logLines)")
+        #expect(server.logLines.contains { $0.hasPrefix("end ") && $0.hasSuffix(" status 28416") })
+    }
+
     // MARK: - Programs that fail
 
     @Test func aProgramsExitStatusIsLoggedAsTheRawWaitStatus() throws {
@@ -202,6 +224,26 @@ import Testing
         // While the shell expands the glob it holds /proc/$$/fd open itself, on the lowest free
         // descriptor: 3 exactly when nothing else is open beyond 0, 1 and 2.
         #expect(listed == ["0", "1", "2", "3"])
+    }
+
+    @Test func aProgramStartsWithNoSignalBlockedOrIgnoredWhateverTheServerInherited() throws {
+        // Started with SIGHUP, SIGINT and SIGPIPE ignored (a shell's trap survives exec):
+        // forkserver and its children handle or ignore several signals themselves.
+        let server = try UCSPIServer(
+            .forkserver, ["127.0.0.1", "0", "/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"],
+            through: ["/bin/sh", "-c", "trap '' HUP INT PIPE; exec \"$0\" \"$@\""]
+        )
+        #expect(procStatusFields(server.pid, "SigIgn") != ["0000000000000000"], "the server did not inherit the ignored signals")
+        let client = try TestClient(port: server.port)
+        let masks = environmentVariables(in: Array(String(decoding: try client.receiveUntilEnd(), as: UTF8.self).replacing(":\t", with: "=").utf8))
+        #expect(masks["SigBlk"] == "0000000000000000")
+        // Signals 32 and 33 are glibc's own (SIGCANCEL, SIGSETXID): glibc's posix_spawn(3),
+        // with which this test process starts the server, leaves them ignored in its children,
+        // and glibc's sigaction(2) refuses to touch them, in forkserver as in the program.
+        // Every other signal must be at its default.
+        let glibcInternal: UInt64 = 1 << 31 | 1 << 32
+        let ignored = try #require(masks["SigIgn"].flatMap { UInt64($0, radix: 16) })
+        #expect(ignored & ~glibcInternal == 0, "ignored: \(String(ignored, radix: 16))")
     }
 
     // MARK: - tcpclient

@@ -28,12 +28,19 @@ import Testing
         Case(testDescription: "a missing rules file", options: ["-x", "RULES"], rules: nil, program: ["/usr/bin/env"]),
         Case(testDescription: "a missing rules file with -X", options: ["-X", "-x", "RULES"], rules: nil, program: ["/usr/bin/env"]),
         Case(testDescription: "a program that does not exist", options: [], rules: nil, program: ["/nonexistent"]),
+        Case(testDescription: "a prefix rule before the empty key", options: ["-x", "RULES"], rules: "127.0.:allow,PREFIX=\"yes\"\n:deny\n", program: ["/usr/bin/env"]),
+        Case(testDescription: "the empty key denying", options: ["-x", "RULES"], rules: "10.:allow\n:deny\n", program: ["/usr/bin/env"]),
+        Case(
+            testDescription: "a shell listing its descriptors", options: [], rules: nil,
+            program: ["/bin/sh", "-c", "for f in /proc/$$/fd/*; do echo ${f##*/}; done"]
+        ),
+        Case(testDescription: "a program's blocked and ignored signals", options: [], rules: nil, program: ["/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]),
     ]
 
     /// What one client saw and what the server logged, with numbers named.
     struct Observation: Equatable, CustomStringConvertible {
-        /// The bytes the client received, or when an environment printer ran, its UCSPI-TCP
-        /// lines (and any rule's variable), sorted.
+        /// The bytes the client received, or when an environment printer ran, its whole
+        /// environment, sorted, ports named.
         var received: [String]
         var log: [String]
 
@@ -82,12 +89,62 @@ import Testing
         let variables = environmentVariables(in: bytes)
         let received: [String]
         if program == ["/usr/bin/env"] && variables["PROTO"] != nil {
-            received = variables.filter { $0.key == "PROTO" || $0.key.hasPrefix("TCP") || $0.key == "GREETING" }
-                .map { "\($0.key)=\(named($0.value))" }.sorted()
+            received = variables.map { "\($0.key)=\(named($0.value))" }.sorted()
         } else {
             received = [String(decoding: bytes, as: UTF8.self)]
         }
         return Observation(received: received, log: server.logLines.map(named))
+    }
+
+    // MARK: - Where forkserver differs on purpose
+
+    @Test func onSIGTERMTcpserverExitsAtOnceAndLeavesItsProgramServingWhereForkserverEndsIt() throws {
+        for implementation in UCSPIServer.Implementation.allCases {
+            // forkserver's grace period, short: its program would wait for a client that waits too.
+            let grace = implementation == .forkserver ? ["--grace", "1"] : []
+            let server = try UCSPIServer(implementation, ["-v", "-H", "-R", "-l", "0"] + grace + ["127.0.0.1", "0", "/bin/cat"])
+            let client = try TestClient(port: server.port)
+            #expect(try client.roundTrip("before") == "before")
+            let program = try servingPID(server, client: client)
+            server.process.send(SIGTERM)
+            #expect(try server.process.waitForExitLeavingChildren() == .exited(0), "\(implementation)")
+            switch implementation {
+            case .tcpserver:
+                // An orphan, still serving its client after its server is gone.
+                #expect(ProcessTable.entry(program).map { $0.parent != server.pid && !$0.isZombie } == true)
+                #expect(try client.roundTrip("after") == "after")
+            case .forkserver:
+                #expect(!ProcessTable.exists(program))
+                #expect(try client.closedByPeer(within: 10))
+                #expect(ProcessTable.livingMembers(ofGroup: server.pid).isEmpty)
+            }
+        }
+    }
+
+    @Test func sighupKillsTcpserverButNotForkserver() throws {
+        for implementation in UCSPIServer.Implementation.allCases {
+            let server = try UCSPIServer(implementation, ["-v", "-H", "-R", "-l", "0", "127.0.0.1", "0", "/bin/cat"])
+            try server.process.waitForLine(containing: "status: 0/40")
+            server.process.send(SIGHUP)
+            switch implementation {
+            case .tcpserver:
+                #expect(try server.process.waitForExitLeavingChildren() == .signaled(SIGHUP))
+            case .forkserver:
+                try server.process.waitForLine(containing: "SIGHUP: nothing to reload")
+                let client = try TestClient(port: server.port)
+                #expect(try client.roundTrip("still here") == "still here")
+            }
+        }
+    }
+
+    /// The pid of the program serving `client`, from its `ok` line.
+    private func servingPID(_ server: UCSPIServer, client: TestClient) throws -> pid_t {
+        let line = try server.process.waitForLine(containing: "::\(client.localPort)")
+        let words = line.split(separator: " ")
+        guard words.count == 5, words[1] == "ok", let pid = pid_t(words[2]) else {
+            throw TestFailure("expected 'ok PID ...', saw '\(line)'")
+        }
+        return pid
     }
 
     // MARK: - Start-up failures

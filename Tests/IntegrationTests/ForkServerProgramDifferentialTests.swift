@@ -96,6 +96,26 @@ import Testing
         return Observation(received: received, log: server.logLines.map(named))
     }
 
+    @Test func bothDropAClientThatLeftBeforeItsBannerTheSameWay() throws {
+        var observed: [String: [String]] = [:]
+        for implementation in UCSPIServer.Implementation.allCases {
+            let server = try UCSPIServer(implementation, ["-v", "-H", "-R", "-l", "0", "-c", "1", "-B", "banner\n", "127.0.0.1", "0", "/bin/cat"])
+            let holder = try TestClient(port: server.port)
+            #expect(try holder.receive(7) == Array("banner\n".utf8))
+            // The only child is busy: the next client waits in the backlog, and resets there.
+            let gone = try TestClient(port: server.port)
+            gone.reset()
+            holder.close()
+            try server.process.waitForLines(containing: "status: 0/1", count: 3)
+            let lines = server.logLines
+            let second = try #require(lines.lastIndex { $0.hasPrefix("pid ") })
+            let pid = lines[second].split(separator: " ")[1]
+            observed[implementation.rawValue] = lines[second...].map { $0.replacing(" \(pid) ", with: " PID ").replacing(" \(pid)", with: " PID") }
+        }
+        #expect(observed["forkserver"] == observed["tcpserver"])
+        #expect(observed["tcpserver"]?.last == "status: 0/1")
+    }
+
     // MARK: - Where forkserver differs on purpose
 
     @Test func onSIGTERMTcpserverExitsAtOnceAndLeavesItsProgramServingWhereForkserverEndsIt() throws {

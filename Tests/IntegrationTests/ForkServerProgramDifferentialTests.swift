@@ -34,6 +34,13 @@ import Testing
             testDescription: "a shell listing its descriptors", options: [], rules: nil,
             program: ["/bin/sh", "-c", "for f in /proc/$$/fd/*; do echo ${f##*/}; done"]
         ),
+        Case(
+            testDescription: "a rule overriding UCSPI-TCP variables and setting an empty one", options: ["-x", "RULES"],
+            rules: "127.0.0.1:allow,TCPLOCALHOST=\"rule.example\",TCPREMOTEINFO=\"ruled\",RELAYCLIENT=\"\"\n", program: ["/usr/bin/env"]
+        ),
+        Case(testDescription: "a program found in $PATH", options: [], rules: nil, program: ["env"]),
+        Case(testDescription: "a program not found in $PATH", options: [], rules: nil, program: ["no-such-program-anywhere"]),
+        Case(testDescription: "a program that is not executable", options: [], rules: nil, program: ["/etc/passwd"]),
         Case(testDescription: "a program's blocked and ignored signals", options: [], rules: nil, program: ["/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]),
     ]
 
@@ -88,7 +95,7 @@ import Testing
         }
         let variables = environmentVariables(in: bytes)
         let received: [String]
-        if program == ["/usr/bin/env"] && variables["PROTO"] != nil {
+        if variables["PROTO"] != nil {
             received = variables.map { "\($0.key)=\(named($0.value))" }.sorted()
         } else {
             received = [String(decoding: bytes, as: UTF8.self)]

@@ -341,6 +341,34 @@ import Testing
         }
     }
 
+    @Test func sigtermLetsAProgramThatFinishesWithinTheGracePeriodEndByItself() throws {
+        let server = try UCSPIServer(.forkserver, ["-v", "--grace", "60", "127.0.0.1", "0", "/bin/cat"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("busy") == "busy")
+        let program = try programPID(server, client: client)
+        server.process.send(SIGTERM)
+        try server.process.waitForLine(containing: ": SIGTERM: stopped accepting; 1 children have 60 s to finish")
+        #expect(try client.roundTrip("still served") == "still served")
+        client.finishSending()
+        #expect(try server.process.waitForExitCode() == 0)
+        #expect(server.logLines.contains("end \(program) status 0"), "\(server.logLines)")
+        #expect(!server.logLines.contains { $0.hasPrefix("sending ") })
+    }
+
+    @Test func aProgramThatIgnoresSIGTERMIsKilledAfterASecondGracePeriod() throws {
+        let server = try UCSPIServer(.forkserver, ["-v", "--grace", "1", "127.0.0.1", "0", "/bin/sh", "-c", "trap '' TERM; exec cat"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("stubborn") == "stubborn")
+        let program = try programPID(server, client: client)
+        server.process.send(SIGTERM)
+        #expect(try server.process.waitForExitCode() == 0)
+        let lines = server.logLines
+        #expect(lines.contains("sending SIGTERM to 1 children") && lines.contains("sending SIGKILL to 1 children"), "\(lines)")
+        #expect(lines.contains("end \(program) status \(SIGKILL)"), "\(lines)")
+        #expect(!ProcessTable.exists(program))
+        #expect(try client.closedByPeer(within: 5))
+    }
+
     @Test func sighupIsLoggedAndChangesNothing() throws {
         let server = try UCSPIServer(.forkserver, ["-v", "127.0.0.1", "0", "/bin/cat"])
         let connected = try TestClient(port: server.port)

@@ -41,6 +41,8 @@ import Testing
         Case(testDescription: "a program found in $PATH", options: [], rules: nil, program: ["env"]),
         Case(testDescription: "a program not found in $PATH", options: [], rules: nil, program: ["no-such-program-anywhere"]),
         Case(testDescription: "a program that is not executable", options: [], rules: nil, program: ["/etc/passwd"]),
+        Case(testDescription: "a program writing to standard error", options: [], rules: nil, program: ["/bin/sh", "-c", "echo to the log >&2"]),
+        Case(testDescription: "a local name with a colon, a space and a percent sign", options: ["-l", "we:ird name%"], rules: nil, program: ["/usr/bin/env"]),
         Case(testDescription: "a program's blocked and ignored signals", options: [], rules: nil, program: ["/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]),
     ]
 
@@ -123,7 +125,38 @@ import Testing
         #expect(observed["tcpserver"]?.last == "status: 0/1")
     }
 
+    @Test(arguments: [("-Q", ["warning: dropping connection, unable to run /nonexistent: file does not exist"]), ("-q", [])])
+    func bothLogOnlyWarningsWithDashQAndNothingWithDashLowerQ(option: String, expected: [String]) throws {
+        for implementation in UCSPIServer.Implementation.allCases {
+            let server = try UCSPIServer(implementation, ["-v", "-H", "-R", "-l", "0", option, "127.0.0.1", "0", "/nonexistent"])
+            let client = try TestClient(port: server.port)
+            #expect(try client.receiveUntilEnd().isEmpty)
+            // The child wrote its warning before it exited and closed the connection.
+            server.process.send(SIGTERM)
+            #expect(try server.process.waitForExitCode() == 0)
+            #expect(server.logLines == expected, "\(implementation)")
+        }
+    }
+
     // MARK: - Where forkserver differs on purpose
+
+    @Test(
+        .enabled(if: getuid() == 0, "needs root to switch to another user"),
+        arguments: [["-u", "65534", "-g", "65533"], ["-U"]]
+    )
+    func bothSwitchUserAndGroupButOnlyTcpserverKeepsTheGroupAsASupplementaryOne(_ options: [String]) throws {
+        for implementation in UCSPIServer.Implementation.allCases {
+            let server = try UCSPIServer(
+                implementation, ["-H", "-R", "-l", "0"] + options + ["127.0.0.1", "0", "/bin/cat"],
+                through: ["/usr/bin/env", "UID=65534", "GID=65533"]
+            )
+            #expect(procStatusFields(server.pid, "Uid") == ["65534", "65534", "65534", "65534"], "\(implementation)")
+            #expect(procStatusFields(server.pid, "Gid") == ["65533", "65533", "65533", "65533"], "\(implementation)")
+            // tcpserver's prot_gid calls setgroups(1, &gid); forkserver drops every group.
+            #expect(procStatusFields(server.pid, "Groups") == (implementation == .tcpserver ? ["65533"] : []), "\(implementation)")
+        }
+    }
+
 
     @Test func onSIGTERMTcpserverExitsAtOnceAndLeavesItsProgramServingWhereForkserverEndsIt() throws {
         for implementation in UCSPIServer.Implementation.allCases {

@@ -103,13 +103,14 @@ public struct ServerLog: Sendable {
         }
     }
 
-    /// In the process that serves `peer`, before anything else: tcpserver's `pid C from IP`, or a
-    /// prefork worker's `pid W from ADDRESS`.
+    /// In the process that serves `peer`, before anything else: tcpserver's `pid C from IP` (the
+    /// IP as `$TCPREMOTEIP` gives it: an IPv4-mapped client in dotted decimal), or a prefork
+    /// worker's `pid W from ADDRESS`.
     func serving(_ peer: SocketAddress, inWorker: Bool) {
         switch style {
         case .forkServer where inWorker: connection("pid \(Syscall.processID) from \(peer)")
         case .forkServer: break
-        case .tcpserver: connection("pid \(Syscall.processID) from \(peer.ipAddress)")
+        case .tcpserver: connection("pid \(Syscall.processID) from \(peer.tcpserverIPAddress)")
         }
     }
 

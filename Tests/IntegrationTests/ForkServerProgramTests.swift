@@ -56,6 +56,22 @@ import Testing
         ])
     }
 
+    @Test func anIPv4ClientOfAnIPv6SocketIsLoggedAndSeenAsIPv4() throws {
+        // An IPv6 socket bound to the IPv4-mapped 127.0.0.1 takes IPv4 clients of 127.0.0.1 only.
+        let server = try UCSPIServer(.forkserver, ["-v", "::ffff:127.0.0.1", "0", "/usr/bin/env"])
+        let client = try TestClient(port: server.port)
+        let seen = ucspiVariables(environmentVariables(in: try client.receiveUntilEnd()))
+        #expect(seen == [
+            "PROTO": "TCP",
+            "TCPLOCALIP": "127.0.0.1", "TCPLOCALPORT": "\(server.port)",
+            "TCPREMOTEIP": "127.0.0.1", "TCPREMOTEPORT": "\(client.localPort)",
+        ])
+        let pid = try programPID(server, client: client)
+        // tcpserver's `pid N from` names the client as $TCPREMOTEIP does.
+        #expect(server.logLines.contains("pid \(pid) from 127.0.0.1"), "\(server.logLines)")
+        #expect(server.logLines.contains("ok \(pid) :127.0.0.1:\(server.port) :127.0.0.1::\(client.localPort)"), "\(server.logLines)")
+    }
+
     @Test(arguments: ["127.0.0.1", "::1"])
     func dashLGivesTCPLOCALHOSTWithoutALookup(host: String) throws {
         let server = try UCSPIServer(.forkserver, ["-l", "here.example", host, "0", "/usr/bin/env"])

@@ -100,12 +100,23 @@ import Testing
 
     @Test func dashHLooksUpLocalhostForA127Client() throws {
         // 127.0.0.1 is localhost in /etc/hosts, which the hosts database reads before DNS.
-        let server = try UCSPIServer(.forkserver, ["-h", "127.0.0.1", "0", "/usr/bin/env"])
+        let server = try UCSPIServer(.forkserver, ["-v", "-h", "127.0.0.1", "0", "/usr/bin/env"])
         let client = try TestClient(port: server.port)
         let seen = ucspiVariables(environmentVariables(in: try client.receiveUntilEnd()))
         #expect(seen["TCPREMOTEHOST"] == "localhost")
         #expect(seen["TCPLOCALHOST"] == "localhost")
         #expect(seen["TCPREMOTEINFO"] == nil)
+        let pid = try programPID(server, client: client)
+        #expect(server.logLines.contains("ok \(pid) localhost:127.0.0.1:\(server.port) localhost:127.0.0.1::\(client.localPort)"), "\(server.logLines)")
+    }
+
+    @Test func dashRSaysOnceThatIdentIsNotSupportedAndSetsNoTCPREMOTEINFO() throws {
+        let server = try UCSPIServer(.forkserver, ["-r", "127.0.0.1", "0", "/usr/bin/env"])
+        let client = try TestClient(port: server.port)
+        #expect(environmentVariables(in: try client.receiveUntilEnd())["TCPREMOTEINFO"] == nil)
+        server.process.send(SIGTERM)
+        #expect(try server.process.waitForExitCode() == 0)
+        #expect(server.logLines == ["warning: -r: IDENT is not supported; $TCPREMOTEINFO stays unset"])
     }
 
     // MARK: - Rules

@@ -43,7 +43,25 @@ import Testing
         Case(testDescription: "a program that is not executable", options: [], rules: nil, program: ["/etc/passwd"]),
         Case(testDescription: "a program writing to standard error", options: [], rules: nil, program: ["/bin/sh", "-c", "echo to the log >&2"]),
         Case(testDescription: "a local name with a colon, a space and a percent sign", options: ["-l", "we:ird name%"], rules: nil, program: ["/usr/bin/env"]),
+        Case(
+            testDescription: "the file flags of descriptors 0, 1 and 2", options: [], rules: nil,
+            program: ["/bin/sh", "-c", "for fd in 0 1 2; do grep ^flags /proc/$$/fdinfo/$fd; done"]
+        ),
+        Case(testDescription: "socket options by default", options: [], rules: nil, program: socketOptionsPrinter),
+        Case(testDescription: "socket options with -D", options: ["-D"], rules: nil, program: socketOptionsPrinter),
         Case(testDescription: "a program's blocked and ignored signals", options: [], rules: nil, program: ["/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]),
+    ]
+
+    /// A program that prints TCP_NODELAY, SO_KEEPALIVE and the IPv4 options of its connection.
+    static let socketOptionsPrinter = [
+        "/usr/bin/python3", "-c",
+        """
+        import socket
+        s = socket.socket(fileno=0)
+        print("nodelay", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0)
+        print("keepalive", s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0)
+        print("ip options", s.getsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, 40).hex())
+        """,
     ]
 
     /// What one client saw and what the server logged, with numbers named.

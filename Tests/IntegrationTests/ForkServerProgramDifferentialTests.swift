@@ -227,11 +227,15 @@ import Testing
 
     // MARK: - Start-up failures
 
-    @Test func withNoArgumentsBothExit100() throws {
+    @Test(arguments: [[], ["127.0.0.1"], ["-H", "-R", "-l", "0", "127.0.0.1", "0"], ["-Z", "127.0.0.1", "0", "/bin/true"]])
+    func aUsageMistakeMakesBothExit100(_ arguments: [String]) throws {
+        // The words differ: tcpserver prints its synopsis (after getopt's `illegal option`
+        // line for an unknown option), forkserver one line that says what is wrong.
         for implementation in UCSPIServer.Implementation.allCases {
-            let server = try ServerProcess(implementation.path, [], grouping: .newProcessGroup)
+            let server = try ServerProcess(implementation.path, arguments, grouping: .newProcessGroup)
             #expect(try server.waitForExitCode() == 100, "\(implementation)")
-            #expect(server.lines.count == 1 && server.lines[0].hasPrefix("\(implementation): "), "\(server.lines)")
+            #expect(!server.lines.isEmpty && server.lines.allSatisfy { $0.hasPrefix("\(implementation): ") }, "\(server.lines)")
+            #expect(server.lines.count == (implementation == .forkserver ? 1 : arguments.first == "-Z" ? 2 : 1), "\(server.lines)")
         }
     }
 

@@ -49,6 +49,9 @@ import Testing
         ),
         Case(testDescription: "socket options by default", options: [], rules: nil, program: socketOptionsPrinter),
         Case(testDescription: "socket options with -D", options: ["-D"], rules: nil, program: socketOptionsPrinter),
+        Case(testDescription: "an empty local name", options: ["-l", ""], rules: nil, program: ["/usr/bin/env"]),
+        Case(testDescription: "an empty rules file name", options: ["-x", ""], rules: nil, program: ["/usr/bin/env"]),
+        Case(testDescription: "an empty banner", options: ["-B", ""], rules: nil, program: ["/bin/echo", "no banner"]),
         Case(testDescription: "a program's blocked and ignored signals", options: [], rules: nil, program: ["/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]),
     ]
 

@@ -219,7 +219,8 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     // MARK: - In a child
 
     /// Serves one connection and closes it; returns the status a child ends with for it: 0, or
-    /// 1 when the handler failed.
+    /// 1 when the handler failed, or in tcpserver's style 111 when the banner could not be
+    /// written (tcpserver's `unable to print banner`).
     private func serve(_ connection: Connection, inWorker: Bool) -> CInt {
         defer { try? connection.close() }
         log.serving(connection.peerAddress, inWorker: inWorker)
@@ -228,7 +229,16 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 try connection.setIdleTimeout(seconds: configuration.idleTimeoutSeconds)
             }
             if !configuration.banner.isEmpty {
-                try connection.writeAll(configuration.banner)
+                do {
+                    try connection.writeAll(configuration.banner)
+                } catch {
+                    guard log.style == .tcpserver else {
+                        throw error
+                    }
+                    // tcpserver's words and status for a client gone before its banner.
+                    log.droppedConnection(from: connection.peerAddress, "unable to print banner: \(log.describe(error))")
+                    return 111
+                }
             }
             try handler.handle(connection)
         } catch Errno.wouldBlock where configuration.idleTimeoutSeconds > 0 {

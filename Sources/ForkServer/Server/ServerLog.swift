@@ -104,7 +104,8 @@ public struct ServerLog: Sendable {
     }
 
     /// In the process `pid` that serves `peer`, before anything else (or in the server, for a
-    /// process it spawned): tcpserver's `pid C from IP`, or a prefork worker's `pid W from ADDRESS`.
+    /// process it spawned): tcpserver's `pid C from IP` (the IP as `$TCPREMOTEIP` gives it: an
+    /// IPv4-mapped client in dotted decimal), or a prefork worker's `pid W from ADDRESS`.
     func serving(_ peer: SocketAddress, inWorker: Bool, pid: pid_t = Syscall.processID) {
         switch style {
         case .forkServer where inWorker: connection("pid \(pid) from \(peer)")

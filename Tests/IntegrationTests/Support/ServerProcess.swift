@@ -27,15 +27,19 @@ final class ServerProcess: ProgramUnderTest {
         return String(executable[..<(executable.lastIndex(of: "/") ?? executable.endIndex)])
     }()
 
-    /// Starts `executable` (a product of this package, or an absolute path) with `arguments`.
-    init(_ executable: String = "echo-server", _ arguments: [String], grouping: ChildProcess.Grouping = .inherit) throws {
+    /// Starts `executable` (a product of this package, or an absolute path) with `arguments`;
+    /// standard output goes to `standardOutput`, /dev/null unless told.
+    init(
+        _ executable: String = "echo-server", _ arguments: [String], grouping: ChildProcess.Grouping = .inherit,
+        standardOutput: ChildProcess.StandardStream = .null
+    ) throws {
         let path = executable.hasPrefix("/") ? executable : "\(Self.buildDirectory)/\(executable)"
         let errors = try FileDescriptor.pipe()
         defer { try? errors.writeEnd.close() }
         do {
             process = try ChildProcess.spawn(
                 path: path, arguments: arguments,
-                standardInput: .null, standardOutput: .null, standardError: .descriptor(errors.writeEnd),
+                standardInput: .null, standardOutput: standardOutput, standardError: .descriptor(errors.writeEnd),
                 grouping: grouping
             )
         } catch {
@@ -137,6 +141,33 @@ final class ServerProcess: ProgramUnderTest {
         let status = try process.wait()
         exitStatus = status
         return status
+    }
+
+    /// Waits for the process itself to exit, even while processes it left behind keep its
+    /// standard error open (tcpserver leaves its children running), and reaps it. Nothing
+    /// announces that exit to this process, so waitpid(2) is asked every 10 ms.
+    func waitForExitLeavingChildren(timeout: Double = 20) throws -> TerminationStatus {
+        if let exitStatus {
+            return exitStatus
+        }
+        let deadline = monotonicSeconds() + timeout
+        var waitStatus: CInt = 0
+        while true {
+            let reaped = waitpid(pid, &waitStatus, WNOHANG)
+            if reaped == pid {
+                readAvailableLines()
+                let status = TerminationStatus(waitStatus: waitStatus)
+                exitStatus = status
+                return status
+            }
+            if reaped < 0 && errno != EINTR {
+                throw TestFailure.system("waitpid \(pid)")
+            }
+            if monotonicSeconds() >= deadline {
+                throw TestFailure("pid \(pid) still running after \(timeout) s")
+            }
+            usleep(10_000)
+        }
     }
 
     /// The pid in the `pid N from ADDRESS:PORT` line of the client whose port is `port`.

@@ -1,0 +1,24 @@
+import CForkServer
+
+extension ServerLog {
+    /// In the child serving a connection a proxy relayed, once the header named the client:
+    /// `pid C from CLIENT via PROXY (n/40)`, which the parent cannot write, not knowing the
+    /// client. tcpserver's style has its `pid C from IP` line from `serving`.
+    func relayedChildStarted(serving connection: Connection, children: Int, limit: Int) {
+        guard style == .forkServer else {
+            return
+        }
+        let via = connection.proxyAddress.map { " via \($0)" } ?? ""
+        self.connection("pid \(Syscall.processID) from \(connection.peerAddress)\(via) (\(children)/\(limit))")
+    }
+
+    /// In the child: the connection from `peer` was closed without being served, because of
+    /// `refusal`. One line, whatever went wrong.
+    func refused(_ peer: SocketAddress, _ refusal: ProxyProtocolPolicy.Refusal) {
+        let pid = Syscall.processID
+        switch style {
+        case .forkServer: error("pid \(pid): \(refusal); dropped the connection from \(peer)")
+        case .tcpserver: error("dropping connection, \(refusal) (pid \(pid) from \(peer.tcpserverIPAddress) port \(peer.port))")
+        }
+    }
+}

@@ -235,17 +235,8 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// many `children` its parent has with it.
     private func serve(_ accepted: Connection, inWorker: Bool, children: Int = 0) -> CInt {
         defer { try? accepted.close() }
-        var connection = accepted
-        if let policy = configuration.proxyProtocol {
-            do {
-                connection = try policy.admit(accepted)
-            } catch {
-                log.refused(accepted.peerAddress, error)
-                return 1
-            }
-            if !inWorker {
-                log.relayedChildStarted(serving: connection, children: children, limit: configuration.childLimit)
-            }
+        guard let connection = configuration.admit(accepted, log: log, forkedWith: inWorker ? nil : children) else {
+            return 1
         }
         log.serving(connection.peerAddress, inWorker: inWorker)
         do {

@@ -22,3 +22,26 @@ extension ServerLog {
         }
     }
 }
+
+extension ServerConfiguration {
+    /// In the child serving `connection`: without `proxyProtocol`, the connection as it is;
+    /// with it, the connection as its PROXY header describes it (`ProxyProtocolPolicy.admit`),
+    /// or nil after one line saying why it is refused. A child forked for it (one of
+    /// `forkedWith` children, nil in a prefork worker) also says whom it serves.
+    func admit(_ connection: Connection, log: ServerLog, forkedWith children: Int?) -> Connection? {
+        guard let proxyProtocol else {
+            return connection
+        }
+        let relayed: Connection
+        do {
+            relayed = try proxyProtocol.admit(connection)
+        } catch {
+            log.refused(connection.peerAddress, error)
+            return nil
+        }
+        if let children {
+            log.relayedChildStarted(serving: relayed, children: children, limit: childLimit)
+        }
+        return relayed
+    }
+}

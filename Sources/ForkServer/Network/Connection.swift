@@ -7,15 +7,15 @@ public struct Connection: Sendable {
 
     /// The peer's address and port: the client's. For a connection a proxy relayed with a
     /// PROXY protocol header, the client the header names, not the proxy.
-    public let peerAddress: SocketAddress
+    public private(set) var peerAddress: SocketAddress
 
     /// For a connection a proxy relayed: the proxy's address and port, the socket's real peer;
     /// nil for a direct connection.
-    public let proxyAddress: SocketAddress?
+    public private(set) var proxyAddress: SocketAddress?
 
     /// For a connection a proxy relayed: the address the client connected to, as the header
     /// names it, which `localAddress()` returns instead of the socket's own.
-    private let relayedLocalAddress: SocketAddress?
+    private var relayedLocalAddress: SocketAddress?
 
     public init(descriptor: FileDescriptor, peerAddress: SocketAddress) {
         self.descriptor = descriptor
@@ -24,17 +24,14 @@ public struct Connection: Sendable {
         relayedLocalAddress = nil
     }
 
-    private init(descriptor: FileDescriptor, client: SocketAddress, destination: SocketAddress, proxy: SocketAddress) {
-        self.descriptor = descriptor
-        peerAddress = client
-        proxyAddress = proxy
-        relayedLocalAddress = destination
-    }
-
     /// The same socket as a proxy describes it: `client` connected to `destination`, and this
-    /// connection's peer is the proxy that relayed it.
+    /// connection's peer is the proxy that relayed it. Everything else is kept as it is.
     public func relayed(from client: SocketAddress, to destination: SocketAddress) -> Connection {
-        Connection(descriptor: descriptor, client: client, destination: destination, proxy: proxyAddress ?? peerAddress)
+        var relayed = self
+        relayed.proxyAddress = proxyAddress ?? peerAddress
+        relayed.peerAddress = client
+        relayed.relayedLocalAddress = destination
+        return relayed
     }
 
     /// Opens a blocking, close-on-exec TCP connection to `address` (socket(2), connect(2)).

@@ -12,17 +12,38 @@ do {
     program.exit(error)
 }
 
-let listener: ListeningSocket
+// What systemd passes is taken while the process is single-threaded, and out of the
+// environment, so that no child believes it is meant for it.
+var configuration = options.configuration
+let inherited: ListeningSocket?
 do {
-    listener = try ListeningSocket(address: options.address, backlog: CInt(options.backlog))
+    inherited = try SocketActivation.takeListener()
+    configuration.notifier = try ServiceNotifier.takeFromEnvironment()
 } catch {
-    program.exit(StartupError.listen(on: options.address, error))
+    program.exit(error)
+}
+
+let listener: ListeningSocket
+if let inherited {
+    guard options.listeningOptionsGiven.isEmpty else {
+        program.exit(UsageError(
+            "\(options.listeningOptionsGiven.joined(separator: ", ")): systemd passed a listening socket (LISTEN_FDS); "
+                + "set the address and backlog in the .socket unit (ListenStream=, Backlog=)"
+        ))
+    }
+    listener = inherited
+} else {
+    do {
+        listener = try ListeningSocket(address: options.address, backlog: CInt(options.backlog))
+    } catch {
+        program.exit(StartupError.listen(on: options.address, error))
+    }
 }
 
 do {
     var server = try ForkingServer(
         listener: listener,
-        configuration: options.configuration,
+        configuration: configuration,
         handler: EchoHandler(),
         log: ServerLog(name: program.name, verbosity: options.quiet ? .server : .connections)
     )

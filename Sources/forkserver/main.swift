@@ -15,9 +15,19 @@ do {
 }
 
 let log = ServerLog(name: program.name, style: .tcpserver, verbosity: options.verbosity)
+// What systemd passes comes first, while the process is single-threaded and before the
+// program's environment is taken from this one's: the variables are meant for the server alone.
+let inherited: ListeningSocket?
+let notifier: ServiceNotifier?
+do {
+    inherited = try SocketActivation.takeListener()
+    notifier = try ServiceNotifier.takeFromEnvironment()
+} catch {
+    program.exit(TCPServerStartupError("\(error)"))
+}
 let listener: ListeningSocket
 do throws(TCPServerStartupError) {
-    listener = try TCPServerStartup.listen(options)
+    listener = try TCPServerStartup.listen(options, inherited: inherited)
     try TCPServerStartup.switchIdentity(options)
     if options.printsPort {
         try TCPServerStartup.printPort(of: listener)
@@ -40,7 +50,9 @@ let handler = ProgramHandler(
     noDelay: options.noDelay,
     keepsIPOptions: options.keepsIPOptions
 )
-let configuration = ServerConfiguration(maxChildren: options.maxChildren, gracePeriodSeconds: options.gracePeriodSeconds, banner: options.banner)
+var configuration = ServerConfiguration(maxChildren: options.maxChildren, gracePeriodSeconds: options.gracePeriodSeconds, banner: options.banner)
+configuration.proxyProtocol = options.proxyProtocol
+configuration.notifier = notifier
 do {
     var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
     server.run()

@@ -65,3 +65,35 @@ import Testing
         }
     }
 }
+
+@Suite struct ProxyProtocolOptionsTests {
+    @Test func echoServerReadsTheProxyOptions() throws {
+        let options = try #require(try ServerOptions.parse([
+            "--proxy-protocol", "--proxy-from", "10.0.0.0/8", "--proxy-from=2001:db8::/32", "--proxy-timeout", "2",
+        ]))
+        #expect(options.configuration.proxyProtocol == ProxyProtocolPolicy(trustedSources: [CIDRBlock("10.0.0.0/8")!, CIDRBlock("2001:db8::/32")!], timeoutSeconds: 2))
+        #expect(try #require(try ServerOptions.parse(["--proxy-protocol"])).configuration.proxyProtocol == ProxyProtocolPolicy())
+        #expect(try #require(try ServerOptions.parse([])).configuration.proxyProtocol == nil)
+    }
+
+    @Test func forkserverReadsTheSameOptionsBeforeHostAndPort() throws {
+        let options = try #require(try TCPServerOptions.parse(["-v", "--proxy-protocol", "--proxy-from", "192.0.2.1", "0", "8001", "cat"]))
+        #expect(options.proxyProtocol == ProxyProtocolPolicy(trustedSources: [CIDRBlock("192.0.2.1/32")!]))
+        #expect(options.program == ["cat"])
+        #expect(try #require(try TCPServerOptions.parse(["0", "8001", "cat"])).proxyProtocol == nil)
+    }
+
+    @Test func theOptionsAreRefusedWithoutProxyProtocolOrMalformed() {
+        #expect(throws: UsageError("--proxy-from and --proxy-timeout need --proxy-protocol")) {
+            try ServerOptions.parse(["--proxy-timeout", "3"])
+        }
+        #expect(throws: UsageError.self) { try ServerOptions.parse(["--proxy-protocol", "--proxy-from", "10.0.0.1/8"]) }
+        #expect(throws: UsageError.self) { try ServerOptions.parse(["--proxy-protocol", "--proxy-timeout", "0"]) }
+        #expect(throws: UsageError.self) { try TCPServerOptions.parse(["--proxy-from", "10.0.0.0/8", "0", "1", "cat"]) }
+    }
+
+    @Test func echoServerRemembersWhichListeningOptionsWereGiven() throws {
+        #expect(try #require(try ServerOptions.parse(["--port", "0", "--backlog", "5"])).listeningOptionsGiven == ["--port", "--backlog"])
+        #expect(try #require(try ServerOptions.parse(["--quiet"])).listeningOptionsGiven.isEmpty)
+    }
+}

@@ -10,12 +10,18 @@ package struct ServerOptions {
     package var configuration: ServerConfiguration
     /// Leaves the per-connection lines out of the log.
     package var quiet: Bool
+    /// Which of `--host`, `--port` and `--backlog` were given: with socket activation, the
+    /// service manager's socket decides all three, and giving one is a mistake.
+    package var listeningOptionsGiven: [String] = []
 
     package static func usage(program: String) -> String {
         """
         usage: \(program) [options]
 
         A fork-per-connection TCP server: each client is served by its own process.
+        Started by systemd with a listening socket (socket activation, LISTEN_FDS), it serves
+        that socket, and --host, --port and --backlog belong to the .socket unit; with
+        NOTIFY_SOCKET set it reports READY=1, its children and STOPPING=1 (Type=notify).
 
         options:
           --host ADDRESS        IPv4 or IPv6 address to listen on (default 127.0.0.1;
@@ -36,6 +42,7 @@ package struct ServerOptions {
                                 are terminated (default 5)
           --greeting TEXT       send TEXT and a newline to each client first
           --quiet               log no per-connection lines
+        \(ProxyProtocolOptions.usage(column: 24))
           --help                show this help
 
         """
@@ -53,14 +60,22 @@ package struct ServerOptions {
         var workers: Int?
         var maxRequests: Int?
         var maxChildrenGiven = false
+        var proxy = ProxyProtocolOptions()
+        var listeningOptionsGiven: [String] = []
         while let option = try parser.nextOption() {
+            if try proxy.take(option, from: &parser) {
+                continue
+            }
             switch option {
             case "--host":
                 host = try parser.value(of: option)
+                listeningOptionsGiven.append(option)
             case "--port":
                 port = try parser.integer(of: option, in: 0...65535)
+                listeningOptionsGiven.append(option)
             case "--backlog":
                 backlog = try parser.integer(of: option, in: 1...65535)
+                listeningOptionsGiven.append(option)
             case "--model":
                 model = try parser.value(of: option)
                 guard model == "fork" || model == "prefork" else {
@@ -95,6 +110,10 @@ package struct ServerOptions {
         } else if workers != nil || maxRequests != nil {
             throw UsageError("--workers and --max-requests size a prefork pool: add --model prefork")
         }
-        return ServerOptions(address: try OptionParser.address(host: host, port: port), backlog: backlog, configuration: configuration, quiet: quiet)
+        configuration.proxyProtocol = try proxy.policy()
+        return ServerOptions(
+            address: try OptionParser.address(host: host, port: port), backlog: backlog, configuration: configuration, quiet: quiet,
+            listeningOptionsGiven: listeningOptionsGiven
+        )
     }
 }

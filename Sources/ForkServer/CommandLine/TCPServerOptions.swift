@@ -24,6 +24,8 @@ package struct TCPServerOptions {
     package var noDelay = false
     package var keepsIPOptions = false
     package var gracePeriodSeconds = 5
+    /// `--proxy-protocol`: the policy, or nil.
+    package var proxyProtocol: ProxyProtocolPolicy?
 
     /// tcpserver's synopsis, the first line of the help.
     package static func synopsis(program: String) -> String {
@@ -40,6 +42,9 @@ package struct TCPServerOptions {
 
         host: an IPv4 or IPv6 address, 0 for every IPv4 address, :: for every address, or a
         name. port: a number, a name from /etc/services, or 0 to let the system pick one.
+        Started by systemd with a listening socket (socket activation, LISTEN_FDS), it serves
+        that socket instead of binding: host is then not used, and port must be the socket's
+        port or 0. With NOTIFY_SOCKET set it reports READY=1, its children and STOPPING=1.
 
         options:
           -c N, --max-children N  at most N programs at once; more wait in the queue (default 40)
@@ -65,6 +70,7 @@ package struct TCPServerOptions {
           --grace SECS            on SIGTERM or SIGINT, time programs get to finish before
                                   they are sent SIGTERM, then as long again before SIGKILL
                                   (default 5)
+        \(ProxyProtocolOptions.usage(column: 26))
           --help                  show this help
 
         """
@@ -76,6 +82,7 @@ package struct TCPServerOptions {
         var options = TCPServerOptions(host: "", port: "", program: [])
         var remaining = ArraySlice(arguments)
         var environmentIDs = false
+        var proxy = ProxyProtocolOptions()
         while let argument = remaining.first, argument.hasPrefix("-"), argument.count > 1 {
             remaining.removeFirst()
             if argument == "--" {
@@ -85,6 +92,10 @@ package struct TCPServerOptions {
                 var parser = OptionParser([argument] + remaining)
                 guard let option = try parser.nextOption() else {
                     break
+                }
+                if try proxy.take(option, from: &parser) {
+                    remaining = parser.remainingArguments
+                    continue
                 }
                 switch option {
                 case "--help":
@@ -150,6 +161,7 @@ package struct TCPServerOptions {
         if environmentIDs {
             try options.takeIDsFromEnvironment()
         }
+        options.proxyProtocol = try proxy.policy()
         guard let host = remaining.popFirst() else {
             throw UsageError("missing host, port and program")
         }

@@ -12,10 +12,18 @@ package struct TCPServerStartupError: Error, CustomStringConvertible {
 /// The steps of forkserver's start, in tcpserver's order: listen, switch user, print the port,
 /// let go of standard input and output.
 package enum TCPServerStartup {
-    /// Binds and listens on the options' host and port.
-    package static func listen(_ options: TCPServerOptions) throws(TCPServerStartupError) -> ListeningSocket {
+    /// Binds and listens on the options' host and port; or, when a service manager passed
+    /// `inherited` (socket activation), serves that socket: `host` is not used, and `port`
+    /// must be its port or 0.
+    package static func listen(_ options: TCPServerOptions, inherited: ListeningSocket? = nil) throws(TCPServerStartupError) -> ListeningSocket {
         guard let port = options.portNumber else {
             throw TCPServerStartupError("unable to figure out port number for \(options.port)")
+        }
+        if let inherited {
+            guard port == 0 || port == inherited.localAddress.port else {
+                throw TCPServerStartupError("socket activation passed a socket on \(inherited.localAddress), not port \(port); give port 0 or \(inherited.localAddress.port)")
+            }
+            return inherited
         }
         guard let address = SocketAddress.listening(host: options.host, port: port) else {
             throw TCPServerStartupError("no IP address for \(options.host)")

@@ -5,12 +5,33 @@ public struct Connection: Sendable {
     /// The connected descriptor.
     public let descriptor: FileDescriptor
 
-    /// The peer's address and port.
-    public let peerAddress: SocketAddress
+    /// The peer's address and port: the client's. For a connection a proxy relayed with a
+    /// PROXY protocol header, the client the header names, not the proxy.
+    public private(set) var peerAddress: SocketAddress
+
+    /// For a connection a proxy relayed: the proxy's address and port, the socket's real peer;
+    /// nil for a direct connection.
+    public private(set) var proxyAddress: SocketAddress?
+
+    /// For a connection a proxy relayed: the address the client connected to, as the header
+    /// names it, which `localAddress()` returns instead of the socket's own.
+    private var relayedLocalAddress: SocketAddress?
 
     public init(descriptor: FileDescriptor, peerAddress: SocketAddress) {
         self.descriptor = descriptor
         self.peerAddress = peerAddress
+        proxyAddress = nil
+        relayedLocalAddress = nil
+    }
+
+    /// The same socket as a proxy describes it: `client` connected to `destination`, and this
+    /// connection's peer is the proxy that relayed it. Everything else is kept as it is.
+    public func relayed(from client: SocketAddress, to destination: SocketAddress) -> Connection {
+        var relayed = self
+        relayed.proxyAddress = proxyAddress ?? peerAddress
+        relayed.peerAddress = client
+        relayed.relayedLocalAddress = destination
+        return relayed
     }
 
     /// Opens a blocking, close-on-exec TCP connection to `address` (socket(2), connect(2)).
@@ -81,9 +102,13 @@ public struct Connection: Sendable {
         }
     }
 
-    /// This end's address and port (getsockname(2)): the address the client connected to.
+    /// This end's address and port (getsockname(2)): the address the client connected to; for
+    /// a relayed connection, the one the proxy's header names.
     public func localAddress() throws(Errno) -> SocketAddress {
-        try Syscall.localAddress(of: descriptor.rawValue)
+        if let relayedLocalAddress {
+            return relayedLocalAddress
+        }
+        return try Syscall.localAddress(of: descriptor.rawValue)
     }
 
     /// Reads what the peer sent, up to `buffer.count` bytes (read(2)); 0 means the peer closed

@@ -96,6 +96,7 @@ public struct ProgramHandler: ConnectionHandler {
     /// cheaper than a fork of the server followed by exec (BENCHMARKS.md): when no name lookup
     /// is asked for, the rules (a local file) let the client in and the program can be started.
     /// Otherwise nil: a forked child looks the names up, or logs the denial or the failure.
+    /// With `--proxy-protocol` the server never asks: only a child may wait for the header.
     public func spawn(for connection: Connection) -> pid_t? {
         guard nameLookup == .none, let launch = try? prepare(connection, lookingUpNames: false), launch.isAllowed else {
             return nil
@@ -131,8 +132,10 @@ public struct ProgramHandler: ConnectionHandler {
     private func prepare(_ connection: Connection, lookingUpNames: Bool) throws(LaunchFailure) -> Launch {
         let remote = connection.peerAddress
         // Both options are tcpserver's and, as in tcpserver, best effort: a connection whose
-        // socket refuses them is served as it is.
-        if !keepsIPOptions && (remote.family == AF_INET || remote.isIPv4Mapped) {
+        // socket refuses them is served as it is. IP options belong to the socket's own peer,
+        // the proxy when a PROXY header named another client.
+        let socketPeer = connection.proxyAddress ?? remote
+        if !keepsIPOptions && (socketPeer.family == AF_INET || socketPeer.isIPv4Mapped) {
             try? Syscall.setOption(connection.descriptor.rawValue, level: CInt(IPPROTO_IP), name: IP_OPTIONS, to: ())
         }
         if noDelay {

@@ -25,6 +25,8 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     private var hangupsSeen = 0
     /// The next backoff after a worker that died young.
     private var workerBackoffMilliseconds = Self.firstWorkerBackoffMilliseconds
+    /// Readiness and the number of children, for a service manager.
+    private var serviceStatus: ServiceStatus
 
     private static var firstWorkerBackoffMilliseconds: Int { 100 }
     private static var lastWorkerBackoffMilliseconds: Int { 5000 }
@@ -43,6 +45,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         self.configuration = configuration
         self.handler = handler
         self.log = log
+        serviceStatus = ServiceStatus(notifier: configuration.notifier, address: listener.localAddress, model: configuration.model, limit: configuration.childLimit)
     }
 
     /// Serves connections until SIGTERM or SIGINT, then drains: it stops accepting, gives the
@@ -50,6 +53,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// has been reaped.
     public mutating func run() {
         log.listening(on: listener.localAddress, model: configuration.model, limit: configuration.childLimit)
+        serviceStatus.ready(children: children.count)
         withUnsafeTemporaryAllocation(of: pollfd.self, capacity: 2) { pollSet in
             let wake = 0
             let listening = 1
@@ -60,6 +64,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 if let pause, pause.hasPassed {
                     self.pause = nil
                 }
+                serviceStatus.update(children: children.count)
                 let room = children.count < configuration.childLimit && pause == nil
                 var accepting = false
                 switch configuration.model {
@@ -73,7 +78,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 let ready = try? Syscall.poll(
                     pollSet.baseAddress!,
                     count: accepting ? 2 : 1,
-                    timeoutMilliseconds: pause?.remainingMilliseconds ?? -1,
+                    timeoutMilliseconds: Deadline.soonest(pause, serviceStatus.due)?.remainingMilliseconds ?? -1,
                     retryOnInterrupt: false
                 )
                 guard let ready, ready > 0 else {
@@ -98,9 +103,10 @@ public struct ForkingServer<Handler: ConnectionHandler> {
 
     // MARK: - Fork per connection
 
-    /// Accepts queued connections until none is left, the limit is reached or shutdown is asked.
-    private mutating func acceptConnections() {
-        while children.count < configuration.maxChildren && ServerSignals.shutdownRequests == 0 {
+    /// Accepts queued connections until none is left, the limit is reached or shutdown is asked
+    /// (unless `evenWhenStopping`: the last pass of a drain).
+    private mutating func acceptConnections(evenWhenStopping: Bool = false) {
+        while children.count < configuration.maxChildren && (evenWhenStopping || ServerSignals.shutdownRequests == 0) {
             let connection: Connection
             do {
                 connection = try listener.accept()
@@ -132,8 +138,9 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         log.accepted(children: children.count + 1, limit: configuration.childLimit)
         let pid: pid_t
         do {
-            // A banner may wait on the client, so a connection with one is served by a fork.
-            if configuration.banner.isEmpty, let spawned = handler.spawn(for: connection) {
+            // A banner may wait on the client, and so does a PROXY header, which only a child
+            // may read: a connection with either is served by a fork.
+            if configuration.banner.isEmpty, configuration.proxyProtocol == nil, let spawned = handler.spawn(for: connection) {
                 pid = spawned
             } else {
                 pid = try Syscall.fork(ignoringInterrupts: true)
@@ -145,11 +152,15 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         }
         if pid == 0 {
             try? listener.close()
-            Syscall.exit(serve(connection, inWorker: false))
+            serviceStatus.closeInChild()
+            Syscall.exit(serve(connection, inWorker: false, children: children.count + 1))
         }
         try? connection.close()
         children[pid] = Syscall.monotonicNanoseconds()
-        log.childStarted(pid, serving: connection.peerAddress, children: children.count, limit: configuration.childLimit)
+        // Behind a proxy only the child learns the client, from the header: it says whom it serves.
+        if configuration.proxyProtocol == nil {
+            log.childStarted(pid, serving: connection.peerAddress, children: children.count, limit: configuration.childLimit)
+        }
     }
 
     // MARK: - Prefork
@@ -184,6 +195,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             log.error("worker \(Syscall.processID): cannot follow the server's end: \(log.describe(error))")
             Syscall.exit(1)
         }
+        serviceStatus.closeInChild()
         var served = 0
         while served < maxRequests ?? .max {
             let connection: Connection
@@ -219,10 +231,14 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     // MARK: - In a child
 
     /// Serves one connection and closes it; returns the status a child ends with for it: 0, or
-    /// 1 when the handler failed, or in tcpserver's style 111 when the banner could not be
-    /// written (tcpserver's `unable to print banner`).
-    private func serve(_ connection: Connection, inWorker: Bool) -> CInt {
-        defer { try? connection.close() }
+    /// 1 when the handler failed or the PROXY header was refused, or in tcpserver's style 111
+    /// when the banner could not be written (tcpserver's `unable to print banner`). A forked
+    /// child is told how many `children` its parent has with it.
+    private func serve(_ accepted: Connection, inWorker: Bool, children: Int = 0) -> CInt {
+        defer { try? accepted.close() }
+        guard let connection = configuration.admit(accepted, log: log, forkedWith: inWorker ? nil : children) else {
+            return 1
+        }
         log.serving(connection.peerAddress, inWorker: inWorker)
         do {
             if configuration.idleTimeoutSeconds > 0 {
@@ -281,6 +297,12 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     // MARK: - Shutdown
 
     private mutating func drain() {
+        serviceStatus.stopping(children: children.count)
+        // Clients the kernel has already accepted are served rather than reset by the close:
+        // a load balancer could not retry them elsewhere, since to it they were connected.
+        if configuration.model == .forkPerConnection {
+            acceptConnections(evenWhenStopping: true)
+        }
         // Every process sharing the listener stops accepting: idle workers leave accept(2) with
         // EINVAL and exit; busy ones finish their connection first.
         try? listener.stopAccepting()

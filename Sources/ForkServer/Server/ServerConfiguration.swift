@@ -44,4 +44,11 @@ public struct ServerConfiguration: Sendable {
         self.gracePeriodSeconds = gracePeriodSeconds
         self.banner = banner
     }
+
+    /// Whether every connection starts with a PROXY protocol header, and whom to believe
+    /// (`--proxy-protocol`); nil: a header is just data.
+    public var proxyProtocol: ProxyProtocolPolicy? = nil
+
+    /// Where readiness and status go (systemd's `NOTIFY_SOCKET`); nil: nowhere.
+    public var notifier: ServiceNotifier? = nil
 }

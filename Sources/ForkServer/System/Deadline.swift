@@ -14,6 +14,14 @@ struct Deadline {
         after(milliseconds: seconds * 1000)
     }
 
+    /// The earlier of two deadlines, either of which may be absent.
+    static func soonest(_ first: Deadline?, _ second: Deadline?) -> Deadline? {
+        guard let first, let second else {
+            return first ?? second
+        }
+        return first.nanoseconds <= second.nanoseconds ? first : second
+    }
+
     var hasPassed: Bool {
         Syscall.monotonicNanoseconds() >= nanoseconds
     }

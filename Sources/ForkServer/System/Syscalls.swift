@@ -259,6 +259,52 @@ enum Syscall {
         return Errno.current
     }
 
+    // MARK: - Service manager
+
+    /// getsockopt(2) for an integer option, such as SO_ACCEPTCONN or SO_TYPE.
+    static func integerOption(_ fd: CInt, level: CInt, name: CInt) throws(Errno) -> CInt {
+        var value: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        _ = try valueOrErrno(retryOnInterrupt: false) { getsockopt(fd, level, name, &value, &length) }
+        return value
+    }
+
+    /// Sets FD_CLOEXEC (fcntl(2) F_GETFD, F_SETFD), so that exec(2) closes `fd`.
+    static func setCloseOnExec(_ fd: CInt) throws(Errno) {
+        let flags = try valueOrErrno(retryOnInterrupt: false) { fcntl(fd, F_GETFD) }
+        _ = try valueOrErrno(retryOnInterrupt: false) { fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+    }
+
+    /// socket(2) for AF_UNIX datagrams, close-on-exec and non-blocking.
+    static func unixDatagramSocket() throws(Errno) -> CInt {
+        let type = SOCK_DGRAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue
+        return try valueOrErrno(retryOnInterrupt: false) { CForkServer.socket(AF_UNIX, CInt(type), 0) }
+    }
+
+    /// sendto(2): one datagram of `bytes` to the socket address in `address` (its raw bytes).
+    static func send(_ fd: CInt, _ bytes: [UInt8], to address: [UInt8], flags: CInt) throws(Errno) -> Int {
+        try valueOrErrno(retryOnInterrupt: true) {
+            bytes.withUnsafeBytes { message in
+                address.withUnsafeBytes { target in
+                    sendto(fd, message.baseAddress, message.count, flags,
+                           target.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(target.count))
+                }
+            }
+        }
+    }
+
+    /// getenv(3): the value of `name` in this process's environment, or nil.
+    static func environmentValue(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
+    /// unsetenv(3): takes `name` out of this process's environment, and so out of every child's
+    /// and program's. Only in the single-threaded server at its start: the environment is not
+    /// safe to change while another thread reads it.
+    static func removeEnvironmentValue(_ name: String) {
+        unsetenv(name)
+    }
+
     // MARK: - Credentials
 
     /// setgroups(2) with no groups: the process keeps no supplementary group.

@@ -27,10 +27,12 @@ final class ServerProcess: ProgramUnderTest {
         return String(executable[..<(executable.lastIndex(of: "/") ?? executable.endIndex)])
     }()
 
-    /// Starts `executable` (a product of this package, or an absolute path) with `arguments`;
-    /// standard output goes to `standardOutput`, /dev/null unless told.
+    /// Starts `executable` (a product of this package, or an absolute path) with `arguments`,
+    /// and with `environment`'s variables added to the test's own; standard output goes to
+    /// `standardOutput`, /dev/null unless told.
     init(
         _ executable: String = "echo-server", _ arguments: [String], grouping: ChildProcess.Grouping = .inherit,
+        environment: [String: String] = [:], standardInput: ChildProcess.StandardStream = .null,
         standardOutput: ChildProcess.StandardStream = .null
     ) throws {
         let path = executable.hasPrefix("/") ? executable : "\(Self.buildDirectory)/\(executable)"
@@ -38,8 +40,8 @@ final class ServerProcess: ProgramUnderTest {
         defer { try? errors.writeEnd.close() }
         do {
             process = try ChildProcess.spawn(
-                path: path, arguments: arguments,
-                standardInput: .null, standardOutput: standardOutput, standardError: .descriptor(errors.writeEnd),
+                path: path, arguments: arguments, environment: environment.isEmpty ? nil : Self.environment(adding: environment),
+                standardInput: standardInput, standardOutput: standardOutput, standardError: .descriptor(errors.writeEnd),
                 grouping: grouping
             )
         } catch {
@@ -47,6 +49,21 @@ final class ServerProcess: ProgramUnderTest {
             throw TestFailure("cannot start \(path): \(error)")
         }
         errorPipe = errors.readEnd.rawValue
+    }
+
+    /// The test process's environment with `variables` set.
+    private static func environment(adding variables: [String: String]) -> [[UInt8]] {
+        var entries: [[UInt8]] = []
+        var entry = environ
+        while let text = entry.pointee {
+            let bytes = Array(UnsafeRawBufferPointer(start: text, count: strlen(text)))
+            let name = String(decoding: bytes.prefix { $0 != UInt8(ascii: "=") }, as: UTF8.self)
+            if variables[name] == nil {
+                entries.append(bytes)
+            }
+            entry += 1
+        }
+        return entries + variables.map { Array("\($0.key)=\($0.value)".utf8) }
     }
 
     /// Starts `echo-server` and waits for its readiness line, which gives the port.

@@ -1,0 +1,118 @@
+import ForkServer
+import Glibc
+import ProcessInspection
+import Testing
+
+/// Socket activation with the real systemd-socket-activate as the parent: it listens, and on
+/// the first client execs the server with the socket as descriptor 3 and LISTEN_FDS=1.
+@Suite struct SocketActivationTests {
+    static let activator = "/usr/bin/systemd-socket-activate"
+
+    /// Starts `systemd-socket-activate -l 127.0.0.1:PORT` with `command` and waits until it listens.
+    static func activate(_ command: [String], listening ports: [UInt16]) throws -> ServerProcess {
+        guard access(activator, X_OK) == 0 else {
+            throw TestFailure("\(activator) is missing: apt-get install systemd (.ci/run does)")
+        }
+        let process = try ServerProcess(activator, ports.flatMap { ["-l", "127.0.0.1:\($0)"] } + command)
+        try process.waitForLines(containing: "Listening on 127.0.0.1:", count: ports.count)
+        return process
+    }
+
+    @Test func echoServerServesTheSocketItWasGivenToClientAfterClient() throws {
+        let port = try LoopbackListener.freePort()
+        let server = try Self.activate(["\(ServerProcess.buildDirectory)/echo-server", "--max-children", "3"], listening: [port])
+        for round in 0..<5 {
+            let client = try TestClient(port: port)
+            #expect(try client.roundTrip("round \(round)\n") == "round \(round)\n")
+            client.close()
+            try server.waitForLines(containing: ": end ", count: round + 1)
+        }
+        #expect(try server.waitForLine(containing: "listening on ").contains("listening on 127.0.0.1:\(port) (pid \(server.pid), max 3 children)"))
+        // The inherited socket is descriptor 3, now close-on-exec (O_CLOEXEC is 02000000).
+        let flags = try #require(Self.descriptorFlags(of: server.pid, descriptor: 3))
+        #expect(flags & 0o2000000 != 0)
+        server.send(SIGTERM)
+        #expect(try server.waitForExitCode() == 0)
+    }
+
+    @Test func forkserverServesTheInheritedSocketAndItsProgramsSeeNoListenVariables() throws {
+        let port = try LoopbackListener.freePort()
+        let server = try Self.activate(
+            ["\(ServerProcess.buildDirectory)/forkserver", "-v", "0", "0", "sh", "-c", "env | sort; echo end"], listening: [port]
+        )
+        for _ in 0..<3 {
+            let client = try TestClient(port: port)
+            var output: [UInt8] = []
+            while !output.ends(with: Array("end\n".utf8)) {
+                output += try client.receive(1)
+            }
+            let text = String(decoding: output, as: UTF8.self)
+            #expect(text.contains("TCPLOCALPORT=\(port)\n"))
+            #expect(!text.contains("LISTEN_"), "\(text)")
+        }
+        server.send(SIGTERM)
+        #expect(try server.waitForExitCode() == 0)
+    }
+
+    @Test func forkserverRefusesAPortThatIsNotTheInheritedSockets() throws {
+        let port = try LoopbackListener.freePort()
+        let server = try Self.activate(["\(ServerProcess.buildDirectory)/forkserver", "0", "\(port == 9 ? 10 : 9)", "cat"], listening: [port])
+        _ = try? TestClient(port: port)
+        #expect(try server.waitForExitCode() == 111)
+        #expect(server.lines.contains { $0.contains("forkserver: fatal: socket activation passed a socket on 127.0.0.1:\(port), not port") })
+    }
+
+    @Test func echoServerRefusesHostOrPortBesideAnInheritedSocket() throws {
+        let port = try LoopbackListener.freePort()
+        let server = try Self.activate(["\(ServerProcess.buildDirectory)/echo-server", "--port", "8001"], listening: [port])
+        _ = try? TestClient(port: port)
+        #expect(try server.waitForExitCode() == 2)
+        #expect(server.lines.contains { $0.contains("echo-server: --port: systemd passed a listening socket (LISTEN_FDS)") })
+    }
+
+    @Test func twoSocketsAreRefusedWithOneLine() throws {
+        let ports = [try LoopbackListener.freePort(), try LoopbackListener.freePort()]
+        let server = try Self.activate(["\(ServerProcess.buildDirectory)/echo-server"], listening: ports)
+        _ = try? TestClient(port: ports[0])
+        #expect(try server.waitForExitCode() == 1)
+        #expect(server.lines.contains { $0.contains("socket activation: 2 sockets were passed") })
+    }
+
+    @Test func variablesMeantForAnotherProcessAreIgnoredAndNotPassedOn() throws {
+        let started = try NotifyingServer(
+            "forkserver", ["127.0.0.1", "0", "sh", "-c", "env; echo end"],
+            environment: ["LISTEN_FDS": "1", "LISTEN_PID": "1", "LISTEN_FDNAMES": "other"]
+        )
+        let client = try TestClient(port: started.port)
+        var output: [UInt8] = []
+        while !output.ends(with: Array("end\n".utf8)) {
+            output += try client.receive(1)
+        }
+        #expect(!String(decoding: output, as: UTF8.self).contains("LISTEN_"))
+        #expect(!String(decoding: output, as: UTF8.self).contains("NOTIFY_SOCKET"))
+    }
+}
+
+extension SocketActivationTests {
+    /// The `flags:` of /proc/PID/fdinfo/FD (octal): the open file's flags, O_CLOEXEC among them.
+    static func descriptorFlags(of pid: pid_t, descriptor: Int) -> Int? {
+        let fd = open("/proc/\(pid)/fdinfo/\(descriptor)", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            return nil
+        }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = read(fd, &buffer, buffer.count)
+        let text = String(decoding: buffer[..<max(count, 0)], as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags:") }) else {
+            return nil
+        }
+        return Int(line.dropFirst("flags:".count).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 8)
+    }
+}
+
+extension Array where Element: Equatable {
+    func ends(with suffix: [Element]) -> Bool {
+        count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
+    }
+}

@@ -1,0 +1,61 @@
+import ForkServer
+import Glibc
+import Testing
+
+/// contrib/systemd's unit files, checked by the real `systemd-analyze verify`, which needs no
+/// running systemd: every key known, every command executable.
+@Suite struct SystemdUnitTests {
+    static let analyzer = "/usr/bin/systemd-analyze"
+    static let units = ["echo-server.socket", "echo-server.service", "forkserver-daytime.service"]
+
+    /// The package's root, from this file's path (Tests/IntegrationTests/Deploy/...).
+    static let packageRoot: String = {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(4)
+        return parts.joined(separator: "/")
+    }()
+
+    @Test func theUnitFilesPassSystemdAnalyzeVerify() throws {
+        guard access(Self.analyzer, X_OK) == 0 else {
+            throw TestFailure("\(Self.analyzer) is missing: apt-get install systemd (.ci/run does)")
+        }
+        let directory = try TemporaryDirectory()
+        var paths: [String] = []
+        for unit in Self.units {
+            let text = try Self.contents(of: "\(Self.packageRoot)/contrib/systemd/\(unit)")
+            // The units name the installed programs; here they are the ones just built.
+            let built = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                line.hasPrefix("ExecStart=/usr/local/bin/") ? "ExecStart=\(ServerProcess.buildDirectory)/" + line.dropFirst("ExecStart=/usr/local/bin/".count) : String(line)
+            }
+            paths.append(try directory.write(built.joined(separator: "\n"), to: unit))
+        }
+        #expect(paths.count == 3)
+        let analyzer = try ServerProcess(Self.analyzer, ["verify", "--man=no"] + paths)
+        #expect(try analyzer.waitForExitCode() == 0)
+        #expect(analyzer.lines.isEmpty, "\(analyzer.lines)")
+    }
+
+    @Test func theServicesAreTypeNotifyAndDrainThemselves() throws {
+        for unit in Self.units where unit.hasSuffix(".service") {
+            let lines = try Self.contents(of: "\(Self.packageRoot)/contrib/systemd/\(unit)").split(separator: "\n")
+            #expect(lines.contains("Type=notify"), "\(unit)")
+            #expect(lines.contains("KillMode=mixed"), "\(unit)")
+        }
+        let socket = try Self.contents(of: "\(Self.packageRoot)/contrib/systemd/echo-server.socket").split(separator: "\n")
+        #expect(socket.contains("Accept=no"))
+    }
+
+    static func contents(of path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw TestFailure.system("open \(path)")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while case let count = read(fd, &buffer, buffer.count), count > 0 {
+            bytes += buffer[..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

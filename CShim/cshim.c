@@ -3,7 +3,9 @@
 #include "CForkServer.h"
 
 #include <stdatomic.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 
 int CForkServer_errno(void) {
     return errno;
@@ -212,6 +214,16 @@ int CForkServer_signals_hangup_count(void) {
     return hangup_count;
 }
 
+// Every signal the server catches or ignores, which a program must get back at its default.
+static void add_exec_defaults(sigset_t *set) {
+    *set = inherited_ignored;
+    sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGPIPE);
+}
+
 int CForkServer_signals_default_for_exec(void) {
     // Caught signals go back to their defaults at exec(2) by themselves; ignored ones do not.
     if (set_disposition(SIGPIPE, SIG_DFL) == -1 || set_disposition(SIGINT, SIG_DFL) == -1) {
@@ -322,3 +334,90 @@ int CForkServer_wifsignaled(int status) {
 int CForkServer_wtermsig(int status) {
     return WTERMSIG(status);
 }
+
+// MARK: - Spawning a program for a connection
+
+// The child of CForkServer_spawn_connection runs on this stack, in the server's memory, while the
+// server waits (CLONE_VFORK): one child at a time, in a single-threaded server.
+static char spawn_stack[64 * 1024] __attribute__((aligned(16)));
+
+struct spawn_state {
+    const CForkServer_spawn_request *request;
+    int exec_error;
+};
+
+// Writes the request's log lines with each CFORKSERVER_SPAWN_PID_MARK replaced by this pid.
+static void write_log_lines(const CForkServer_spawn_request *request) {
+    if (request->log == NULL || request->log_length == 0) {
+        return;
+    }
+    char digits[16];
+    int count = 0;
+    for (unsigned pid = (unsigned)getpid(); pid > 0 || count == 0; pid /= 10) {
+        digits[count++] = (char)('0' + pid % 10);
+    }
+    size_t length = 0;
+    for (size_t index = 0; index < request->log_length && length + sizeof digits <= request->log_capacity; index++) {
+        if (request->log[index] == CFORKSERVER_SPAWN_PID_MARK) {
+            for (int digit = count - 1; digit >= 0; digit--) {
+                request->log_buffer[length++] = digits[digit];
+            }
+        } else {
+            request->log_buffer[length++] = request->log[index];
+        }
+    }
+    // One write, as every log line of the server: lines of concurrent processes never mix.
+    ssize_t ignored = write(STDERR_FILENO, request->log_buffer, length);
+    (void)ignored;
+}
+
+static int spawn_child(void *argument) {
+    struct spawn_state *state = argument;
+    const CForkServer_spawn_request *request = state->request;
+    // Every signal arrives blocked (the server blocked them all): no handler of the server's can
+    // run here, in its memory. The server's dispositions go back to the defaults first.
+    sigset_t defaults;
+    add_exec_defaults(&defaults);
+    for (int signo = 1; signo < NSIG; signo++) {
+        if (sigismember(&defaults, signo) == 1) {
+            set_disposition(signo, SIG_DFL);
+        }
+    }
+    // A group of its own: the drain signals the program and whatever it starts, and a terminal's
+    // Ctrl-C for the server's group does not reach it.
+    setpgid(0, 0);
+    write_log_lines(request);
+    if (request->exit_status == 0
+        && (dup2(request->connection, STDIN_FILENO) == -1 || dup2(request->connection, STDOUT_FILENO) == -1)) {
+        state->exec_error = errno;
+        _exit(111);
+    }
+    // Every descriptor but the standard three, the connection's own among them.
+    syscall(SYS_close_range, 3U, ~0U, 0U);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (request->exit_status != 0) {
+        _exit(request->exit_status);
+    }
+    execvpe(request->file, request->argv, request->envp);
+    state->exec_error = errno;
+    _exit(111);
+}
+
+pid_t CForkServer_spawn_connection(const CForkServer_spawn_request *request, int *error, int *exec_error) {
+    struct spawn_state state = {.request = request, .exec_error = 0};
+    sigset_t all, previous;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &previous);
+    pid_t pid = clone(spawn_child, spawn_stack + sizeof spawn_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &state);
+    int saved = errno;
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    if (pid == -1) {
+        *error = saved;
+        return -1;
+    }
+    *exec_error = state.exec_error;
+    return pid;
+}
+

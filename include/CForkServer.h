@@ -128,6 +128,40 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 /// Every change is made before any signal can arrive in the child.
 pid_t CForkServer_fork(int *error, bool ignore_interrupt);
 
+// MARK: - Spawning a program for a connection
+
+/// In a request's log lines, the byte that stands for the child's pid.
+#define CFORKSERVER_SPAWN_PID_MARK 1
+
+/// What the child of `CForkServer_spawn_connection` does, all prepared by the server.
+typedef struct {
+    /// The program, looked for in $PATH unless it has a slash; its argv and envp.
+    const char *file;
+    char *const *argv;
+    char *const *envp;
+    /// The connection, which becomes descriptors 0 and 1.
+    int connection;
+    /// Lines for descriptor 2, written before the program runs, each CFORKSERVER_SPAWN_PID_MARK
+    /// replaced by the child's pid; NULL for none. `log_buffer` holds `log_capacity` bytes of
+    /// room for them (the lines' length and 16 bytes per mark).
+    const char *log;
+    size_t log_length;
+    char *log_buffer;
+    size_t log_capacity;
+    /// 0 to run the program; else the status the child exits with instead (a denial's 100).
+    int exit_status;
+} CForkServer_spawn_request;
+
+/// Starts a process for a connection the way tcpserver's child begins, without copying the
+/// server: clone(2) with CLONE_VM | CLONE_VFORK, every signal blocked across it. The child sets
+/// the server's caught and ignored signals back to their defaults, makes a process group of its
+/// own, writes the log lines, puts the connection on descriptors 0 and 1, closes every other
+/// descriptor from 3 up, unblocks every signal and execs the program (or exits with
+/// `exit_status`). Returns once the child has exec'd or exited: its pid, with `*exec_error` 0,
+/// or the errno of a failed exec (the child then exited 111); or -1 with `*error` set when no
+/// child could be made.
+pid_t CForkServer_spawn_connection(const CForkServer_spawn_request *request, int *error, int *exec_error);
+
 // MARK: - Wait status (the <sys/wait.h> macros, which do not import into Swift)
 
 int CForkServer_wifexited(int status);

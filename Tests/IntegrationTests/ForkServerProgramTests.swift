@@ -396,6 +396,34 @@ import Testing
         #expect(try client.closedByPeer(within: 5))
     }
 
+    @Test func theDrainEndsWhatAProgramStartedTooSoNothingHoldsTheClient() throws {
+        // The shell's cat holds the connection while the shell waits for it: signalling the
+        // shell alone would leave cat serving, an orphan.
+        let server = try UCSPIServer(.forkserver, ["-v", "--grace", "1", "127.0.0.1", "0", "/bin/sh", "-c", "cat; exit 0"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("held") == "held")
+        let program = try programPID(server, client: client)
+        let started = ProcessTable.livingMembers(ofGroup: program)
+        #expect(started.count == 2, "the shell and its cat lead a group of their own: \(started)")
+        server.process.send(SIGTERM)
+        #expect(try server.process.waitForExitCode() == 0)
+        #expect(ProcessTable.livingMembers(ofGroup: program).isEmpty)
+        #expect(try client.closedByPeer(within: 5))
+    }
+
+    @Test func ctrlCInTheServersTerminalDrainsInsteadOfKillingPrograms() throws {
+        // A terminal's Ctrl-C reaches the whole foreground group: the server's, not its programs'.
+        let server = try UCSPIServer(.forkserver, ["-v", "--grace", "60", "127.0.0.1", "0", "/bin/cat"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("busy") == "busy")
+        _ = try programPID(server, client: client)
+        kill(-server.pid, SIGINT)
+        try server.process.waitForLine(containing: ": SIGINT: stopped accepting; 1 children have 60 s to finish")
+        #expect(try client.roundTrip("still served") == "still served")
+        client.finishSending()
+        #expect(try server.process.waitForExitCode() == 0)
+    }
+
     @Test func sighupIsLoggedAndChangesNothing() throws {
         let server = try UCSPIServer(.forkserver, ["-v", "127.0.0.1", "0", "/bin/cat"])
         let connected = try TestClient(port: server.port)

@@ -13,13 +13,14 @@ public protocol ConnectionHandler {
     /// that serves `connection` without forking the server, and returns its pid for the server
     /// to count and reap; or returns nil, and the server forks a child that calls `handle`.
     ///
-    /// It must not wait on the client: the server accepts no one else meanwhile. The default
-    /// returns nil.
-    func spawn(for connection: Connection) -> pid_t?
+    /// It must not wait on the client: the server accepts no one else meanwhile. An error means
+    /// no process could be made, and the connection is dropped as after a failed fork. The
+    /// default returns nil.
+    func spawn(for connection: Connection) throws(Errno) -> pid_t?
 }
 
 extension ConnectionHandler {
-    public func spawn(for connection: Connection) -> pid_t? {
+    public func spawn(for connection: Connection) throws(Errno) -> pid_t? {
         nil
     }
 }

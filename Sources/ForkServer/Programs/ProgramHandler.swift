@@ -74,7 +74,7 @@ public struct ProgramHandler: ConnectionHandler {
         } catch {
             drop(remote, error.reason)
         }
-        logDecision(launch, remote: remote, pid: Syscall.processID)
+        log.connection(decisionMessage(launch, remote: remote, pid: "\(Syscall.processID)"))
         guard launch.isAllowed else {
             Syscall.exit(100)
         }
@@ -82,6 +82,9 @@ public struct ProgramHandler: ConnectionHandler {
             try Syscall.duplicate(connection.descriptor.rawValue, as: STDIN_FILENO)
             try Syscall.duplicate(connection.descriptor.rawValue, as: STDOUT_FILENO)
             try Syscall.defaultSignalsForExec()
+            // A group of its own, as a spawned program has: the drain signals the program and
+            // whatever it starts, and a terminal's Ctrl-C for the server's group does not reach it.
+            try Syscall.becomeProcessGroupLeader()
         } catch {
             drop(remote, "unable to set up descriptors: \(log.describe(error))")
         }
@@ -92,25 +95,41 @@ public struct ProgramHandler: ConnectionHandler {
         drop(remote, "unable to run \(arguments[0]): \(log.describe(error))")
     }
 
-    /// Starts the program on `connection` from the server itself (posix_spawnp(3)), which is
-    /// cheaper than a fork of the server followed by exec (BENCHMARKS.md): when no name lookup
-    /// is asked for, the rules (a local file) let the client in and the program can be started.
-    /// Otherwise nil: a forked child looks the names up, or logs the denial or the failure.
-    /// With `--proxy-protocol` the server never asks: only a child may wait for the header.
-    public func spawn(for connection: Connection) -> pid_t? {
-        guard nameLookup == .none, let launch = try? prepare(connection, lookingUpNames: false), launch.isAllowed else {
+    /// Starts the program on `connection` from the server itself, without copying the server
+    /// (`Syscall.spawnConnection`: clone(2) with CLONE_VM | CLONE_VFORK), which is cheaper than a
+    /// fork of the server followed by exec (BENCHMARKS.md). The rules, a local file, are read
+    /// here; the child writes the `pid` and `ok` or `deny` lines before the program runs, as
+    /// tcpserver's child does, and a denied client's child exits 100 without running it.
+    /// Nil when names are to be looked up: that may wait on DNS, so a forked child does it.
+    /// With `--proxy-protocol` or a banner the server never asks: only a child may wait on the client.
+    public func spawn(for connection: Connection) throws(Errno) -> pid_t? {
+        guard nameLookup == .none else {
             return nil
         }
-        let descriptor = ChildProcess.StandardStream.descriptor(connection.descriptor)
-        guard let program = try? ChildProcess.spawn(
-            path: arguments[0], arguments: Array(arguments.dropFirst()), searchingPath: true,
-            environment: launch.environment.entries, standardInput: descriptor, standardOutput: descriptor
-        ) else {
-            return nil
+        let remote = connection.peerAddress
+        let pid = String(UnicodeScalar(UInt8(CFORKSERVER_SPAWN_PID_MARK)))
+        var lines = log.servingMessage(remote, inWorker: false, pid: pid).flatMap { log.line(.connections, $0) } ?? ""
+        var launch: Launch?
+        var failure: String?
+        do {
+            launch = try prepare(connection, lookingUpNames: false)
+        } catch {
+            failure = error.reason
         }
-        log.serving(connection.peerAddress, inWorker: false, pid: program.pid)
-        logDecision(launch, remote: connection.peerAddress, pid: program.pid)
-        return program.pid
+        if let launch {
+            lines += log.line(.connections, decisionMessage(launch, remote: remote, pid: pid)) ?? ""
+        }
+        let exitStatus: CInt = failure != nil ? 111 : launch?.isAllowed == false ? 100 : 0
+        let (child, execError) = try Syscall.spawnConnection(
+            arguments, environment: launch?.environment.entries ?? [], connection: connection.descriptor.rawValue,
+            logLines: lines, exitStatus: exitStatus
+        )
+        if let failure {
+            log.droppedConnection(from: remote, failure)
+        } else if let execError {
+            log.droppedConnection(from: remote, "unable to run \(arguments[0]): \(log.describe(execError))")
+        }
+        return child
     }
 
     /// What a connection's program gets, and whether it may run.
@@ -173,12 +192,10 @@ public struct ProgramHandler: ConnectionHandler {
 
     /// tcpserver's `ok PID LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT`,
     /// or `deny ...`.
-    private func logDecision(_ launch: Launch, remote: SocketAddress, pid: pid_t) {
-        log.connection(
-            "\(launch.isAllowed ? "ok" : "deny") \(pid) "
-                + "\(Self.safe(launch.localHost)):\(Self.safe(launch.local.tcpserverIPAddress)):\(launch.local.port) "
-                + "\(Self.safe(launch.remoteHost)):\(Self.safe(remote.tcpserverIPAddress))::\(remote.port)"
-        )
+    private func decisionMessage(_ launch: Launch, remote: SocketAddress, pid: String) -> String {
+        "\(launch.isAllowed ? "ok" : "deny") \(pid) "
+            + "\(Self.safe(launch.localHost)):\(Self.safe(launch.local.tcpserverIPAddress)):\(launch.local.port) "
+            + "\(Self.safe(launch.remoteHost)):\(Self.safe(remote.tcpserverIPAddress))::\(remote.port)"
     }
 
     /// Logs why the connection from `peer` is dropped and ends the child with tcpserver's status 111.

@@ -140,7 +140,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         do {
             // A banner may wait on the client, and so does a PROXY header, which only a child
             // may read: a connection with either is served by a fork.
-            if configuration.banner.isEmpty, configuration.proxyProtocol == nil, let spawned = handler.spawn(for: connection) {
+            if configuration.banner.isEmpty, configuration.proxyProtocol == nil, let spawned = try handler.spawn(for: connection) {
                 pid = spawned
             } else {
                 pid = try Syscall.fork(ignoringInterrupts: true)
@@ -341,7 +341,13 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             reapFinishedChildren()
             log.server("sending \(name) to \(children.count) children")
             for pid in children.keys {
-                try? Syscall.kill(pid, signal: signal)
+                // A child that leads its own process group (a program forkserver started) is
+                // signalled with whatever it started; one that does not, or not yet, alone.
+                do {
+                    try Syscall.kill(-pid, signal: signal)
+                } catch {
+                    try? Syscall.kill(pid, signal: signal)
+                }
             }
         }
     }

@@ -103,14 +103,22 @@ public struct ServerLog: Sendable {
         }
     }
 
-    /// In the process `pid` that serves `peer`, before anything else (or in the server, for a
-    /// process it spawned): tcpserver's `pid C from IP` (the IP as `$TCPREMOTEIP` gives it: an
-    /// IPv4-mapped client in dotted decimal), or a prefork worker's `pid W from ADDRESS`.
-    func serving(_ peer: SocketAddress, inWorker: Bool, pid: pid_t = Syscall.processID) {
+    /// In the process that serves `peer`, before anything else: tcpserver's `pid C from IP`
+    /// (the IP as `$TCPREMOTEIP` gives it: an IPv4-mapped client in dotted decimal), or a
+    /// prefork worker's `pid W from ADDRESS`.
+    func serving(_ peer: SocketAddress, inWorker: Bool) {
+        if let message = servingMessage(peer, inWorker: inWorker, pid: "\(Syscall.processID)") {
+            connection(message)
+        }
+    }
+
+    /// `serving`'s message, with `pid` standing for the serving process's id; nil when there is
+    /// none in this style.
+    func servingMessage(_ peer: SocketAddress, inWorker: Bool, pid: String) -> String? {
         switch style {
-        case .forkServer where inWorker: connection("pid \(pid) from \(peer)")
-        case .forkServer: break
-        case .tcpserver: connection("pid \(pid) from \(peer.tcpserverIPAddress)")
+        case .forkServer where inWorker: "pid \(pid) from \(peer)"
+        case .forkServer: nil
+        case .tcpserver: "pid \(pid) from \(peer.tcpserverIPAddress)"
         }
     }
 
@@ -133,11 +141,16 @@ public struct ServerLog: Sendable {
 
     // MARK: - Writing
 
+    /// The line `message` makes at `level`, ending in a newline; nil when the verbosity leaves it
+    /// out. For lines that another process writes: a spawned program's first lines.
+    func line(_ level: Verbosity, _ message: @autoclosure () -> String) -> String? {
+        level <= verbosity ? "\(name): \(message())\n" : nil
+    }
+
     private func write(_ level: Verbosity, _ message: @autoclosure () -> String) {
-        guard level <= verbosity else {
+        guard var line = line(level, message()) else {
             return
         }
-        var line = "\(name): \(message())\n"
         line.withUTF8 { bytes in
             try? FileDescriptor.standardError.writeAll(UnsafeRawBufferPointer(bytes))
         }

@@ -305,6 +305,41 @@ enum Syscall {
         unsetenv(name)
     }
 
+    /// `CForkServer_spawn_connection`: starts `arguments[0]` (looked for in $PATH) on the
+    /// connection `connection` with `environment`, after the child has written `logLines` (each
+    /// CFORKSERVER_SPAWN_PID_MARK its pid); with `exitStatus` not 0, the child exits with it
+    /// instead. Returns the child and, when the exec failed (the child then exited 111), its error.
+    static func spawnConnection(
+        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
+    ) throws(Errno) -> (pid: pid_t, execError: Errno?) {
+        let argv = CStringArray(arguments)
+        let envp = CStringArray(environment)
+        let log = Array(logLines.utf8)
+        let marks = log.lazy.filter { $0 == UInt8(CFORKSERVER_SPAWN_PID_MARK) }.count
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: log.count + 16 * marks + 16)
+        defer { buffer.deallocate() }
+        var error: CInt = 0
+        var execError: CInt = 0
+        let pid = log.withUnsafeBufferPointer { log in
+            var request = CForkServer_spawn_request(
+                file: argv.pointers[0], argv: argv.pointers, envp: envp.pointers, connection: connection,
+                log: log.isEmpty ? nil : UnsafeRawPointer(log.baseAddress!).assumingMemoryBound(to: CChar.self),
+                log_length: log.count, log_buffer: buffer, log_capacity: log.count + 16 * marks + 16,
+                exit_status: exitStatus
+            )
+            return CForkServer_spawn_connection(&request, &error, &execError)
+        }
+        if pid == -1 {
+            throw Errno(rawValue: error)
+        }
+        return (pid, execError == 0 ? nil : Errno(rawValue: execError))
+    }
+
+    /// setpgid(2) with 0, 0: this process leads a process group of its own.
+    static func becomeProcessGroupLeader() throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { setpgid(0, 0) }
+    }
+
     // MARK: - Credentials
 
     /// setgroups(2) with no groups: the process keeps no supplementary group.

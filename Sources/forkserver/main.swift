@@ -14,7 +14,7 @@ do {
     program.exit(error)
 }
 
-let log = ServerLog(name: program.name, style: .tcpserver, verbosity: options.verbosity)
+let log = ServerLog(name: program.name, style: .tcpserver, verbosity: options.verbosity, logsDurations: options.logsDurations)
 let listener: ListeningSocket
 do throws(TCPServerStartupError) {
     listener = try TCPServerStartup.listen(options)
@@ -40,7 +40,9 @@ let handler = ProgramHandler(
     noDelay: options.noDelay,
     keepsIPOptions: options.keepsIPOptions
 )
-let configuration = ServerConfiguration(maxChildren: options.maxChildren, gracePeriodSeconds: options.gracePeriodSeconds, banner: options.banner)
+let configuration = ServerConfiguration(
+    maxChildren: options.maxChildren, gracePeriodSeconds: options.gracePeriodSeconds, banner: options.banner, sourceLimits: options.sourceLimits
+)
 do {
     var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
     server.run()

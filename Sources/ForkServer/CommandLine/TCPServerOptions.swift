@@ -24,6 +24,10 @@ package struct TCPServerOptions {
     package var noDelay = false
     package var keepsIPOptions = false
     package var gracePeriodSeconds = 5
+    /// `-C`, `--rate` and the other per-source limits; none by default.
+    package var sourceLimits = SourceLimits()
+    /// `--log-duration`: `end` lines with how long the connection lasted.
+    package var logsDurations = false
 
     /// tcpserver's synopsis, the first line of the help.
     package static func synopsis(program: String) -> String {
@@ -65,7 +69,32 @@ package struct TCPServerOptions {
           --grace SECS            on SIGTERM or SIGINT, time programs get to finish before
                                   they are sent SIGTERM, then as long again before SIGKILL
                                   (default 5)
+          --log-duration          with -v: end lines say how long the connection lasted
+                                  (`end PID status S after T s`); without it they are
+                                  tcpserver's
           --help                  show this help
+
+        limits per source (a source is a client's IPv4 address, or its IPv6 address's /64,
+        because an IPv6 client usually owns a whole /64):
+          -C N[:MSG], --max-per-source N[:MSG]
+                                  at most N programs at once for one source; another
+                                  connection is accepted and closed at once (sent MSG
+                                  first, as given), logged, and not counted in -c
+          --rate N/s              new connections per source: N a second (or N/min, N/h);
+                                  a source over it has its connections closed at once
+                                  (logged once per source every 10 s), the others are
+                                  served as usual
+          --burst N               with --rate: connections a source may open at once
+                                  (default the N of --rate)
+          --rate-sources N        sources the rate limit remembers (default 16384); when
+                                  full, the one with the most allowance left is forgotten
+          --ipv4-source-prefix LEN, --ipv6-source-prefix LEN
+                                  bits of a client's address that make its source
+                                  (default 32 and 64)
+
+        signals: SIGTERM or SIGINT drain (see --grace); SIGQUIT sends the programs SIGTERM
+        at once and exits when they are reaped; SIGHUP is logged and changes nothing: the
+        rules (-x) are read afresh for each connection already, and nothing else is loaded.
 
         """
     }
@@ -76,6 +105,7 @@ package struct TCPServerOptions {
         var options = TCPServerOptions(host: "", port: "", program: [])
         var remaining = ArraySlice(arguments)
         var environmentIDs = false
+        var limits = SourceLimitOptions()
         while let argument = remaining.first, argument.hasPrefix("-"), argument.count > 1 {
             remaining.removeFirst()
             if argument == "--" {
@@ -85,6 +115,10 @@ package struct TCPServerOptions {
                 var parser = OptionParser([argument] + remaining)
                 guard let option = try parser.nextOption() else {
                     break
+                }
+                if try limits.read(option, from: &parser) {
+                    remaining = parser.remainingArguments
+                    continue
                 }
                 switch option {
                 case "--help":
@@ -99,6 +133,8 @@ package struct TCPServerOptions {
                     options.rulesPath = try parser.value(of: option)
                 case "--grace":
                     options.gracePeriodSeconds = try parser.integer(of: option, in: 0...86_400)
+                case "--log-duration":
+                    options.logsDurations = true
                 default:
                     throw UsageError("unknown option '\(option)'")
                 }
@@ -120,6 +156,7 @@ package struct TCPServerOptions {
                 }
                 switch letter {
                 case "c": options.maxChildren = try number(try value(), for: "-c", in: 1...100_000)
+                case "C": try limits.readMaxPerSource(try value(), for: "-C")
                 case "b": options.backlog = try number(try value(), for: "-b", in: 1...65535)
                 case "B": options.banner = Array(try value().utf8)
                 case "x": options.rulesPath = try value()
@@ -147,6 +184,7 @@ package struct TCPServerOptions {
                 }
             }
         }
+        options.sourceLimits = try limits.limits()
         if environmentIDs {
             try options.takeIDsFromEnvironment()
         }

@@ -28,14 +28,18 @@ final class ServerProcess: ProgramUnderTest {
     }()
 
     /// Starts `executable` (a product of this package, or an absolute path) with `arguments`.
-    init(_ executable: String = "echo-server", _ arguments: [String], grouping: ChildProcess.Grouping = .inherit) throws {
+    /// Its standard output goes to `standardOutput`.
+    init(
+        _ executable: String = "echo-server", _ arguments: [String], grouping: ChildProcess.Grouping = .inherit,
+        standardOutput: ChildProcess.StandardStream = .null
+    ) throws {
         let path = executable.hasPrefix("/") ? executable : "\(Self.buildDirectory)/\(executable)"
         let errors = try FileDescriptor.pipe()
         defer { try? errors.writeEnd.close() }
         do {
             process = try ChildProcess.spawn(
                 path: path, arguments: arguments,
-                standardInput: .null, standardOutput: .null, standardError: .descriptor(errors.writeEnd),
+                standardInput: .null, standardOutput: standardOutput, standardError: .descriptor(errors.writeEnd),
                 grouping: grouping
             )
         } catch {
@@ -49,6 +53,36 @@ final class ServerProcess: ProgramUnderTest {
     static func startEchoServer(_ arguments: [String] = [], host: String = "127.0.0.1") throws -> ServerProcess {
         let server = try ServerProcess("echo-server", ["--host", host, "--port", "0"] + arguments)
         try server.waitUntilListening()
+        return server
+    }
+
+    /// Starts `forkserver -1 OPTIONS 127.0.0.1 0 PROGRAM...` and takes the port it prints on
+    /// standard output once it listens (tcpserver's `-1`, its readiness signal).
+    static func startForkserver(_ options: [String], program: [String]) throws -> ServerProcess {
+        let output = try FileDescriptor.pipe()
+        defer { try? output.readEnd.close() }
+        let server: ServerProcess
+        do {
+            defer { try? output.writeEnd.close() }
+            server = try ServerProcess("forkserver", ["-1"] + options + ["127.0.0.1", "0"] + program, standardOutput: .descriptor(output.writeEnd))
+        }
+        var line: [UInt8] = []
+        let deadline = monotonicSeconds() + 20
+        while line.last != UInt8(ascii: "\n") {
+            var wait = pollfd(fd: output.readEnd.rawValue, events: Int16(POLLIN), revents: 0)
+            guard poll(&wait, 1, millisecondsUntil(deadline)) > 0 else {
+                throw TestFailure("forkserver printed no port; stderr:\n\(server.lines.joined(separator: "\n"))")
+            }
+            var byte: UInt8 = 0
+            guard read(output.readEnd.rawValue, &byte, 1) == 1 else {
+                throw TestFailure("forkserver closed its standard output before the port")
+            }
+            line.append(byte)
+        }
+        guard let port = UInt16(String(decoding: line.dropLast(), as: UTF8.self)) else {
+            throw TestFailure("not a port: \(line)")
+        }
+        server.port = port
         return server
     }
 

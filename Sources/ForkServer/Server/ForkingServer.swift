@@ -375,6 +375,10 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             log.server("sending \(name) to \(children.count) children")
             for pid in children.keys {
                 try? Syscall.kill(pid, signal: signal)
+                if signal == SIGTERM {
+                    // A stopped child would hold SIGTERM pending for ever (s6-tcpserverd does the same).
+                    try? Syscall.kill(pid, signal: SIGCONT)
+                }
             }
         }
     }

@@ -93,7 +93,7 @@ package struct TCPServerOptions {
                                   (default 32 and 64)
 
         signals: SIGTERM or SIGINT drain (see --grace); SIGQUIT sends the programs SIGTERM
-        at once and exits when they are reaped; SIGHUP is logged and changes nothing: the
+        at once and exits when they are reaped; SIGHUP changes nothing (logged with -v): the
         rules (-x) are read afresh for each connection already, and nothing else is loaded.
 
         """

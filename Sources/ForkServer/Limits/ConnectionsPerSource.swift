@@ -60,7 +60,7 @@ package final class ConnectionsPerSource {
     /// Counts a new connection from `source` and returns true, or returns false (and counts
     /// nothing) when `source` is at the limit already.
     package func add(_ source: SourceKey) -> Bool {
-        var slot = source.hashValue(in: mask)
+        var slot = source.slot(in: mask)
         let home = UInt32(slot)
         while entries[slot].count != 0 {
             if entries[slot].high == source.high && entries[slot].low == source.low {
@@ -91,7 +91,7 @@ package final class ConnectionsPerSource {
     }
 
     private func find(_ source: SourceKey) -> Int? {
-        var slot = source.hashValue(in: mask)
+        var slot = source.slot(in: mask)
         while entries[slot].count != 0 {
             if entries[slot].high == source.high && entries[slot].low == source.low {
                 return slot

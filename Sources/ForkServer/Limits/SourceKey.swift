@@ -76,7 +76,7 @@ public struct SourceKey: Hashable, Sendable, CustomStringConvertible {
 
     /// The table slot this source starts its search at: Swift's `Hasher`, which is seeded at
     /// random for each process, so that clients cannot choose addresses that collide.
-    func hashValue(in mask: Int) -> Int {
+    func slot(in mask: Int) -> Int {
         var hasher = Hasher()
         hasher.combine(high)
         hasher.combine(low)

@@ -77,7 +77,7 @@ package final class SourceRateTable {
 
     /// Lets a new connection from `source` in at `now` (CLOCK_MONOTONIC ns), or refuses it.
     package func admit(_ source: SourceKey, at now: UInt64) -> Decision {
-        let first = source.hashValue(in: setMask) * Self.ways
+        let first = source.slot(in: setMask) * Self.ways
         var victim = first
         for slot in first..<first + Self.ways {
             let entry = entries[slot]

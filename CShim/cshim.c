@@ -41,6 +41,7 @@ static volatile sig_atomic_t ring_overflowed = 0;
 static volatile sig_atomic_t shutdown_count = 0;
 static volatile sig_atomic_t shutdown_signal = 0;
 static volatile sig_atomic_t hangup_count = 0;
+static volatile sig_atomic_t quit_count = 0;
 // The signals this process inherited ignored across exec(2), found once at install: a program
 // the server runs gets them back at their defaults.
 static sigset_t inherited_ignored;
@@ -67,7 +68,11 @@ static void reap_into_record(void) {
         if (pid <= 0) {
             return;
         }
-        ring[head % RING_CAPACITY] = (CForkServer_reaped_child){.pid = pid, .status = status};
+        // clock_gettime(2) is async-signal-safe: the end is timed here, not when Swift gets to it.
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t ended = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        ring[head % RING_CAPACITY] = (CForkServer_reaped_child){.pid = pid, .status = status, .ended_nanoseconds = ended};
         head += 1;
         atomic_store_explicit(&ring_head, head, memory_order_release);
     }
@@ -85,6 +90,14 @@ static void on_hangup(int signo) {
     (void)signo;
     int saved = errno;
     hangup_count += 1;
+    wake();
+    errno = saved;
+}
+
+static void on_quit(int signo) {
+    (void)signo;
+    int saved = errno;
+    quit_count += 1;
     wake();
     errno = saved;
 }
@@ -119,6 +132,7 @@ static int set_handler(int signo, void (*handler)(int)) {
     sigaddset(&action.sa_mask, SIGTERM);
     sigaddset(&action.sa_mask, SIGINT);
     sigaddset(&action.sa_mask, SIGHUP);
+    sigaddset(&action.sa_mask, SIGQUIT);
     return sigaction(signo, &action, NULL);
 }
 
@@ -139,6 +153,7 @@ static void uninstall(void) {
     set_disposition(SIGTERM, SIG_DFL);
     set_disposition(SIGINT, SIG_DFL);
     set_disposition(SIGHUP, SIG_DFL);
+    set_disposition(SIGQUIT, SIG_DFL);
     close(wake_pipe[0]);
     close(wake_pipe[1]);
     wake_pipe[0] = wake_pipe[1] = -1;
@@ -157,7 +172,8 @@ int CForkServer_signals_install(void) {
         || set_handler(SIGCHLD, on_sigchld) == -1
         || set_handler(SIGTERM, on_shutdown) == -1
         || set_handler(SIGINT, on_shutdown) == -1
-        || set_handler(SIGHUP, on_hangup) == -1) {
+        || set_handler(SIGHUP, on_hangup) == -1
+        || set_handler(SIGQUIT, on_quit) == -1) {
         uninstall();
         return -1;
     }
@@ -167,6 +183,7 @@ int CForkServer_signals_install(void) {
     sigaddset(&handled, SIGTERM);
     sigaddset(&handled, SIGINT);
     sigaddset(&handled, SIGHUP);
+    sigaddset(&handled, SIGQUIT);
     if (sigprocmask(SIG_UNBLOCK, &handled, NULL) == -1) {
         uninstall();
         return -1;
@@ -214,6 +231,10 @@ int CForkServer_signals_hangup_count(void) {
     return hangup_count;
 }
 
+int CForkServer_signals_quit_count(void) {
+    return quit_count;
+}
+
 // Every signal the server catches or ignores, which a program must get back at its default.
 static void add_exec_defaults(sigset_t *set) {
     *set = inherited_ignored;
@@ -221,6 +242,7 @@ static void add_exec_defaults(sigset_t *set) {
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGHUP);
+    sigaddset(set, SIGQUIT);
     sigaddset(set, SIGPIPE);
 }
 
@@ -293,6 +315,7 @@ pid_t CForkServer_fork(int *error, bool ignore_interrupt) {
         set_disposition(SIGTERM, SIG_DFL);
         set_disposition(SIGINT, ignore_interrupt ? SIG_IGN : SIG_DFL);
         set_disposition(SIGHUP, SIG_DFL);
+        set_disposition(SIGQUIT, SIG_DFL);
         if (wake_pipe[0] != -1) {
             close(wake_pipe[0]);
             close(wake_pipe[1]);
@@ -304,6 +327,7 @@ pid_t CForkServer_fork(int *error, bool ignore_interrupt) {
         shutdown_count = 0;
         shutdown_signal = 0;
         hangup_count = 0;
+        quit_count = 0;
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

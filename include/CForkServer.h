@@ -20,8 +20,10 @@
 #include <stdbool.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -57,9 +59,9 @@ int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *acti
 
 /// Installs the signal dispositions of a forking server, once per process:
 /// SIGCHLD is caught (SA_RESTART | SA_NOCLDSTOP) by a handler that reaps every finished child
-/// into the reaped record; SIGTERM and SIGINT, and SIGHUP, are caught by handlers that only
-/// count the requests; every handler writes a byte to a non-blocking, close-on-exec self-pipe;
-/// SIGPIPE is ignored; SIGCHLD, SIGTERM, SIGINT and SIGHUP are unblocked. The signals the
+/// into the reaped record; SIGTERM and SIGINT, SIGHUP, and SIGQUIT are caught by handlers that
+/// only count the requests; every handler writes a byte to a non-blocking, close-on-exec
+/// self-pipe; SIGPIPE is ignored; SIGCHLD, SIGTERM, SIGINT, SIGHUP and SIGQUIT are unblocked. The signals the
 /// process inherited ignored are noted for `CForkServer_signals_default_for_exec`.
 /// Returns 0, or -1 with errno set.
 int CForkServer_signals_install(void);
@@ -88,6 +90,9 @@ int CForkServer_signals_shutdown_signal(void);
 /// How many SIGHUP signals have arrived since `CForkServer_signals_install`.
 int CForkServer_signals_hangup_count(void);
 
+/// How many SIGQUIT signals have arrived since `CForkServer_signals_install`.
+int CForkServer_signals_quit_count(void);
+
 /// In a forked child about to exec(2) a program: every signal the program would otherwise
 /// inherit ignored (SIGPIPE, SIGINT, and those this process inherited ignored) back to its
 /// default, and the signal mask emptied. Returns 0, or -1 with errno set.
@@ -108,10 +113,12 @@ void CForkServer_sigchld_unblock(void);
 
 // MARK: - Reaping
 
-/// One child reaped by the SIGCHLD handler: its pid and its wait status.
+/// One child reaped by the SIGCHLD handler: its pid, its wait status, and when it was reaped
+/// (CLOCK_MONOTONIC nanoseconds).
 typedef struct {
     pid_t pid;
     int status;
+    uint64_t ended_nanoseconds;
 } CForkServer_reaped_child;
 
 /// Takes the oldest child the SIGCHLD handler reaped and not yet taken: true with `*child`
@@ -122,8 +129,8 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 // MARK: - Fork
 
 /// fork(2) with every signal blocked across it. In the parent, returns the child's pid, or -1
-/// with the error in `*error`. In the child, returns 0 after resetting SIGCHLD, SIGTERM, SIGHUP
-/// and SIGINT to their defaults (SIGINT ignored instead with `ignore_interrupt`), closing the
+/// with the error in `*error`. In the child, returns 0 after resetting SIGCHLD, SIGTERM, SIGHUP,
+/// SIGQUIT and SIGINT to their defaults (SIGINT ignored instead with `ignore_interrupt`), closing the
 /// self-pipe, forgetting the reaped record and unblocking every signal; SIGPIPE stays ignored.
 /// Every change is made before any signal can arrive in the child.
 pid_t CForkServer_fork(int *error, bool ignore_interrupt);

@@ -14,7 +14,7 @@ do {
     program.exit(error)
 }
 
-let log = ServerLog(name: program.name, style: .tcpserver, verbosity: options.verbosity)
+let log = ServerLog(name: program.name, style: .tcpserver, verbosity: options.verbosity, logsDurations: options.logsDurations)
 // What systemd passes comes first, while the process is single-threaded and before the
 // program's environment is taken from this one's: the variables are meant for the server alone.
 let inherited: ListeningSocket?
@@ -50,7 +50,9 @@ let handler = ProgramHandler(
     noDelay: options.noDelay,
     keepsIPOptions: options.keepsIPOptions
 )
-var configuration = ServerConfiguration(maxChildren: options.maxChildren, gracePeriodSeconds: options.gracePeriodSeconds, banner: options.banner)
+var configuration = ServerConfiguration(
+    maxChildren: options.maxChildren, gracePeriodSeconds: options.gracePeriodSeconds, banner: options.banner, sourceLimits: options.sourceLimits
+)
 configuration.proxyProtocol = options.proxyProtocol
 configuration.notifier = notifier
 do {

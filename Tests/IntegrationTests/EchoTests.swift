@@ -80,15 +80,22 @@ import Testing
         #expect(try client.roundTrip("ping") == "ping")
     }
 
-    @Test func logsEachConnectionWithPidAddressAndStatus() throws {
-        let server = try ServerProcess.startEchoServer()
+    @Test func logsEachConnectionWithPidAddressStatusDurationAndBytes() throws {
+        let server = try ServerProcess.startEchoServer(["--greeting", "hi"])
         let client = try TestClient(port: server.port)
+        #expect(try client.receive(3) == Array("hi\n".utf8))
         #expect(try client.roundTrip("x") == "x")
+        #expect(try client.roundTrip("hello") == "hello")
         client.close()
         let start = try server.waitForLine(containing: " from 127.0.0.1:")
         let child = try #require(server.childPIDs.first)
         #expect(start.hasPrefix("echo-server: pid \(child) from 127.0.0.1:"))
-        #expect(try server.waitForLine(containing: ": end \(child) ") == "echo-server: end \(child) status 0 (0/40)")
+        // The greeting counts as bytes out.
+        let end = try server.waitForLine(containing: ": end \(child) ")
+        #expect(end.hasPrefix("echo-server: end \(child) status 0 after "), "\(end)")
+        #expect(end.hasSuffix(" s, 6 bytes in, 9 bytes out (0/40)"), "\(end)")
+        let seconds = end.split(separator: " ")[6]
+        #expect(seconds.split(separator: ".").map(\.count) == [seconds.count - 4, 3], "\(end)")
     }
 
     @Test(arguments: ServerModel.allCases)

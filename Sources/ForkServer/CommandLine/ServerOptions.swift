@@ -45,6 +45,28 @@ package struct ServerOptions {
         \(ProxyProtocolOptions.usage(column: 24))
           --help                show this help
 
+        limits per source (fork only; a source is a client's IPv4 address, or its IPv6
+        address's /64, because an IPv6 client usually owns a whole /64):
+          --max-per-source N[:MSG]
+                                at most N clients at once from one source; another is
+                                accepted and closed at once (sent MSG first, as given),
+                                logged, and not counted in --max-children
+          --rate N/s            new connections per source: N a second (or N/min, N/h);
+                                a source over it has its connections closed at once
+                                (logged once per source every 10 s), the others are
+                                served as usual
+          --burst N             with --rate: connections a source may open at once
+                                (default the N of --rate)
+          --rate-sources N      sources the rate limit remembers (default 16384); when
+                                full, the one with the most allowance left is forgotten
+          --ipv4-source-prefix LEN, --ipv6-source-prefix LEN
+                                bits of a client's address that make its source
+                                (default 32 and 64)
+
+        signals: SIGTERM or SIGINT drain (see --grace); SIGQUIT sends the children
+        SIGTERM at once and exits when they are reaped; SIGHUP reloads nothing (echo-server
+        loads nothing) and is logged.
+
         """
     }
 
@@ -61,9 +83,14 @@ package struct ServerOptions {
         var maxRequests: Int?
         var maxChildrenGiven = false
         var proxy = ProxyProtocolOptions()
+        var limits = SourceLimitOptions()
         var listeningOptionsGiven: [String] = []
         while let option = try parser.nextOption() {
+            // The options both programs share: PROXY protocol, and the limits per source.
             if try proxy.take(option, from: &parser) {
+                continue
+            }
+            if try limits.read(option, from: &parser) {
                 continue
             }
             switch option {
@@ -102,9 +129,13 @@ package struct ServerOptions {
                 throw UsageError("unknown option '\(option)'")
             }
         }
+        configuration.sourceLimits = try limits.limits()
         if model == "prefork" {
             if maxChildrenGiven {
                 throw UsageError("--max-children limits --model fork; a prefork pool's size is --workers")
+            }
+            if configuration.sourceLimits.isActive {
+                throw UsageError("--max-per-source and --rate need --model fork: in a prefork pool the workers accept connections, and the server never sees them")
             }
             configuration.model = .prefork(workers: workers ?? 4, maxRequests: maxRequests)
         } else if workers != nil || maxRequests != nil {

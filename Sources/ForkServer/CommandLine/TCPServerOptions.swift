@@ -26,6 +26,10 @@ package struct TCPServerOptions {
     package var gracePeriodSeconds = 5
     /// `--proxy-protocol`: the policy, or nil.
     package var proxyProtocol: ProxyProtocolPolicy?
+    /// `-C`, `--rate` and the other per-source limits; none by default.
+    package var sourceLimits = SourceLimits()
+    /// `--log-duration`: `end` lines with how long the connection lasted.
+    package var logsDurations = false
 
     /// tcpserver's synopsis, the first line of the help.
     package static func synopsis(program: String) -> String {
@@ -71,7 +75,32 @@ package struct TCPServerOptions {
                                   they are sent SIGTERM, then as long again before SIGKILL
                                   (default 5)
         \(ProxyProtocolOptions.usage(column: 26))
+          --log-duration          with -v: end lines say how long the connection lasted
+                                  (`end PID status S after T s`); without it they are
+                                  tcpserver's
           --help                  show this help
+
+        limits per source (a source is a client's IPv4 address, or its IPv6 address's /64,
+        because an IPv6 client usually owns a whole /64):
+          -C N[:MSG], --max-per-source N[:MSG]
+                                  at most N programs at once for one source; another
+                                  connection is accepted and closed at once (sent MSG
+                                  first, as given), logged, and not counted in -c
+          --rate N/s              new connections per source: N a second (or N/min, N/h);
+                                  a source over it has its connections closed at once
+                                  (logged once per source every 10 s), the others are
+                                  served as usual
+          --burst N               with --rate: connections a source may open at once
+                                  (default the N of --rate)
+          --rate-sources N        sources the rate limit remembers (default 16384); when
+                                  full, the one with the most allowance left is forgotten
+          --ipv4-source-prefix LEN, --ipv6-source-prefix LEN
+                                  bits of a client's address that make its source
+                                  (default 32 and 64)
+
+        signals: SIGTERM or SIGINT drain (see --grace); SIGQUIT sends the programs SIGTERM
+        at once and exits when they are reaped; SIGHUP changes nothing (logged with -v): the
+        rules (-x) are read afresh for each connection already, and nothing else is loaded.
 
         """
     }
@@ -83,6 +112,7 @@ package struct TCPServerOptions {
         var remaining = ArraySlice(arguments)
         var environmentIDs = false
         var proxy = ProxyProtocolOptions()
+        var limits = SourceLimitOptions()
         while let argument = remaining.first, argument.hasPrefix("-"), argument.count > 1 {
             remaining.removeFirst()
             if argument == "--" {
@@ -93,7 +123,8 @@ package struct TCPServerOptions {
                 guard let option = try parser.nextOption() else {
                     break
                 }
-                if try proxy.take(option, from: &parser) {
+                let shared = try proxy.take(option, from: &parser) ? true : try limits.read(option, from: &parser)
+                if shared {
                     remaining = parser.remainingArguments
                     continue
                 }
@@ -110,6 +141,8 @@ package struct TCPServerOptions {
                     options.rulesPath = try parser.value(of: option)
                 case "--grace":
                     options.gracePeriodSeconds = try parser.integer(of: option, in: 0...86_400)
+                case "--log-duration":
+                    options.logsDurations = true
                 default:
                     throw UsageError("unknown option '\(option)'")
                 }
@@ -131,6 +164,7 @@ package struct TCPServerOptions {
                 }
                 switch letter {
                 case "c": options.maxChildren = try number(try value(), for: "-c", in: 1...100_000)
+                case "C": try limits.readMaxPerSource(try value(), for: "-C")
                 case "b": options.backlog = try number(try value(), for: "-b", in: 1...65535)
                 case "B": options.banner = Array(try value().utf8)
                 case "x": options.rulesPath = try value()
@@ -158,6 +192,7 @@ package struct TCPServerOptions {
                 }
             }
         }
+        options.sourceLimits = try limits.limits()
         if environmentIDs {
             try options.takeIDsFromEnvironment()
         }

@@ -17,6 +17,9 @@ public struct Connection: Sendable {
     /// names it, which `localAddress()` returns instead of the socket's own.
     private var relayedLocalAddress: SocketAddress?
 
+    /// Where the bytes read and written are counted, in a child whose server logs them.
+    var byteCounter: ByteCounter?
+
     public init(descriptor: FileDescriptor, peerAddress: SocketAddress) {
         self.descriptor = descriptor
         self.peerAddress = peerAddress
@@ -114,17 +117,31 @@ public struct Connection: Sendable {
     /// Reads what the peer sent, up to `buffer.count` bytes (read(2)); 0 means the peer closed
     /// its side. With an idle timeout set, `Errno.wouldBlock` means it passed without data.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        try descriptor.read(into: buffer)
+        let count = try descriptor.read(into: buffer)
+        byteCounter?.received(count)
+        return count
     }
 
     /// Sends every byte of `buffer`, however many write(2) calls it takes.
     public func writeAll(_ buffer: UnsafeRawBufferPointer) throws(Errno) {
-        try descriptor.writeAll(buffer)
+        guard let byteCounter else {
+            try descriptor.writeAll(buffer)
+            return
+        }
+        // Counted write by write, so that a connection that fails midway reports what it sent.
+        var remaining = buffer
+        while !remaining.isEmpty {
+            let written = try Syscall.write(descriptor.rawValue, from: remaining, retryOnInterrupt: true)
+            byteCounter.sent(written)
+            remaining = UnsafeRawBufferPointer(rebasing: remaining[written...])
+        }
     }
 
     /// Sends every byte of `bytes`.
     public func writeAll(_ bytes: [UInt8]) throws(Errno) {
-        try descriptor.writeAll(bytes)
+        try bytes.withUnsafeBufferPointer { (buffer) throws(Errno) in
+            try writeAll(UnsafeRawBufferPointer(buffer))
+        }
     }
 
     /// Makes a read or a write that waits `seconds` without progress fail with

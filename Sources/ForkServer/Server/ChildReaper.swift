@@ -2,11 +2,12 @@ import CForkServer
 
 /// Reads the children that the C shim's SIGCHLD handler reaped, each exactly once.
 enum ChildReaper {
-    /// Calls `body` with the pid and raw wait status of every child reaped since the last call.
-    static func forEachFinishedChild(_ body: (pid_t, CInt) -> Void) {
+    /// Calls `body` with the pid, the raw wait status and the time of reaping (CLOCK_MONOTONIC
+    /// nanoseconds) of every child reaped since the last call.
+    static func forEachFinishedChild(_ body: (pid_t, CInt, UInt64) -> Void) {
         var child = CForkServer_reaped_child()
         while CForkServer_reaped_next(&child) {
-            body(child.pid, child.status)
+            body(child.pid, child.status, child.ended_nanoseconds)
         }
     }
 

@@ -13,8 +13,12 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     private let configuration: ServerConfiguration
     private let handler: Handler
     private let log: ServerLog
-    /// Each running child and when it was forked (CLOCK_MONOTONIC nanoseconds).
-    private var children: [pid_t: UInt64] = [:]
+    /// Each running child.
+    private var children: [pid_t: Child] = [:]
+    /// The per-source limits; nil when none is set, and then the server does no per-source work.
+    private let gate: SourceGate?
+    /// The bytes each child moves, when the log reports them; nil otherwise.
+    private let accounting: ConnectionAccounting?
     /// No new child until this deadline: set when accept(2) ran out of descriptors or memory
     /// (lifted early when a child ends), or when preforked workers keep dying (backoff).
     private var pause: Deadline?
@@ -33,13 +37,30 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// A worker that ends abnormally sooner than this after its fork counts as dying young.
     private static var youngWorkerNanoseconds: UInt64 { 1_000_000_000 }
 
+    /// What the server knows of a running child.
+    private struct Child {
+        /// When its connection was accepted, or the worker forked (CLOCK_MONOTONIC nanoseconds).
+        var started: UInt64
+        /// The source its connection counts against, when there are per-source limits.
+        var source: SourceKey?
+        /// Its pair of byte counters in `accounting`, or -1.
+        var counters: Int32
+    }
+
     /// Prepares to serve `listener`, installing the server's signal handling (SIGCHLD reaper,
-    /// SIGTERM/SIGINT shutdown, SIGPIPE ignored).
+    /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), and allocating once the
+    /// tables of the per-source limits and the counters of bytes, when they are wanted.
     public init(listener: ListeningSocket, configuration: ServerConfiguration, handler: Handler, log: ServerLog) throws(Errno) {
         try ServerSignals.install()
         if case .prefork = configuration.model {
             // Workers wait in accept(2), where the kernel wakes one of them per connection.
             try listener.makeAcceptWait()
+            precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
+            gate = nil
+            accounting = nil
+        } else {
+            gate = configuration.sourceLimits.isActive ? SourceGate(configuration.sourceLimits, maxChildren: configuration.maxChildren, log: log) : nil
+            accounting = log.writesByteCounts ? try ConnectionAccounting(pairs: configuration.maxChildren) : nil
         }
         self.listener = listener
         self.configuration = configuration
@@ -59,7 +80,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             let listening = 1
             pollSet[wake] = pollfd(fd: ServerSignals.wakeDescriptor.rawValue, events: Int16(POLLIN), revents: 0)
             pollSet[listening] = pollfd(fd: listener.descriptor.rawValue, events: Int16(POLLIN), revents: 0)
-            while ServerSignals.shutdownRequests == 0 {
+            while ServerSignals.shutdownRequests == 0 && ServerSignals.quitRequests == 0 {
                 reapFinishedChildren()
                 if let pause, pause.hasPassed {
                     self.pause = nil
@@ -89,8 +110,10 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                     if ServerSignals.hangupRequests != hangupsSeen {
                         hangupsSeen = ServerSignals.hangupRequests
                         // Nothing the parent holds is reloadable: a handler reads what it needs
-                        // (forkserver's rules) afresh for each connection.
-                        log.server("SIGHUP: nothing to reload; serving on")
+                        // (forkserver's rules) afresh for each connection, and the limits are
+                        // the command line's.
+                        let tables = gate.map { " (\($0.summary))" } ?? ""
+                        log.server("SIGHUP: nothing to reload; serving on\(tables)")
                     }
                 }
                 if accepting && pollSet[listening].revents != 0 {
@@ -106,7 +129,8 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// Accepts queued connections until none is left, the limit is reached or shutdown is asked
     /// (unless `evenWhenStopping`: the last pass of a drain).
     private mutating func acceptConnections(evenWhenStopping: Bool = false) {
-        while children.count < configuration.maxChildren && (evenWhenStopping || ServerSignals.shutdownRequests == 0) {
+        while children.count < configuration.maxChildren
+            && (evenWhenStopping || (ServerSignals.shutdownRequests == 0 && ServerSignals.quitRequests == 0)) {
             let connection: Connection
             do {
                 connection = try listener.accept()
@@ -135,7 +159,19 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     }
 
     private mutating func fork(for connection: Connection) {
+        let started = Syscall.monotonicNanoseconds()
+        var source: SourceKey?
+        if let gate {
+            // Over a limit: closed at once, with no fork, and no child is counted.
+            guard let admitted = gate.admit(connection) else {
+                try? connection.close()
+                return
+            }
+            source = admitted
+        }
         log.accepted(children: children.count + 1, limit: configuration.childLimit)
+        var served = connection
+        var counters: Int32 = -1
         let pid: pid_t
         do {
             // A banner may wait on the client, and so does a PROXY header, which only a child
@@ -143,9 +179,19 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             if configuration.banner.isEmpty, configuration.proxyProtocol == nil, let spawned = try handler.spawn(for: connection) {
                 pid = spawned
             } else {
+                if let accounting, let pair = accounting.take() {
+                    counters = pair
+                    served.byteCounter = accounting.counter(pair)
+                }
                 pid = try Syscall.fork(ignoringInterrupts: true)
             }
         } catch {
+            if counters >= 0 {
+                _ = accounting?.release(counters)
+            }
+            if let source {
+                gate?.childEnded(from: source)
+            }
             log.forkFailed(error, peer: connection.peerAddress, children: children.count, limit: configuration.childLimit)
             try? connection.close()
             return
@@ -153,10 +199,10 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         if pid == 0 {
             try? listener.close()
             serviceStatus.closeInChild()
-            Syscall.exit(serve(connection, inWorker: false, children: children.count + 1))
+            Syscall.exit(serve(served, inWorker: false, children: children.count + 1))
         }
         try? connection.close()
-        children[pid] = Syscall.monotonicNanoseconds()
+        children[pid] = Child(started: started, source: source, counters: counters)
         // Behind a proxy only the child learns the client, from the header: it says whom it serves.
         if configuration.proxyProtocol == nil {
             log.childStarted(pid, serving: connection.peerAddress, children: children.count, limit: configuration.childLimit)
@@ -180,7 +226,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             if pid == 0 {
                 runWorker(parent: parent, maxRequests: maxRequests)
             }
-            children[pid] = Syscall.monotonicNanoseconds()
+            children[pid] = Child(started: Syscall.monotonicNanoseconds(), source: nil, counters: -1)
             log.server("worker \(pid) started (\(children.count)/\(configuration.childLimit))")
         }
     }
@@ -269,22 +315,28 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     // MARK: - Reaping
 
     private mutating func reapFinishedChildren() {
-        ChildReaper.forEachFinishedChild { pid, waitStatus in
-            guard let started = children.removeValue(forKey: pid) else {
+        ChildReaper.forEachFinishedChild { pid, waitStatus, ended in
+            guard let child = children.removeValue(forKey: pid) else {
                 return
             }
+            // The reaper may time the end a moment before the server recorded the start.
+            let lasted = ended > child.started ? ended - child.started : 0
             switch configuration.model {
             case .forkPerConnection:
                 // Whatever accept(2) ran out of, this child has just given some back.
                 pause = nil
-                log.childEnded(pid, waitStatus: waitStatus, children: children.count, limit: configuration.childLimit)
+                if let source = child.source {
+                    gate?.childEnded(from: source)
+                }
+                let bytes = child.counters >= 0 ? accounting?.release(child.counters) : nil
+                log.childEnded(pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, children: children.count, limit: configuration.childLimit)
             case .prefork(_, let maxRequests):
                 let status = TerminationStatus(waitStatus: waitStatus)
                 log.server("end \(pid) \(status) (\(children.count)/\(configuration.childLimit))")
                 // A worker exits 0 young only when --max-requests recycles it; otherwise (a crash,
                 // or an accept that keeps failing) the next one waits, longer each time.
                 let recycled = status == .exited(0) && maxRequests != nil
-                if recycled || Syscall.monotonicNanoseconds() - started >= Self.youngWorkerNanoseconds {
+                if recycled || lasted >= Self.youngWorkerNanoseconds {
                     workerBackoffMilliseconds = Self.firstWorkerBackoffMilliseconds
                 } else if ServerSignals.shutdownRequests == 0 {
                     log.server("worker \(pid) died young; starting the next one in \(workerBackoffMilliseconds) ms")
@@ -296,6 +348,8 @@ public struct ForkingServer<Handler: ConnectionHandler> {
 
     // MARK: - Shutdown
 
+    /// SIGTERM or SIGINT: stop accepting, give the children the grace period, then SIGTERM, then
+    /// SIGKILL. SIGQUIT, or another SIGTERM or SIGINT during the grace period: SIGTERM at once.
     private mutating func drain() {
         serviceStatus.stopping(children: children.count)
         // Clients the kernel has already accepted are served rather than reset by the close:
@@ -307,20 +361,32 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         // EINVAL and exit; busy ones finish their connection first.
         try? listener.stopAccepting()
         try? listener.close()
-        let requests = ServerSignals.shutdownRequests
-        log.server("\(ServerSignals.shutdownSignalName): stopped accepting; \(children.count) children have \(configuration.gracePeriodSeconds) s to finish")
-        if !waitForChildren(until: .after(seconds: configuration.gracePeriodSeconds), unlessRequestsExceed: requests) {
-            signalChildren(SIGTERM, named: "SIGTERM")
-            if !waitForChildren(until: .after(seconds: configuration.gracePeriodSeconds), unlessRequestsExceed: .max) {
-                signalChildren(SIGKILL, named: "SIGKILL")
-                _ = waitForChildren(until: nil, unlessRequestsExceed: .max)
+        if ServerSignals.quitRequests == 0 {
+            let requests = Self.stopRequests
+            log.server("\(ServerSignals.shutdownSignalName): stopped accepting; \(children.count) children have \(configuration.gracePeriodSeconds) s to finish")
+            if waitForChildren(until: .after(seconds: configuration.gracePeriodSeconds), unlessRequestsExceed: requests) {
+                log.server("stopped")
+                return
             }
+        }
+        if ServerSignals.quitRequests > 0 {
+            log.server("SIGQUIT: stopped accepting; stopping now")
+        }
+        signalChildren(SIGTERM, named: "SIGTERM")
+        if !waitForChildren(until: .after(seconds: configuration.gracePeriodSeconds), unlessRequestsExceed: .max) {
+            signalChildren(SIGKILL, named: "SIGKILL")
+            _ = waitForChildren(until: nil, unlessRequestsExceed: .max)
         }
         log.server("stopped")
     }
 
+    /// Every signal that asks the server to stop: SIGTERM, SIGINT and SIGQUIT.
+    private static var stopRequests: Int {
+        ServerSignals.shutdownRequests + ServerSignals.quitRequests
+    }
+
     /// Reaps children until none is left (true), or until the deadline passes or another
-    /// shutdown signal asks to hurry (false).
+    /// signal to stop asks to hurry (false).
     private mutating func waitForChildren(until deadline: Deadline?, unlessRequestsExceed requests: Int) -> Bool {
         var wake = pollfd(fd: ServerSignals.wakeDescriptor.rawValue, events: Int16(POLLIN), revents: 0)
         while true {
@@ -328,7 +394,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             if children.isEmpty {
                 return true
             }
-            if deadline?.hasPassed == true || ServerSignals.shutdownRequests > requests {
+            if deadline?.hasPassed == true || Self.stopRequests > requests {
                 return false
             }
             _ = try? Syscall.poll(&wake, count: 1, timeoutMilliseconds: deadline?.remainingMilliseconds ?? -1, retryOnInterrupt: false)
@@ -341,14 +407,22 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             reapFinishedChildren()
             log.server("sending \(name) to \(children.count) children")
             for pid in children.keys {
-                // A child that leads its own process group (a program forkserver started) is
-                // signalled with whatever it started; one that does not, or not yet, alone.
-                do {
-                    try Syscall.kill(-pid, signal: signal)
-                } catch {
-                    try? Syscall.kill(pid, signal: signal)
+                send(signal, to: pid)
+                if signal == SIGTERM {
+                    // A stopped child would hold SIGTERM pending for ever (s6-tcpserverd does the same).
+                    send(SIGCONT, to: pid)
                 }
             }
+        }
+    }
+
+    /// Signals the process group `pid` leads (a program forkserver started, with whatever it
+    /// started), or `pid` alone when it leads none, or not yet.
+    private func send(_ signal: CInt, to pid: pid_t) {
+        do {
+            try Syscall.kill(-pid, signal: signal)
+        } catch {
+            try? Syscall.kill(pid, signal: signal)
         }
     }
 }

@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     /// Bytes each child sends the client before the handler runs (tcpserver's `-B`).
     public var banner: [UInt8]
 
+    /// Limits per source: connections at once and a rate; with `.forkPerConnection` only,
+    /// since in a pool the workers accept and the server never sees a connection. None by default.
+    public var sourceLimits: SourceLimits
+
     /// The most children at once: `maxChildren`, or the size of the pool.
     public var childLimit: Int {
         switch model {
@@ -31,7 +35,8 @@ public struct ServerConfiguration: Sendable {
         maxChildren: Int = 40,
         idleTimeoutSeconds: Int = 0,
         gracePeriodSeconds: Int = 5,
-        banner: [UInt8] = []
+        banner: [UInt8] = [],
+        sourceLimits: SourceLimits = SourceLimits()
     ) {
         precondition(maxChildren > 0, "maxChildren must be positive")
         if case .prefork(let workers, let maxRequests) = model {
@@ -43,6 +48,7 @@ public struct ServerConfiguration: Sendable {
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.gracePeriodSeconds = gracePeriodSeconds
         self.banner = banner
+        self.sourceLimits = sourceLimits
     }
 
     /// Whether every connection starts with a PROXY protocol header, and whom to believe

@@ -37,11 +37,22 @@ public struct ServerLog: Sendable {
     public let name: String
     public let style: Style
     public let verbosity: Verbosity
+    /// Whether tcpserver's `end` lines carry how long the connection lasted (forkserver's
+    /// `--log-duration`); off, they are tcpserver's word for word. This package's own `end`
+    /// lines always do.
+    public let logsDurations: Bool
 
-    public init(name: String, style: Style = .forkServer, verbosity: Verbosity = .connections) {
+    public init(name: String, style: Style = .forkServer, verbosity: Verbosity = .connections, logsDurations: Bool = false) {
         self.name = name
         self.style = style
         self.verbosity = verbosity
+        self.logsDurations = logsDurations
+    }
+
+    /// Whether the `end` lines report the bytes each connection moved, so the server should
+    /// count them: in this package's style, when connection lines are written at all.
+    var writesByteCounts: Bool {
+        style == .forkServer && verbosity >= .connections
     }
 
     // MARK: - Lines by level
@@ -122,15 +133,26 @@ public struct ServerLog: Sendable {
         }
     }
 
-    /// Child `pid` was reaped with `waitStatus`, leaving `children`.
-    func childEnded(_ pid: pid_t, waitStatus: CInt, children: Int, limit: Int) {
+    /// Child `pid` was reaped with `waitStatus` `nanoseconds` after its connection was accepted,
+    /// its connection having moved `bytes` (when they were counted), leaving `children`:
+    /// `end C status S after T s, I bytes in, O bytes out (n/N)`, or tcpserver's `end C status S`
+    /// (with ` after T s` under `logsDurations`).
+    func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, children: Int, limit: Int) {
         switch style {
         case .forkServer:
-            connection("end \(pid) \(TerminationStatus(waitStatus: waitStatus)) (\(children)/\(limit))")
+            let moved = bytes.map { ", \($0.received) bytes in, \($0.sent) bytes out" } ?? ""
+            connection("end \(pid) \(TerminationStatus(waitStatus: waitStatus)) after \(Self.seconds(nanoseconds)) s\(moved) (\(children)/\(limit))")
         case .tcpserver:
-            connection("end \(pid) status \(waitStatus)")
+            connection("end \(pid) status \(waitStatus)\(logsDurations ? " after \(Self.seconds(nanoseconds)) s" : "")")
             connection("status: \(children)/\(limit)")
         }
+    }
+
+    /// `nanoseconds` as seconds to the millisecond: `0.012`, `61.500`.
+    package static func seconds(_ nanoseconds: UInt64) -> String {
+        let milliseconds = nanoseconds / 1_000_000
+        let fraction = String(milliseconds % 1000)
+        return "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }
 
     /// fork(2) failed for the connection from `peer`, which is dropped; `children` remain.

@@ -2,7 +2,8 @@ import CForkServer
 
 /// The signal handling of a forking server, which lives in the C shim because a signal handler
 /// must not run Swift code: SIGCHLD reaps children into a record, SIGTERM and SIGINT count
-/// shutdown requests, SIGHUP counts reload requests, and each wakes the loop through a self-pipe.
+/// shutdown requests, SIGHUP counts reload requests, SIGQUIT counts requests to stop at once,
+/// and each wakes the loop through a self-pipe.
 enum ServerSignals {
     /// Installs the handlers and the self-pipe once per process (`CForkServer_signals_install`).
     static func install() throws(Errno) {
@@ -27,6 +28,11 @@ enum ServerSignals {
     /// How many SIGHUP signals have arrived.
     static var hangupRequests: Int {
         Int(CForkServer_signals_hangup_count())
+    }
+
+    /// How many SIGQUIT signals have arrived.
+    static var quitRequests: Int {
+        Int(CForkServer_signals_quit_count())
     }
 
     /// The name of the last shutdown signal, for the log.

@@ -96,6 +96,23 @@ enum Syscall {
         }
     }
 
+    /// send(2) with `flags`; returns the bytes sent.
+    static func send(_ fd: CInt, from buffer: UnsafeRawBufferPointer, flags: CInt) throws(Errno) -> Int {
+        try valueOrErrno(retryOnInterrupt: true) {
+            CForkServer.send(fd, buffer.baseAddress, buffer.count, flags)
+        }
+    }
+
+    /// mmap(2) of `bytes` zeroed bytes that this process and the children it forks afterwards
+    /// share (MAP_SHARED | MAP_ANONYMOUS).
+    static func mapSharedMemory(bytes: Int) throws(Errno) -> UnsafeMutableRawPointer {
+        let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)
+        guard let memory, memory != MAP_FAILED else {
+            throw Errno.current
+        }
+        return memory
+    }
+
     /// close(2), never retried: on Linux the descriptor is gone even when EINTR is reported.
     static func close(_ fd: CInt) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.close(fd) }

@@ -24,6 +24,6 @@ import Testing
             client.close()
         }
         #expect(try server.waitForExitCode() == 0)
-        #expect(server.lines.filter { $0.contains(" status 0 (") }.count == 3)
+        #expect(server.lines.filter { $0.contains(": end ") && $0.contains(" status 0 after ") }.count == 3)
     }
 }

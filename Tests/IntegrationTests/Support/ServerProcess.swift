@@ -73,6 +73,36 @@ final class ServerProcess: ProgramUnderTest {
         return server
     }
 
+    /// Starts `forkserver -1 OPTIONS 127.0.0.1 0 PROGRAM...` and takes the port it prints on
+    /// standard output once it listens (tcpserver's `-1`, its readiness signal).
+    static func startForkserver(_ options: [String], program: [String]) throws -> ServerProcess {
+        let output = try FileDescriptor.pipe()
+        defer { try? output.readEnd.close() }
+        let server: ServerProcess
+        do {
+            defer { try? output.writeEnd.close() }
+            server = try ServerProcess("forkserver", ["-1"] + options + ["127.0.0.1", "0"] + program, standardOutput: .descriptor(output.writeEnd))
+        }
+        var line: [UInt8] = []
+        let deadline = monotonicSeconds() + 20
+        while line.last != UInt8(ascii: "\n") {
+            var wait = pollfd(fd: output.readEnd.rawValue, events: Int16(POLLIN), revents: 0)
+            guard poll(&wait, 1, millisecondsUntil(deadline)) > 0 else {
+                throw TestFailure("forkserver printed no port; stderr:\n\(server.lines.joined(separator: "\n"))")
+            }
+            var byte: UInt8 = 0
+            guard read(output.readEnd.rawValue, &byte, 1) == 1 else {
+                throw TestFailure("forkserver closed its standard output before the port")
+            }
+            line.append(byte)
+        }
+        guard let port = UInt16(String(decoding: line.dropLast(), as: UTF8.self)) else {
+            throw TestFailure("not a port: \(line)")
+        }
+        server.port = port
+        return server
+    }
+
     /// Waits for the `listening on ADDRESS:PORT` line and takes the port from it.
     func waitUntilListening(timeout: Double = 20) throws {
         let line = try waitForLine(containing: "listening on ", timeout: timeout)

@@ -5,8 +5,9 @@ import Glibc
 final class TestClient {
     private(set) var fd: CInt
 
-    /// Connects to `host` (127.0.0.1 or ::1) on `port`.
-    init(port: UInt16, host: String = "127.0.0.1") throws {
+    /// Connects to `host` (127.0.0.1 or ::1) on `port`, from `source` when given (another
+    /// loopback address, such as 127.0.0.2: every address of 127.0.0.0/8 is this machine's).
+    init(port: UInt16, host: String = "127.0.0.1", source: String? = nil) throws {
         var storage = sockaddr_storage()
         var length: socklen_t
         let family: CInt
@@ -32,6 +33,22 @@ final class TestClient {
         fd = socket(family, CInt(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
             throw TestFailure.system("socket")
+        }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            guard inet_pton(AF_INET, source, &local.sin_addr) == 1 else {
+                Glibc.close(fd)
+                throw TestFailure("not an IPv4 address: \(source)")
+            }
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                let failure = TestFailure.system("bind to \(source)")
+                Glibc.close(fd)
+                throw failure
+            }
         }
         let connected = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
@@ -143,6 +160,19 @@ final class TestClient {
             }
         }
         return false
+    }
+
+    /// Whether the server serves this connection: true when `text` comes back, false when the
+    /// connection is closed or reset instead (a refused connection).
+    func isServed(_ text: String = "?", timeout: Double = 10) throws -> Bool {
+        guard (try? send(text)) != nil else {
+            return false
+        }
+        do {
+            return try receive(text.utf8.count, timeout: timeout) == Array(text.utf8)
+        } catch let failure as TestFailure where failure.description.hasPrefix("end of file") || failure.description.contains("reset") {
+            return false
+        }
     }
 
     /// Whether nothing at all arrives for `seconds` (data, end of file or reset).

@@ -1,0 +1,78 @@
+import CForkServer
+
+/// The bytes each child's connection received and sent, for the server's `end` line: a pair
+/// of counters per child in memory shared with the children (mmap(2) MAP_SHARED, once, before
+/// the first fork). A child adds to its pair as it reads and writes; the server reads the pair
+/// after it has reaped the child, so the counts cost the child no system call and no message,
+/// and a child that was killed still reports what it had done. Only the server's single thread
+/// takes and releases pairs.
+final class ConnectionAccounting {
+    /// What one connection moved.
+    struct Counts: Equatable {
+        var received: UInt64
+        var sent: UInt64
+    }
+
+    private let counters: UnsafeMutablePointer<UInt64>
+    private let pairs: Int
+    /// The pairs no child holds; reserved once, so taking and releasing never allocate.
+    private var free: [Int32]
+
+    /// Room for `pairs` children at once.
+    init(pairs: Int) throws(Errno) {
+        self.pairs = pairs
+        let memory = try Syscall.mapSharedMemory(bytes: pairs * 2 * MemoryLayout<UInt64>.stride)
+        counters = memory.bindMemory(to: UInt64.self, capacity: pairs * 2)
+        free = []
+        free.reserveCapacity(pairs)
+        for pair in (0..<pairs).reversed() {
+            free.append(Int32(pair))
+        }
+    }
+
+    deinit {
+        munmap(counters, pairs * 2 * MemoryLayout<UInt64>.stride)
+    }
+
+    /// A zeroed pair for a child about to be forked, or nil when every pair is held.
+    func take() -> Int32? {
+        guard let pair = free.popLast() else {
+            return nil
+        }
+        counters[Int(pair) * 2] = 0
+        counters[Int(pair) * 2 + 1] = 0
+        return pair
+    }
+
+    /// The counter a child writes to through its `Connection`.
+    func counter(_ pair: Int32) -> ByteCounter {
+        ByteCounter(counters + Int(pair) * 2)
+    }
+
+    /// What the child of `pair` counted, read once it has been reaped; the pair is free again.
+    func release(_ pair: Int32) -> Counts {
+        free.append(pair)
+        return Counts(received: counters[Int(pair) * 2], sent: counters[Int(pair) * 2 + 1])
+    }
+}
+
+/// Where a `Connection` in a forked child counts the bytes it reads and writes: a pair of
+/// counters in `ConnectionAccounting`'s shared memory.
+///
+/// Sendable unchecked: the pointer is used by one thread of one process, the child that owns
+/// the pair; the server reads it only after that child has been reaped.
+struct ByteCounter: @unchecked Sendable {
+    private let pair: UnsafeMutablePointer<UInt64>
+
+    init(_ pair: UnsafeMutablePointer<UInt64>) {
+        self.pair = pair
+    }
+
+    func received(_ count: Int) {
+        pair[0] &+= UInt64(count)
+    }
+
+    func sent(_ count: Int) {
+        pair[1] &+= UInt64(count)
+    }
+}

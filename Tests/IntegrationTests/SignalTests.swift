@@ -1,0 +1,95 @@
+import ForkServer
+import Glibc
+import ProcessInspection
+import Testing
+
+/// SIGHUP and SIGQUIT, in echo-server's two models and in forkserver: a hangup never kills the
+/// server or strands a child; a quit stops everything at once, and nothing outlives it.
+@Suite struct SignalTests {
+    @Test(arguments: ServerModel.allCases)
+    func sighupWithConnectedClientsKeepsServingAndOrphansNoChild(model: ServerModel) throws {
+        let server = try ServerProcess.startEchoServer(model.arguments(limit: 3))
+        let clients = try (0..<3).map { _ in try TestClient(port: server.port) }
+        for client in clients {
+            #expect(try client.isServed("before"))
+        }
+        try server.waitForLines(containing: " from 127.0.0.1:", count: 3)
+        let children = Set(ProcessTable.children(of: server.pid).map(\.pid))
+        #expect(children.count == 3)
+        server.send(SIGHUP)
+        try server.waitForLine(containing: "echo-server: SIGHUP: nothing to reload; serving on")
+        server.send(SIGHUP)
+        try server.waitForLines(containing: "SIGHUP: nothing to reload", count: 2)
+        #expect(ProcessTable.exists(server.pid))
+        for client in clients {
+            #expect(try client.isServed("after"))
+        }
+        // Still the server's children, not adopted by init.
+        #expect(Set(ProcessTable.children(of: server.pid).map(\.pid)) == children)
+        clients[0].close()
+        let newcomer = try TestClient(port: server.port)
+        #expect(try newcomer.isServed("newcomer"))
+        server.send(SIGTERM)
+        #expect(try server.waitForExitCode() == 0)
+    }
+
+    @Test func sighupToForkserverKeepsItsProgramsRunning() throws {
+        let server = try ServerProcess.startForkserver(["-v", "-c", "2"], program: ["cat"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.isServed("before"))
+        let programs = ProcessTable.children(of: server.pid).map(\.pid)
+        #expect(programs.count == 1)
+        server.send(SIGHUP)
+        try server.waitForLine(containing: "forkserver: SIGHUP: nothing to reload; serving on")
+        #expect(try client.isServed("after"))
+        #expect(ProcessTable.children(of: server.pid).map(\.pid) == programs)
+        let another = try TestClient(port: server.port)
+        #expect(try another.isServed("another"))
+    }
+
+    @Test(arguments: ServerModel.allCases)
+    func sigquitSendsTheChildrenSIGTERMAtOnceReapsThemAndExits(model: ServerModel) throws {
+        // A grace period far longer than the test's wait: only SIGQUIT's "at once" can pass.
+        let server = try ServerProcess.startEchoServer(model.arguments(limit: 3) + ["--grace", "600"])
+        let clients = try (0..<3).map { _ in try TestClient(port: server.port) }
+        for client in clients {
+            #expect(try client.isServed())
+        }
+        try server.waitForLines(containing: " from 127.0.0.1:", count: 3)
+        let children = ProcessTable.children(of: server.pid).map(\.pid)
+        server.send(SIGQUIT)
+        #expect(try server.waitForExitCode(timeout: 20) == 0)
+        #expect(server.lines.contains("echo-server: SIGQUIT: stopped accepting; stopping now"))
+        #expect(server.lines.contains("echo-server: sending SIGTERM to 3 children"))
+        #expect(server.lines.last == "echo-server: stopped")
+        #expect(children.allSatisfy { !ProcessTable.exists($0) })
+        for client in clients {
+            #expect(try client.closedByPeer(within: 5))
+        }
+    }
+
+    @Test func sigquitDuringTheGracePeriodStopsAtOnce() throws {
+        let server = try ServerProcess.startEchoServer(["--grace", "600"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.isServed())
+        try server.waitForLine(containing: " from 127.0.0.1:")
+        server.send(SIGTERM)
+        try server.waitForLine(containing: "SIGTERM: stopped accepting; 1 children have 600 s to finish")
+        server.send(SIGQUIT)
+        #expect(try server.waitForExitCode(timeout: 20) == 0)
+        #expect(server.lines.contains("echo-server: sending SIGTERM to 1 children"))
+        #expect(try client.closedByPeer(within: 5))
+    }
+
+    @Test func sigquitStopsForkserverAndItsPrograms() throws {
+        let server = try ServerProcess.startForkserver(["--grace", "600"], program: ["cat"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.isServed())
+        let programs = ProcessTable.children(of: server.pid).map(\.pid)
+        #expect(programs.count == 1)
+        server.send(SIGQUIT)
+        #expect(try server.waitForExitCode(timeout: 20) == 0)
+        #expect(programs.allSatisfy { !ProcessTable.exists($0) })
+        #expect(try client.closedByPeer(within: 5))
+    }
+}

@@ -64,7 +64,7 @@ struct LoadGenerator {
                     fail(index, "socket: \(Errno(rawValue: errno))")
                     continue
                 }
-                clients[index] = Client(fd: fd, phase: .connecting, started: Self.now())
+                clients[index] = Client(fd: fd, phase: .connecting, started: MonotonicClock.nanoseconds)
                 let connected = address.withSockaddr { connect(fd, $0, $1) }
                 if connected == 0 {
                     clients[index].phase = .sending
@@ -111,14 +111,14 @@ struct LoadGenerator {
             clients[index].received += count
             if clients[index].received == payload.count {
                 close(clients[index].fd)
-                result.latencies.append(Self.now() - clients[index].started)
+                result.latencies.append(MonotonicClock.nanoseconds - clients[index].started)
                 clients[index] = Client()
                 finished += 1
                 start(index)
             }
         }
 
-        let began = Self.now()
+        let began = MonotonicClock.nanoseconds
         for index in clients.indices {
             start(index)
         }
@@ -145,7 +145,7 @@ struct LoadGenerator {
                     throw .failed("\(server.name) exited during the run")
                 }
             }
-            let now = Self.now()
+            let now = MonotonicClock.nanoseconds
             for index in clients.indices where clients[index].phase != .idle {
                 let revents = waits[index].revents
                 if revents != 0 {
@@ -173,16 +173,10 @@ struct LoadGenerator {
                 start(index)
             }
         }
-        result.seconds = Double(Self.now() - began) / 1e9
+        result.seconds = Double(MonotonicClock.nanoseconds - began) / 1e9
         guard server.drainStandardError() else {
             throw .failed("\(server.name) exited during the run")
         }
         return result
-    }
-
-    private static func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 }

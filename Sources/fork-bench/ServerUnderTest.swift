@@ -38,7 +38,12 @@ final class ServerUnderTest {
         }
         try waitUntilReady(command: command)
         _ = fcntl(standardError.rawValue, CFORKSERVER_F_SETPIPE_SZ, 1 << 20)
-        _ = fcntl(standardError.rawValue, F_SETFL, O_NONBLOCK)
+        do {
+            // Drained between batches: a read takes what is there and never waits.
+            try standardError.setNonBlocking(true)
+        } catch {
+            throw .failed("cannot read \(name)'s log without waiting: \(error)")
+        }
         idleChildren = settledChildren()
     }
 

@@ -19,8 +19,7 @@ do {
     program.exit(error)
 }
 
-var start = timespec()
-clock_gettime(CLOCK_MONOTONIC, &start)
+let start = MonotonicClock.seconds
 for _ in 0..<count {
     var error: CInt = 0
     let pid = CForkServer_fork(&error, true)
@@ -33,8 +32,6 @@ for _ in 0..<count {
     var status: CInt = 0
     while waitpid(pid, &status, 0) == -1 && CForkServer_errno() == EINTR {}
 }
-var stop = timespec()
-clock_gettime(CLOCK_MONOTONIC, &stop)
-let seconds = Double(stop.tv_sec - start.tv_sec) + Double(stop.tv_nsec - start.tv_nsec) / 1e9
+let seconds = MonotonicClock.seconds - start
 try? FileDescriptor.standardOutput.writeAll(Array("forks_per_second \(Double(count) / seconds)\n".utf8))
 try? listener.close()

@@ -1,8 +1,7 @@
 import CForkServer
 
 extension ListeningSocket {
-    /// Waits until a client connects and takes its connection (poll(2), then accept4(2)),
-    /// passing over clients whose connection died while it was queued.
+    /// Waits until a client connects and takes its connection (poll(2), then `accept()`).
     ///
     /// The connection is blocking and close-on-exec, like every `Connection`.
     public func waitForConnection() throws(Errno) -> Connection {
@@ -11,8 +10,8 @@ extension ListeningSocket {
             _ = try Syscall.poll(&listener, count: 1, timeoutMilliseconds: -1, retryOnInterrupt: true)
             do {
                 return try accept()
-            } catch where error == .wouldBlock || error.isDeadQueuedConnection {
-                // Another process took the client first, or the client died in the queue.
+            } catch .wouldBlock {
+                // Another process took the client first.
                 continue
             }
         }

@@ -26,17 +26,24 @@ public struct ListeningSocket: Sendable {
         descriptor = FileDescriptor(rawValue: fd)
     }
 
-    /// Takes the next queued connection (accept4(2), close-on-exec); `Errno.wouldBlock` when
-    /// none is queued.
+    /// Takes the next queued connection (accept4(2), close-on-exec), passing over connections
+    /// that died in the queue; `Errno.wouldBlock` when none is queued, `Errno.invalidArgument`
+    /// once `stopAccepting()` was called.
     public func accept(retryOnInterrupt: Bool = true) throws(Errno) -> Connection {
-        let (fd, peer) = try Syscall.accept(descriptor.rawValue, retryOnInterrupt: retryOnInterrupt)
-        return Connection(descriptor: FileDescriptor(rawValue: fd), peerAddress: peer)
+        while true {
+            do {
+                let (fd, peer) = try Syscall.accept(descriptor.rawValue, retryOnInterrupt: retryOnInterrupt)
+                return Connection(descriptor: FileDescriptor(rawValue: fd), peerAddress: peer)
+            } catch where error.isDeadQueuedConnection {
+                continue
+            }
+        }
     }
 
     /// Makes `accept()` wait for a client instead of reporting `Errno.wouldBlock` (clears
     /// O_NONBLOCK with fcntl(2)). Every process sharing the socket sees the change.
     public func makeAcceptWait() throws(Errno) {
-        try Syscall.setNonBlocking(descriptor.rawValue, false)
+        try descriptor.setNonBlocking(false)
     }
 
     /// Stops accepting in every process that shares the socket (shutdown(2) with SHUT_RD): an
@@ -55,7 +62,7 @@ extension Errno {
     /// Whether accept(2) failed for one queued connection only: Linux reports the errors of
     /// connections that died in the queue through accept(2) (ECONNABORTED, EPROTO, ENETDOWN, ...),
     /// and the next queued connection may be fine.
-    var isDeadQueuedConnection: Bool {
+    fileprivate var isDeadQueuedConnection: Bool {
         switch rawValue {
         case ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH:
             true

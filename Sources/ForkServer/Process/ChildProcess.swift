@@ -10,6 +10,7 @@ public struct ChildProcess: Hashable, Sendable {
     /// must end the child itself. Returns the child in the parent.
     ///
     /// The calling process must be single-threaded: the child runs Swift code after fork(2).
+    @available(*, noasync, message: "fork(2) needs a single-threaded process; Swift concurrency runs threads")
     public static func fork(running body: () -> Never) throws(Errno) -> ChildProcess {
         let pid = try Syscall.fork(ignoringInterrupts: false)
         if pid == 0 {

@@ -72,6 +72,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// Serves connections until SIGTERM or SIGINT, then drains: it stops accepting, gives the
     /// children the grace period, terminates those still running, and returns once every child
     /// has been reaped.
+    @available(*, noasync, message: "the server forks: its process must be single-threaded, and Swift concurrency runs threads")
     public mutating func run() {
         log.listening(on: listener.localAddress, model: configuration.model, limit: configuration.childLimit)
         serviceStatus.ready(children: children.count)
@@ -138,8 +139,6 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 switch error {
                 case .wouldBlock:
                     return
-                case _ where error.isDeadQueuedConnection:
-                    continue
                 default:
                     // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a surprise: never spin, never exit.
                     if !acceptFailing {
@@ -252,8 +251,6 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 case .invalidArgument:
                     // The server shut the listener down: it is draining.
                     Syscall.exit(0)
-                case _ where error.isDeadQueuedConnection:
-                    continue
                 default:
                     // EMFILE and its kind: this worker cannot take a client now; let another try.
                     log.error("worker \(Syscall.processID): accept failed: \(log.describe(error)); pausing 100 ms")

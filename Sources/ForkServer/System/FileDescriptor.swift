@@ -45,6 +45,12 @@ public struct FileDescriptor: Hashable, Sendable {
         return zip(descriptors, waits).filter { $0.1.revents != 0 }.map(\.0)
     }
 
+    /// Makes reads and writes report `Errno.wouldBlock` instead of waiting, or wait again
+    /// (O_NONBLOCK, with fcntl(2) F_GETFL and F_SETFL).
+    public func setNonBlocking(_ nonBlocking: Bool) throws(Errno) {
+        try Syscall.setNonBlocking(rawValue, nonBlocking)
+    }
+
     /// Closes the descriptor (close(2)).
     public func close() throws(Errno) {
         try Syscall.close(rawValue)

@@ -1,3 +1,4 @@
+import ForkServer
 import Glibc
 
 /// A failed step of an integration test, with what was expected and what happened.
@@ -16,9 +17,7 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// Seconds on CLOCK_MONOTONIC.
 func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    MonotonicClock.seconds
 }
 
 /// Milliseconds left until `deadline` (monotonic seconds), for poll(2).

@@ -23,7 +23,7 @@ let log = ServerLog(name: "upcase-server")
 let address = SocketAddress(ipAddress: "127.0.0.1", port: CommandLine.arguments.dropFirst().first.flatMap(UInt16.init) ?? 8002)!
 do {
     let listener = try ListeningSocket(address: address)
-    var server = try ForkingServer(listener: listener, configuration: ServerConfiguration(maxChildren: 10), handler: Upcase(), log: log)
+    var server = try ForkingServer(listener: listener, configuration: ServerConfiguration(model: .forkPerConnection(maxChildren: 10)), handler: Upcase(), log: log)
     server.run()
 } catch {
     log.error("cannot serve on \(address): \(error)")

@@ -30,12 +30,12 @@ import Testing
     @Test func choosesThePreforkModel() throws {
         let pool = try #require(try ServerOptions.parse(["--model", "prefork", "--workers", "8", "--max-requests=1000"]))
         #expect(pool.configuration.model == .prefork(workers: 8, maxRequests: 1000))
-        #expect(pool.configuration.childLimit == 8)
+        #expect(pool.configuration.maxChildren == 8)
         let defaults = try #require(try ServerOptions.parse(["--model=prefork"]))
         #expect(defaults.configuration.model == .prefork(workers: 4, maxRequests: nil))
         let fork = try #require(try ServerOptions.parse(["--model", "fork", "--max-children", "7"]))
-        #expect(fork.configuration.model == .forkPerConnection)
-        #expect(fork.configuration.childLimit == 7)
+        #expect(fork.configuration.model == .forkPerConnection(maxChildren: 7))
+        #expect(fork.configuration.maxChildren == 7)
     }
 
     @Test func helpReturnsNil() throws {

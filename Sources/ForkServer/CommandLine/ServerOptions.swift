@@ -81,7 +81,7 @@ package struct ServerOptions {
         var model = "fork"
         var workers: Int?
         var maxRequests: Int?
-        var maxChildrenGiven = false
+        var maxChildren: Int?
         var proxy = ProxyProtocolOptions()
         var limits = SourceLimitOptions()
         var listeningOptionsGiven: [String] = []
@@ -109,8 +109,7 @@ package struct ServerOptions {
                     throw UsageError("invalid --model '\(model)': expected fork or prefork")
                 }
             case "--max-children":
-                configuration.maxChildren = try parser.integer(of: option, in: 1...100_000)
-                maxChildrenGiven = true
+                maxChildren = try parser.integer(of: option, in: 1...100_000)
             case "--workers":
                 workers = try parser.integer(of: option, in: 1...1024)
             case "--max-requests":
@@ -131,7 +130,7 @@ package struct ServerOptions {
         }
         configuration.sourceLimits = try limits.limits()
         if model == "prefork" {
-            if maxChildrenGiven {
+            if maxChildren != nil {
                 throw UsageError("--max-children limits --model fork; a prefork pool's size is --workers")
             }
             if configuration.sourceLimits.isActive {
@@ -140,6 +139,8 @@ package struct ServerOptions {
             configuration.model = .prefork(workers: workers ?? 4, maxRequests: maxRequests)
         } else if workers != nil || maxRequests != nil {
             throw UsageError("--workers and --max-requests size a prefork pool: add --model prefork")
+        } else {
+            configuration.model = .forkPerConnection(maxChildren: maxChildren ?? 40)
         }
         configuration.proxyProtocol = try proxy.policy()
         return ServerOptions(

@@ -26,7 +26,7 @@ struct ServiceStatus {
         self.notifier = notifier
         listening = "listening on \(address)"
         self.limit = limit
-        noun = model == .forkPerConnection ? "children" : "workers"
+        noun = model.isForkPerConnection ? "children" : "workers"
     }
 
     private func status(_ children: Int) -> String {

@@ -40,7 +40,7 @@ extension ServerConfiguration {
             return nil
         }
         if let children {
-            log.relayedChildStarted(serving: relayed, children: children, limit: childLimit)
+            log.relayedChildStarted(serving: relayed, children: children, limit: maxChildren)
         }
         return relayed
     }

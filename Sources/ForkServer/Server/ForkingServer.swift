@@ -66,7 +66,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         self.configuration = configuration
         self.handler = handler
         self.log = log
-        serviceStatus = ServiceStatus(notifier: configuration.notifier, address: listener.localAddress, model: configuration.model, limit: configuration.childLimit)
+        serviceStatus = ServiceStatus(notifier: configuration.notifier, address: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
     }
 
     /// Serves connections until SIGTERM or SIGINT, then drains: it stops accepting, gives the
@@ -74,7 +74,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// has been reaped.
     @available(*, noasync, message: "the server forks: its process must be single-threaded, and Swift concurrency runs threads")
     public mutating func run() {
-        log.listening(on: listener.localAddress, model: configuration.model, limit: configuration.childLimit)
+        log.listening(on: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
         serviceStatus.ready(children: children.count)
         withUnsafeTemporaryAllocation(of: pollfd.self, capacity: 2) { pollSet in
             let wake = 0
@@ -87,7 +87,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                     self.pause = nil
                 }
                 serviceStatus.update(children: children.count)
-                let room = children.count < configuration.childLimit && pause == nil
+                let room = children.count < configuration.maxChildren && pause == nil
                 var accepting = false
                 switch configuration.model {
                 case .forkPerConnection:
@@ -168,7 +168,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             }
             source = admitted
         }
-        log.accepted(children: children.count + 1, limit: configuration.childLimit)
+        log.accepted(children: children.count + 1, limit: configuration.maxChildren)
         var served = connection
         var counters: Int32 = -1
         let pid: pid_t
@@ -191,7 +191,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             if let source {
                 gate?.childEnded(from: source)
             }
-            log.forkFailed(error, peer: connection.peerAddress, children: children.count, limit: configuration.childLimit)
+            log.forkFailed(error, peer: connection.peerAddress, children: children.count, limit: configuration.maxChildren)
             try? connection.close()
             return
         }
@@ -204,7 +204,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         children[pid] = Child(started: started, source: source, counters: counters)
         // Behind a proxy only the child learns the client, from the header: it says whom it serves.
         if configuration.proxyProtocol == nil {
-            log.childStarted(pid, serving: connection.peerAddress, children: children.count, limit: configuration.childLimit)
+            log.childStarted(pid, serving: connection.peerAddress, children: children.count, limit: configuration.maxChildren)
         }
     }
 
@@ -213,7 +213,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// Forks workers until the pool is full.
     private mutating func startWorkers(maxRequests: Int?) {
         let parent = Syscall.processID
-        while children.count < configuration.childLimit {
+        while children.count < configuration.maxChildren {
             let pid: pid_t
             do {
                 pid = try Syscall.fork(ignoringInterrupts: true)
@@ -226,7 +226,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 runWorker(parent: parent, maxRequests: maxRequests)
             }
             children[pid] = Child(started: Syscall.monotonicNanoseconds(), source: nil, counters: -1)
-            log.server("worker \(pid) started (\(children.count)/\(configuration.childLimit))")
+            log.server("worker \(pid) started (\(children.count)/\(configuration.maxChildren))")
         }
     }
 
@@ -326,10 +326,10 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                     gate?.childEnded(from: source)
                 }
                 let bytes = child.counters >= 0 ? accounting?.release(child.counters) : nil
-                log.childEnded(pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, children: children.count, limit: configuration.childLimit)
+                log.childEnded(pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, children: children.count, limit: configuration.maxChildren)
             case .prefork(_, let maxRequests):
                 let status = TerminationStatus(waitStatus: waitStatus)
-                log.server("end \(pid) \(status) (\(children.count)/\(configuration.childLimit))")
+                log.server("end \(pid) \(status) (\(children.count)/\(configuration.maxChildren))")
                 // A worker exits 0 young only when --max-requests recycles it; otherwise (a crash,
                 // or an accept that keeps failing) the next one waits, longer each time.
                 let recycled = status == .exited(0) && maxRequests != nil
@@ -351,7 +351,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         serviceStatus.stopping(children: children.count)
         // Clients the kernel has already accepted are served rather than reset by the close:
         // a load balancer could not retry them elsewhere, since to it they were connected.
-        if configuration.model == .forkPerConnection {
+        if configuration.model.isForkPerConnection {
             acceptConnections(evenWhenStopping: true)
         }
         // Every process sharing the listener stops accepting: idle workers leave accept(2) with

@@ -1,11 +1,7 @@
 /// How a `ForkingServer` serves its connections.
 public struct ServerConfiguration: Sendable {
-    /// A child per connection, or a pool of preforked workers.
+    /// A child per connection, or a pool of preforked workers, and how many at once.
     public var model: ProcessModel
-
-    /// With `.forkPerConnection`, the most children serving at once; at the limit the server
-    /// stops accepting and the kernel's backlog holds new clients (tcpserver's `-c`, 40 by default).
-    public var maxChildren: Int
 
     /// Seconds a child waits for the client to send (or to take what it is sent) before it
     /// closes the connection; 0 waits for ever.
@@ -22,29 +18,24 @@ public struct ServerConfiguration: Sendable {
     /// since in a pool the workers accept and the server never sees a connection. None by default.
     public var sourceLimits: SourceLimits
 
-    /// The most children at once: `maxChildren`, or the size of the pool.
-    public var childLimit: Int {
-        switch model {
-        case .forkPerConnection: maxChildren
-        case .prefork(let workers, _): workers
-        }
+    /// The most children at once (`ProcessModel.maxChildren`).
+    public var maxChildren: Int {
+        model.maxChildren
     }
 
     public init(
-        model: ProcessModel = .forkPerConnection,
-        maxChildren: Int = 40,
+        model: ProcessModel = .forkPerConnection(maxChildren: 40),
         idleTimeoutSeconds: Int = 0,
         gracePeriodSeconds: Int = 5,
         banner: [UInt8] = [],
         sourceLimits: SourceLimits = SourceLimits()
     ) {
-        precondition(maxChildren > 0, "maxChildren must be positive")
-        if case .prefork(let workers, let maxRequests) = model {
-            precondition(workers > 0 && (maxRequests ?? 1) > 0, "a pool needs workers, each serving at least one connection")
+        precondition(model.maxChildren > 0, "room for a child at least")
+        if case .prefork(_, let maxRequests) = model {
+            precondition((maxRequests ?? 1) > 0, "each worker serves a connection at least")
         }
         precondition(idleTimeoutSeconds >= 0 && gracePeriodSeconds >= 0, "timeouts must not be negative")
         self.model = model
-        self.maxChildren = maxChildren
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.gracePeriodSeconds = gracePeriodSeconds
         self.banner = banner

@@ -93,7 +93,7 @@ public struct ServerLog: Sendable {
     func listening(on address: SocketAddress, model: ProcessModel, limit: Int) {
         switch style {
         case .forkServer:
-            let what = model == .forkPerConnection ? "max \(limit) children" : "\(model)"
+            let what = model.isForkPerConnection ? "max \(limit) children" : "\(model)"
             server("listening on \(address) (pid \(Syscall.processID), \(what))")
         case .tcpserver:
             connection("status: 0/\(limit)")

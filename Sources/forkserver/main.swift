@@ -51,7 +51,7 @@ let handler = ProgramHandler(
     keepsIPOptions: options.keepsIPOptions
 )
 var configuration = ServerConfiguration(
-    model: .forkPerConnection(maxChildren: options.maxChildren), gracePeriodSeconds: options.gracePeriodSeconds, banner: options.banner, sourceLimits: options.sourceLimits
+    model: .forkPerConnection(maxChildren: options.maxChildren), gracePeriod: .seconds(options.gracePeriodSeconds), banner: options.banner, sourceLimits: options.sourceLimits
 )
 configuration.proxyProtocol = options.proxyProtocol
 configuration.notifier = notifier

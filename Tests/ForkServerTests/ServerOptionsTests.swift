@@ -7,8 +7,8 @@ import Testing
         #expect(options.address.description == "127.0.0.1:8001")
         #expect(options.backlog == 4096)
         #expect(options.configuration.maxChildren == 40)
-        #expect(options.configuration.idleTimeoutSeconds == 0)
-        #expect(options.configuration.gracePeriodSeconds == 5)
+        #expect(options.configuration.idleTimeout == nil)
+        #expect(options.configuration.gracePeriod == .seconds(5))
         #expect(options.configuration.banner.isEmpty)
         #expect(!options.quiet)
     }
@@ -21,8 +21,8 @@ import Testing
         #expect(options.address.description == "[::1]:0")
         #expect(options.backlog == 16)
         #expect(options.configuration.maxChildren == 2)
-        #expect(options.configuration.idleTimeoutSeconds == 30)
-        #expect(options.configuration.gracePeriodSeconds == 1)
+        #expect(options.configuration.idleTimeout == .seconds(30))
+        #expect(options.configuration.gracePeriod == .seconds(1))
         #expect(options.configuration.banner == Array("connect successful!\n".utf8))
         #expect(options.quiet)
     }

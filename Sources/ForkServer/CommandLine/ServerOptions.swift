@@ -115,9 +115,10 @@ package struct ServerOptions {
             case "--max-requests":
                 maxRequests = try parser.integer(of: option, in: 1...Int(Int32.max))
             case "--idle-timeout":
-                configuration.idleTimeoutSeconds = try parser.integer(of: option, in: 0...31_536_000)
+                let seconds = try parser.integer(of: option, in: 0...31_536_000)
+                configuration.idleTimeout = seconds == 0 ? nil : .seconds(seconds)
             case "--grace":
-                configuration.gracePeriodSeconds = try parser.integer(of: option, in: 0...86_400)
+                configuration.gracePeriod = .seconds(try parser.integer(of: option, in: 0...86_400))
             case "--greeting":
                 configuration.banner = Array((try parser.value(of: option) + "\n").utf8)
             case "--quiet":

@@ -144,10 +144,11 @@ public struct Connection: Sendable {
         }
     }
 
-    /// Makes a read or a write that waits `seconds` without progress fail with
-    /// `Errno.wouldBlock` (SO_RCVTIMEO and SO_SNDTIMEO).
-    public func setIdleTimeout(seconds: Int) throws(Errno) {
-        let timeout = timeval(tv_sec: seconds, tv_usec: 0)
+    /// Makes a read or a write that waits `timeout` without progress fail with
+    /// `Errno.wouldBlock` (SO_RCVTIMEO and SO_SNDTIMEO, to the microsecond).
+    public func setIdleTimeout(_ timeout: Duration) throws(Errno) {
+        let (seconds, attoseconds) = timeout.components
+        let timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
         try Syscall.setOption(descriptor.rawValue, level: SOL_SOCKET, name: SO_RCVTIMEO, to: timeout)
         try Syscall.setOption(descriptor.rawValue, level: SOL_SOCKET, name: SO_SNDTIMEO, to: timeout)
     }

@@ -284,8 +284,8 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         }
         log.serving(connection.peerAddress, inWorker: inWorker)
         do {
-            if configuration.idleTimeoutSeconds > 0 {
-                try connection.setIdleTimeout(seconds: configuration.idleTimeoutSeconds)
+            if let idleTimeout = configuration.idleTimeout {
+                try connection.setIdleTimeout(idleTimeout)
             }
             if !configuration.banner.isEmpty {
                 do {
@@ -300,8 +300,8 @@ public struct ForkingServer<Handler: ConnectionHandler> {
                 }
             }
             try handler.handle(connection)
-        } catch Errno.wouldBlock where configuration.idleTimeoutSeconds > 0 {
-            log.connection("pid \(Syscall.processID) idle for \(configuration.idleTimeoutSeconds) s, closing")
+        } catch Errno.wouldBlock where configuration.idleTimeout != nil {
+            log.connection("pid \(Syscall.processID) idle for \(ServerLog.seconds(configuration.idleTimeout ?? .zero)) s, closing")
         } catch {
             log.error("pid \(Syscall.processID) failed: \((error as? Errno).map(log.describe) ?? "\(error)")")
             return 1
@@ -360,8 +360,8 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         try? listener.close()
         if ServerSignals.quitRequests == 0 {
             let requests = Self.stopRequests
-            log.server("\(ServerSignals.shutdownSignalName): stopped accepting; \(children.count) children have \(configuration.gracePeriodSeconds) s to finish")
-            if waitForChildren(until: .after(seconds: configuration.gracePeriodSeconds), unlessRequestsExceed: requests) {
+            log.server("\(ServerSignals.shutdownSignalName): stopped accepting; \(children.count) children have \(ServerLog.seconds(configuration.gracePeriod)) s to finish")
+            if waitForChildren(until: .after(configuration.gracePeriod), unlessRequestsExceed: requests) {
                 log.server("stopped")
                 return
             }
@@ -370,7 +370,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
             log.server("SIGQUIT: stopped accepting; stopping now")
         }
         signalChildren(SIGTERM, named: "SIGTERM")
-        if !waitForChildren(until: .after(seconds: configuration.gracePeriodSeconds), unlessRequestsExceed: .max) {
+        if !waitForChildren(until: .after(configuration.gracePeriod), unlessRequestsExceed: .max) {
             signalChildren(SIGKILL, named: "SIGKILL")
             _ = waitForChildren(until: nil, unlessRequestsExceed: .max)
         }

@@ -3,13 +3,13 @@ public struct ServerConfiguration: Sendable {
     /// A child per connection, or a pool of preforked workers, and how many at once.
     public var model: ProcessModel
 
-    /// Seconds a child waits for the client to send (or to take what it is sent) before it
-    /// closes the connection; 0 waits for ever.
-    public var idleTimeoutSeconds: Int
+    /// How long a child waits for the client to send (or to take what it is sent) before it
+    /// closes the connection; nil waits for ever.
+    public var idleTimeout: Duration?
 
-    /// Seconds children get to finish after SIGTERM or SIGINT before they are sent SIGTERM,
+    /// How long children get to finish after SIGTERM or SIGINT before they are sent SIGTERM,
     /// and again before SIGKILL.
-    public var gracePeriodSeconds: Int
+    public var gracePeriod: Duration
 
     /// Bytes each child sends the client before the handler runs (tcpserver's `-B`).
     public var banner: [UInt8]
@@ -25,8 +25,8 @@ public struct ServerConfiguration: Sendable {
 
     public init(
         model: ProcessModel = .forkPerConnection(maxChildren: 40),
-        idleTimeoutSeconds: Int = 0,
-        gracePeriodSeconds: Int = 5,
+        idleTimeout: Duration? = nil,
+        gracePeriod: Duration = .seconds(5),
         banner: [UInt8] = [],
         sourceLimits: SourceLimits = SourceLimits()
     ) {
@@ -34,10 +34,10 @@ public struct ServerConfiguration: Sendable {
         if case .prefork(_, let maxRequests) = model {
             precondition((maxRequests ?? 1) > 0, "each worker serves a connection at least")
         }
-        precondition(idleTimeoutSeconds >= 0 && gracePeriodSeconds >= 0, "timeouts must not be negative")
+        precondition((idleTimeout ?? .zero) >= .zero && gracePeriod >= .zero, "times must not be negative")
         self.model = model
-        self.idleTimeoutSeconds = idleTimeoutSeconds
-        self.gracePeriodSeconds = gracePeriodSeconds
+        self.idleTimeout = idleTimeout
+        self.gracePeriod = gracePeriod
         self.banner = banner
         self.sourceLimits = sourceLimits
     }

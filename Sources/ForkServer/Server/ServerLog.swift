@@ -161,6 +161,21 @@ public struct ServerLog: Sendable {
         accepted(children: children, limit: limit)
     }
 
+    /// `duration` in seconds as the log writes it: `5`, or `1.5`.
+    static func seconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        guard attoseconds != 0 else {
+            return "\(seconds)"
+        }
+        let milliseconds = attoseconds / 1_000_000_000_000_000
+        var fraction = String(milliseconds)
+        fraction = String(repeating: "0", count: 3 - fraction.count) + fraction
+        while fraction.hasSuffix("0") {
+            fraction.removeLast()
+        }
+        return fraction.isEmpty ? "\(seconds)" : "\(seconds).\(fraction)"
+    }
+
     // MARK: - Writing
 
     /// The line `message` makes at `level`, ending in a newline; nil when the verbosity leaves it

@@ -14,6 +14,13 @@ struct Deadline {
         after(milliseconds: seconds * 1000)
     }
 
+    /// The deadline `duration` from now.
+    static func after(_ duration: Duration) -> Deadline {
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = max(seconds, 0) * 1_000_000_000 + max(attoseconds, 0) / 1_000_000_000
+        return Deadline(nanoseconds: Syscall.monotonicNanoseconds() + UInt64(nanoseconds))
+    }
+
     /// The earlier of two deadlines, either of which may be absent.
     static func soonest(_ first: Deadline?, _ second: Deadline?) -> Deadline? {
         guard let first, let second else {

@@ -23,10 +23,10 @@ do {
     inherited = try SocketActivation.takeListener()
     notifier = try ServiceNotifier.takeFromEnvironment()
 } catch {
-    program.exit(TCPServerStartupError("\(error)"))
+    program.exit(StartupError("\(error)"))
 }
 let listener: ListeningSocket
-do throws(TCPServerStartupError) {
+do throws(StartupError) {
     listener = try TCPServerStartup.listen(options, inherited: inherited)
     try TCPServerStartup.switchIdentity(options)
     if options.printsPort {
@@ -59,5 +59,5 @@ do {
     var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
     server.run()
 } catch {
-    program.exit(TCPServerStartupError("unable to set up signals: \(error.bernsteinDescription)"))
+    program.exit(StartupError("unable to set up signals: \(error.bernsteinDescription)"))
 }

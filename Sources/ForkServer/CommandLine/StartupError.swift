@@ -1,6 +1,11 @@
-/// A failure to start, worded with what to do about it.
+/// A failure to start, worded with what to do about it (echo-server), or in tcpserver's words
+/// (forkserver: `unable to bind: address already used`).
 package struct StartupError: Error, CustomStringConvertible {
     package let description: String
+
+    package init(_ description: String) {
+        self.description = description
+    }
 
     /// Listening on `address` failed with `error`.
     package static func listen(on address: SocketAddress, _ error: Errno) -> StartupError {
@@ -14,7 +19,7 @@ package struct StartupError: Error, CustomStringConvertible {
         default:
             "\(error)"
         }
-        return StartupError(description: "cannot listen on \(address): \(advice)")
+        return StartupError("cannot listen on \(address): \(advice)")
     }
 
     /// Connecting to `address` failed with `error`.
@@ -25,6 +30,6 @@ package struct StartupError: Error, CustomStringConvertible {
         default:
             "\(error)"
         }
-        return StartupError(description: "cannot connect to \(address): \(advice)")
+        return StartupError("cannot connect to \(address): \(advice)")
     }
 }

@@ -312,7 +312,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     // MARK: - Reaping
 
     private mutating func reapFinishedChildren() {
-        ChildReaper.forEachFinishedChild { pid, waitStatus, ended in
+        ServerSignals.forEachReapedChild { pid, waitStatus, ended in
             guard let child = children.removeValue(forKey: pid) else {
                 return
             }
@@ -400,7 +400,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     }
 
     private mutating func signalChildren(_ signal: CInt, named name: String) {
-        ChildReaper.withReapingPaused {
+        ServerSignals.withReapingPaused {
             reapFinishedChildren()
             log.server("sending \(name) to \(children.count) children")
             for pid in children.keys {

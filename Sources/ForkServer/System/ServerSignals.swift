@@ -39,4 +39,23 @@ enum ServerSignals {
     static var shutdownSignalName: String {
         CForkServer_signals_shutdown_signal() == SIGINT ? "SIGINT" : "SIGTERM"
     }
+
+    // MARK: - Reaped children
+
+    /// Calls `body` with the pid, the raw wait status and the time of reaping (CLOCK_MONOTONIC
+    /// nanoseconds) of every child the SIGCHLD handler reaped since the last call, each exactly once.
+    static func forEachReapedChild(_ body: (pid_t, CInt, UInt64) -> Void) {
+        var child = CForkServer_reaped_child()
+        while CForkServer_reaped_next(&child) {
+            body(child.pid, child.status, child.ended_nanoseconds)
+        }
+    }
+
+    /// Runs `body` with SIGCHLD blocked: no child is reaped meanwhile, so the pid of a child not
+    /// yet reported stays that child's and cannot be reused by another process.
+    static func withReapingPaused<Result>(_ body: () -> Result) -> Result {
+        CForkServer_sigchld_block()
+        defer { CForkServer_sigchld_unblock() }
+        return body()
+    }
 }

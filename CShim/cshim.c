@@ -4,8 +4,8 @@
 
 #include <stdatomic.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 
 int CForkServer_errno(void) {
     return errno;
@@ -362,8 +362,36 @@ int CForkServer_wtermsig(int status) {
 // MARK: - Spawning a program for a connection
 
 // The child of CForkServer_spawn_connection runs on this stack, in the server's memory, while the
-// server waits (CLONE_VFORK): one child at a time, in a single-threaded server.
-static char spawn_stack[64 * 1024] __attribute__((aligned(16)));
+// server waits (CLONE_VFORK): one child at a time, in a single-threaded server. It is mapped once
+// with a guard page below it, and again larger when a program has more arguments than it holds
+// (execvpe may copy argv onto the stack to run a script, as glibc's posix_spawn allows for).
+static char *spawn_stack = NULL;
+static size_t spawn_stack_size = 0;
+
+static int reserve_spawn_stack(size_t arguments) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t wanted = 64 * 1024 + (arguments + 2) * sizeof(char *);
+    wanted = (wanted + page - 1) / page * page;
+    if (wanted <= spawn_stack_size) {
+        return 0;
+    }
+    char *mapped = mmap(NULL, wanted + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (mapped == MAP_FAILED) {
+        return -1;
+    }
+    if (mprotect(mapped, page, PROT_NONE) == -1) {
+        int saved = errno;
+        munmap(mapped, wanted + page);
+        errno = saved;
+        return -1;
+    }
+    if (spawn_stack != NULL) {
+        munmap(spawn_stack - page, spawn_stack_size + page);
+    }
+    spawn_stack = mapped + page;
+    spawn_stack_size = wanted;
+    return 0;
+}
 
 struct spawn_state {
     const CForkServer_spawn_request *request;
@@ -416,8 +444,9 @@ static int spawn_child(void *argument) {
         state->exec_error = errno;
         _exit(111);
     }
-    // Every descriptor but the standard three, the connection's own among them.
-    syscall(SYS_close_range, 3U, ~0U, 0U);
+    // Every descriptor but the standard three, the connection's own among them (close_range(2),
+    // or where the kernel refuses it, each descriptor /proc/self/fd lists: glibc's closefrom).
+    closefrom(3);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -430,17 +459,28 @@ static int spawn_child(void *argument) {
 }
 
 pid_t CForkServer_spawn_connection(const CForkServer_spawn_request *request, int *error, int *exec_error) {
+    size_t arguments = 0;
+    while (request->argv[arguments] != NULL) {
+        arguments++;
+    }
+    if (reserve_spawn_stack(arguments) == -1) {
+        *error = errno;
+        return -1;
+    }
+    // The child shares this thread's memory, errno included: what it leaves there is not ours.
+    int caller_errno = errno;
     struct spawn_state state = {.request = request, .exec_error = 0};
     sigset_t all, previous;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &previous);
-    pid_t pid = clone(spawn_child, spawn_stack + sizeof spawn_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &state);
+    pid_t pid = clone(spawn_child, spawn_stack + spawn_stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &state);
     int saved = errno;
     sigprocmask(SIG_SETMASK, &previous, NULL);
     if (pid == -1) {
         *error = saved;
         return -1;
     }
+    errno = caller_errno;
     *exec_error = state.exec_error;
     return pid;
 }

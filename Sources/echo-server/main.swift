@@ -1,6 +1,12 @@
 import ForkServer
 
 let program = CommandLineProgram(name: "echo-server")
+// Before anything opens a descriptor, so that none of the server's becomes 0, 1 or 2.
+do {
+    try CurrentProcess.openStandardDescriptors()
+} catch {
+    program.exit(StartupError("cannot open /dev/null: \(error)"))
+}
 
 let options: ServerOptions
 do {
@@ -29,6 +35,12 @@ if let inherited {
         program.exit(UsageError(
             "\(options.listeningOptionsGiven.joined(separator: ", ")): systemd passed a listening socket (LISTEN_FDS); "
                 + "set the address and backlog in the .socket unit (ListenStream=, Backlog=)"
+        ))
+    }
+    if case .prefork = configuration.model {
+        program.exit(UsageError(
+            "--model prefork: systemd passed a listening socket (LISTEN_FDS), and a pool's drain would stop it "
+                + "listening for systemd too; use --model fork with socket activation"
         ))
     }
     listener = inherited

@@ -3,6 +3,12 @@ import ForkServer
 // forkserver: tcpserver's command line on ForkServer's server. It speaks as the name it was
 // started by, so that installed as `tcpserver` it logs what tcpserver logs.
 let program = CommandLineProgram(name: CommandLineProgram.invokedName, usageStatus: 100, failureStatus: 111, failurePrefix: "fatal: ")
+// Before anything opens a descriptor, so that none of the server's becomes 0, 1 or 2.
+do {
+    try CurrentProcess.openStandardDescriptors()
+} catch {
+    program.exit(StartupError("unable to open /dev/null: \(error.bernsteinDescription)"))
+}
 
 let options: TCPServerOptions
 do {

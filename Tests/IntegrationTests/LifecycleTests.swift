@@ -6,6 +6,17 @@ import Testing
 /// The server under pressure and at its end: the concurrency limit, idle clients, killed
 /// children, resets, and the drain on SIGTERM.
 @Suite struct LifecycleTests {
+    @Test func aServerStartedWithoutStandardInputAndOutputStillServes() throws {
+        // Started with descriptors 0 and 1 closed, the listener would take 0 unless the server
+        // first fills them with /dev/null.
+        let server = try ServerProcess("/bin/sh", ["-c", "exec \(ServerProcess.buildDirectory)/echo-server --port 0 <&- >&-"])
+        try server.waitUntilListening()
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("served\n") == "served\n")
+        let descriptors = ProcessTable.descriptors(of: server.pid)
+        #expect(descriptors[0]?.hasSuffix("/dev/null") == true && descriptors[1]?.hasSuffix("/dev/null") == true, "\(descriptors)")
+    }
+
     @Test(arguments: ServerModel.allCases)
     func atTheLimitAFurtherClientWaitsInTheBacklogUntilAChildIsFree(model: ServerModel) throws {
         let server = try ServerProcess.startEchoServer(model.arguments(limit: 2))

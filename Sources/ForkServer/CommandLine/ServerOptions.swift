@@ -144,6 +144,9 @@ package struct ServerOptions {
             configuration.model = .forkPerConnection(maxChildren: maxChildren ?? 40)
         }
         configuration.proxyProtocol = try proxy.policy()
+        if configuration.proxyProtocol != nil && configuration.sourceLimits.isActive {
+            throw UsageError("--max-per-source and --rate count the address that connects, which behind --proxy-protocol is the proxy's; limit clients in the proxy instead")
+        }
         return ServerOptions(
             address: try OptionParser.address(host: host, port: port), backlog: backlog, configuration: configuration, quiet: quiet,
             listeningOptionsGiven: listeningOptionsGiven

@@ -197,6 +197,9 @@ package struct TCPServerOptions {
             try options.takeIDsFromEnvironment()
         }
         options.proxyProtocol = try proxy.policy()
+        if options.proxyProtocol != nil && options.sourceLimits.isActive {
+            throw UsageError("-C, --max-per-source and --rate count the address that connects, which behind --proxy-protocol is the proxy's; limit clients in the proxy instead")
+        }
         guard let host = remaining.popFirst() else {
             throw UsageError("missing host, port and program")
         }

@@ -33,5 +33,6 @@ extension ListeningSocket {
         }
         descriptor = FileDescriptor(rawValue: fd)
         localAddress = address
+        isInherited = true
     }
 }

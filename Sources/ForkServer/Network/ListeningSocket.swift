@@ -11,6 +11,10 @@ public struct ListeningSocket: Sendable {
     /// The address the socket is bound to; with port 0 asked for, the port the kernel chose.
     public let localAddress: SocketAddress
 
+    /// Whether a service manager opened the socket and keeps it (socket activation): the
+    /// server must never shut it down, which would end its listening for the manager too.
+    public let isInherited: Bool
+
     /// Opens, binds and listens on `address` with a queue of `backlog` pending connections.
     public init(address: SocketAddress, backlog: CInt = SOMAXCONN) throws(Errno) {
         let fd = try Syscall.tcpSocket(family: address.family, nonBlocking: true)
@@ -19,6 +23,7 @@ public struct ListeningSocket: Sendable {
             try Syscall.bind(fd, to: address)
             try Syscall.listen(fd, backlog: backlog)
             localAddress = try Syscall.localAddress(of: fd)
+            isInherited = false
         } catch {
             try? Syscall.close(fd)
             throw error
@@ -47,7 +52,8 @@ public struct ListeningSocket: Sendable {
     }
 
     /// Stops accepting in every process that shares the socket (shutdown(2) with SHUT_RD): an
-    /// accept(2) waiting in any of them, or called later, fails with EINVAL.
+    /// accept(2) waiting in any of them, or called later, fails with EINVAL. Every process,
+    /// a service manager that passed the socket included: it stops listening altogether.
     public func stopAccepting() throws(Errno) {
         try Syscall.shutdown(descriptor.rawValue, how: CInt(SHUT_RD))
     }

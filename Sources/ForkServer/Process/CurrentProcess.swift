@@ -30,3 +30,20 @@ extension CurrentProcess {
         try Syscall.setUserID(userID)
     }
 }
+
+extension CurrentProcess {
+    /// Opens /dev/null on whichever of descriptors 0, 1 and 2 the process was started without
+    /// (open(2) returns the lowest free descriptor), so that no socket the server opens later
+    /// becomes standard input, output or error: a log line would go to a client, and a
+    /// program's dup2 onto 0 or 1 would do nothing. Call it first, before anything opens a file.
+    public static func openStandardDescriptors() throws(Errno) {
+        while true {
+            // Inherited by programs as a standard descriptor would be: not close-on-exec.
+            let fd = try Syscall.open("/dev/null", flags: O_RDWR, closeOnExec: false)
+            if fd > STDERR_FILENO {
+                try Syscall.close(fd)
+                return
+            }
+        }
+    }
+}

@@ -51,11 +51,17 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), and allocating once the
     /// tables of the per-source limits and the counters of bytes, when they are wanted.
     public init(listener: ListeningSocket, configuration: ServerConfiguration, handler: Handler, log: ServerLog) throws(Errno) {
+        // The server sees the proxy's address, not the client's, so the limits would count
+        // every client behind one proxy as one source.
+        precondition(configuration.proxyProtocol == nil || !configuration.sourceLimits.isActive, "per-source limits count the proxy, not its clients")
         try ServerSignals.install()
         if case .prefork = configuration.model {
             // Workers wait in accept(2), where the kernel wakes one of them per connection.
             try listener.makeAcceptWait()
             precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
+            // The pool's drain shuts the listener down to wake its workers, which would end a
+            // service manager's listening too.
+            precondition(!listener.isInherited, "a prefork pool needs a listener of its own, not a service manager's")
             gate = nil
             accounting = nil
         } else {
@@ -351,12 +357,17 @@ public struct ForkingServer<Handler: ConnectionHandler> {
         serviceStatus.stopping(children: children.count)
         // Clients the kernel has already accepted are served rather than reset by the close:
         // a load balancer could not retry them elsewhere, since to it they were connected.
-        if configuration.model.isForkPerConnection {
+        // Not after SIGQUIT, which asks to stop now.
+        if configuration.model.isForkPerConnection && ServerSignals.quitRequests == 0 {
             acceptConnections(evenWhenStopping: true)
         }
-        // Every process sharing the listener stops accepting: idle workers leave accept(2) with
-        // EINVAL and exit; busy ones finish their connection first.
-        try? listener.stopAccepting()
+        if !configuration.model.isForkPerConnection {
+            // Every worker stops accepting: idle ones leave accept(2) with EINVAL and exit; busy
+            // ones finish their connection first. A child per connection never held the
+            // listener, so the fork model only closes it: shutdown(2) would also end the
+            // listening of a service manager that keeps the socket (socket activation).
+            try? listener.stopAccepting()
+        }
         try? listener.close()
         if ServerSignals.quitRequests == 0 {
             let requests = Self.stopRequests

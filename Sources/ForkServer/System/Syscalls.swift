@@ -118,10 +118,10 @@ enum Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.close(fd) }
     }
 
-    /// open(2) with `flags` and close-on-exec, so that a child's exec does not inherit the
-    /// file. Retried after EINTR, which open can report while it waits (on a FIFO, say).
-    static func open(_ path: String, flags: CInt) throws(Errno) -> CInt {
-        try valueOrErrno(retryOnInterrupt: true) { Glibc.open(path, flags | O_CLOEXEC) }
+    /// open(2) with `flags`, and close-on-exec unless told, so that a child's exec does not
+    /// inherit the file. Retried after EINTR, which open can report while it waits (on a FIFO).
+    static func open(_ path: String, flags: CInt, closeOnExec: Bool = true) throws(Errno) -> CInt {
+        try valueOrErrno(retryOnInterrupt: true) { Glibc.open(path, flags | (closeOnExec ? O_CLOEXEC : 0)) }
     }
 
     /// pread(2): up to `buffer.count` bytes from `offset`, leaving the file offset alone; fewer

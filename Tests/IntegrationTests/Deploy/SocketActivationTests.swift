@@ -35,6 +35,30 @@ import Testing
         #expect(try server.waitForExitCode() == 0)
     }
 
+    @Test func aDrainLeavesTheSocketListeningForTheManagerThatKeepsIt() throws {
+        // The test keeps its copy of the socket, as systemd keeps the .socket unit's; a drain
+        // that shut it down would leave the unit dead for the next start.
+        let listener = try LoopbackListener()
+        let server = try ServerProcess(
+            "/bin/sh", ["-c", "export LISTEN_FDS=1 LISTEN_PID=$$; exec \(ServerProcess.buildDirectory)/echo-server 3<&0 </dev/null"],
+            standardInput: .descriptor(FileDescriptor(rawValue: listener.fd))
+        )
+        try server.waitForLine(containing: "listening on 127.0.0.1:\(listener.port)")
+        let client = try TestClient(port: listener.port)
+        #expect(try client.roundTrip("before\n") == "before\n")
+        client.close()
+        server.send(SIGTERM)
+        #expect(try server.waitForExitCode() == 0)
+        var listening: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        #expect(getsockopt(listener.fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 && listening == 1)
+        let next = try TestClient(port: listener.port)
+        let accepted = accept(listener.fd, nil, nil)
+        #expect(accepted >= 0, "the socket still takes clients for whoever starts next")
+        close(accepted)
+        next.close()
+    }
+
     @Test func forkserverServesTheInheritedSocketAndItsProgramsSeeNoListenVariables() throws {
         let port = try LoopbackListener.freePort()
         let server = try Self.activate(

@@ -3,7 +3,9 @@ import PackageDescription
 
 // The programs that fork are linked fully static: no dynamic loader, no shared libraries, the
 // fewest mappings for fork to copy (BENCHMARKS.md has the numbers). lld, because it does not
-// repeat static glibc's warning about the dlopen that the Swift runtime never calls here.
+// repeat static glibc's warning about dlopen: the Swift runtime never calls it, but forkserver's
+// name lookups (getaddrinfo, getnameinfo, getservbyname) do, through NSS, which then needs the
+// running machine's glibc to be the one linked, as on the Debian machines this package targets.
 let forkingProgram: [LinkerSetting] = [.unsafeFlags(["-static-executable", "-use-ld=lld"])]
 
 // The C reference programs are linked the same way, so that the comparison is of the code and

@@ -217,7 +217,7 @@ package struct TCPServerOptions {
 
     /// `-U`: the uid and gid in $UID and $GID.
     private mutating func takeIDsFromEnvironment() throws(UsageError) {
-        guard let uid = getenv("UID").map({ String(cString: $0) }), let gid = getenv("GID").map({ String(cString: $0) }) else {
+        guard let uid = Syscall.environmentValue("UID"), let gid = Syscall.environmentValue("GID") else {
             throw UsageError("-U needs $UID and $GID (envuidgid sets them)")
         }
         userID = uid_t(try Self.number(uid, for: "$UID", in: 0...Int(Int32.max)))

@@ -2,8 +2,11 @@
 /// may come at once (a token bucket that holds `burst` tokens and gains one every
 /// `periodSeconds / count`).
 public struct ConnectionRate: Hashable, Sendable, CustomStringConvertible {
+    /// New connections allowed per period, from one source.
     public var count: Int
+    /// The period, in seconds: 1, 60 or 3600 (`N/s`, `N/min`, `N/h`).
     public var periodSeconds: Int
+    /// How many connections a source that was quiet may open at once, before the rate applies.
     public var burst: Int
 
     /// `count` per `periodSeconds`, `burst` at once (by default `count`: a whole period's worth).

@@ -13,6 +13,7 @@ public struct SourceLimits: Hashable, Sendable {
     public var rate: ConnectionRate?
     /// How many sources the rate limit remembers at once (rounded up to a multiple of 8).
     public var rateSources: Int
+    /// How much of an address makes a source: IPv4's /32 and IPv6's /64 by default.
     public var prefixes: SourcePrefixes
 
     public static var maxRefusalMessageBytes: Int { 512 }

@@ -1,8 +1,9 @@
 import CForkServer
 
-/// Runs a program for each connection, the way tcpserver does: in the child the server forked,
-/// it gathers the connection's addresses (and names, if asked), follows the access rules, logs
-/// `ok` or `deny`, and replaces itself with the program (execvpe(3)).
+/// Runs a program for each connection, the way tcpserver does: it gathers the connection's
+/// addresses (and names, if asked), follows the access rules, logs `ok` or `deny`, and runs the
+/// program (execvpe(3)). Usually all in the server, which then starts the program without a
+/// fork (`spawn(for:)`); in a forked child (`handle(_:)`) when something must wait on the client.
 ///
 /// The program runs with the connection on descriptors 0 and 1, the server's standard error on
 /// 2 and no other descriptor, every signal at its default and none blocked, and the UCSPI-TCP
@@ -28,6 +29,7 @@ public struct ProgramHandler: ConnectionHandler {
     public var arguments: [String]
     /// `$TCPLOCALHOST`, set without a lookup (tcpserver's `-l`).
     public var localHostName: String?
+    /// Whether and how names are looked up; `.none` by default (tcpserver's `-H`).
     public var nameLookup: NameLookup
     /// The rules to follow (tcpserver's `-x`), read afresh for each connection.
     public var rules: AccessRules?
@@ -102,6 +104,7 @@ public struct ProgramHandler: ConnectionHandler {
     /// tcpserver's child does, and a denied client's child exits 100 without running it.
     /// Nil when names are to be looked up: that may wait on DNS, so a forked child does it.
     /// With `--proxy-protocol` or a banner the server never asks: only a child may wait on the client.
+    @available(*, noasync, message: "the spawn shares the server's memory: one at a time, from a single-threaded server")
     public func spawn(for connection: Connection) throws(Errno) -> pid_t? {
         guard nameLookup == .none else {
             return nil

@@ -26,7 +26,9 @@ public struct ProxyHeader: Sendable, Equatable {
         case unknown
     }
 
+    /// Which version of the protocol the header was written in.
     public let version: Version
+    /// The client and the proxied destination, or the word to use the connection's own.
     public let command: Command
     /// How many bytes the header takes at the start of the stream; the client's own data
     /// starts right after them.

@@ -31,7 +31,7 @@ final class ConnectionAccounting {
     }
 
     deinit {
-        munmap(counters, pairs * 2 * MemoryLayout<UInt64>.stride)
+        Syscall.unmap(counters, bytes: pairs * 2 * MemoryLayout<UInt64>.stride)
     }
 
     /// A zeroed pair for a child about to be forked, or nil when every pair is held.

@@ -113,6 +113,11 @@ enum Syscall {
         return memory
     }
 
+    /// munmap(2) of what `mapSharedMemory` returned; it fails only for a bad address or length.
+    static func unmap(_ memory: UnsafeMutableRawPointer, bytes: Int) {
+        munmap(memory, bytes)
+    }
+
     /// close(2), never retried: on Linux the descriptor is gone even when EINTR is reported.
     static func close(_ fd: CInt) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.close(fd) }

@@ -22,13 +22,7 @@ package struct ProxyProtocolOptions {
             ]),
             ("--proxy-timeout SECS", ["time a header may take to arrive (default 5)"]),
         ]
-        var lines: [String] = []
-        for (option, description) in options {
-            let start = "  " + option
-            lines.append(start + String(repeating: " ", count: max(column - start.count, 1)) + description[0])
-            lines += description.dropFirst().map { String(repeating: " ", count: column) + $0 }
-        }
-        return lines.joined(separator: "\n")
+        return HelpText.options(options, column: column)
     }
 
     /// Reads `option` if it is one of the three (its value from `parser`); false otherwise.

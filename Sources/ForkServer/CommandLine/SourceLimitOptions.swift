@@ -12,6 +12,34 @@ package struct SourceLimitOptions {
 
     package init() {}
 
+    /// The help for these options, descriptions from `column`; `maxPerSource` is how the
+    /// program spells the first (forkserver adds `-C`), and `served` what it serves at once
+    /// (`clients`, `programs`), counted by `limitOption`.
+    package static func usage(column: Int, maxPerSource: String, served: String, limitOption: String) -> String {
+        HelpText.options([
+            (maxPerSource, [
+                "at most N \(served) at once from one source; another connection",
+                "is accepted and closed at once (sent MSG first, as given),",
+                "logged, and not counted in \(limitOption)",
+            ]),
+            ("--rate N/s", [
+                "new connections per source: N a second (or N/min, N/h);",
+                "a source over it has its connections closed at once",
+                "(logged once per source every 10 s), the others are",
+                "served as usual",
+            ]),
+            ("--burst N", ["with --rate: connections a source may open at once", "(default the N of --rate)"]),
+            ("--rate-sources N", [
+                "sources the rate limit remembers (default 16384); when",
+                "full, the one with the most allowance left is forgotten",
+            ]),
+            ("--ipv4-source-prefix LEN, --ipv6-source-prefix LEN", [
+                "bits of a client's address that make its source",
+                "(default 32 and 64)",
+            ]),
+        ], column: column)
+    }
+
     /// Reads `option` and its value from `parser` when it is one of the limits' long options
     /// and returns true; returns false, reading nothing, for any other option.
     package mutating func read(_ option: String, from parser: inout OptionParser) throws(UsageError) -> Bool {

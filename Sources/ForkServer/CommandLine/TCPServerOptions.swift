@@ -82,21 +82,7 @@ package struct TCPServerOptions {
 
         limits per source (a source is a client's IPv4 address, or its IPv6 address's /64,
         because an IPv6 client usually owns a whole /64):
-          -C N[:MSG], --max-per-source N[:MSG]
-                                  at most N programs at once for one source; another
-                                  connection is accepted and closed at once (sent MSG
-                                  first, as given), logged, and not counted in -c
-          --rate N/s              new connections per source: N a second (or N/min, N/h);
-                                  a source over it has its connections closed at once
-                                  (logged once per source every 10 s), the others are
-                                  served as usual
-          --burst N               with --rate: connections a source may open at once
-                                  (default the N of --rate)
-          --rate-sources N        sources the rate limit remembers (default 16384); when
-                                  full, the one with the most allowance left is forgotten
-          --ipv4-source-prefix LEN, --ipv6-source-prefix LEN
-                                  bits of a client's address that make its source
-                                  (default 32 and 64)
+        \(SourceLimitOptions.usage(column: 26, maxPerSource: "-C N[:MSG], --max-per-source N[:MSG]", served: "programs", limitOption: "-c"))
 
         signals: SIGTERM or SIGINT drain (see --grace); SIGQUIT sends the programs SIGTERM
         at once and exits when they are reaped; SIGHUP changes nothing (logged with -v): the

@@ -118,6 +118,11 @@ public struct ServerLog: Sendable {
     /// (the IP as `$TCPREMOTEIP` gives it: an IPv4-mapped client in dotted decimal), or a
     /// prefork worker's `pid W from ADDRESS`.
     func serving(_ peer: SocketAddress, inWorker: Bool) {
+        // Nothing to do in most children, and nothing done: each code page a child runs (here,
+        // formatting a number) costs it a page fault (BENCHMARKS.md, "A regression found").
+        guard verbosity >= .connections, style == .tcpserver || inWorker else {
+            return
+        }
         if let message = servingMessage(peer, inWorker: inWorker, pid: "\(Syscall.processID)") {
             connection(message)
         }

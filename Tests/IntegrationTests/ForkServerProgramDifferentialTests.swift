@@ -81,7 +81,7 @@ import Testing
 
     @Test(arguments: cases)
     func forkserverAndTcpserverAgreeOnWhatTheProgramSeesAndWhatIsLogged(_ scenario: Case) throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         let rules = "\(directory.path)/rules.cdb"
         if let text = scenario.rules {
             try directory.compileRules(text)

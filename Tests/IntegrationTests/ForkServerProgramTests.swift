@@ -122,7 +122,7 @@ import Testing
     // MARK: - Rules
 
     @Test func anAllowRuleSetsItsVariable() throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         let rules = try directory.compileRules("127.0.0.1:allow,GREETING=\"hi\"\n")
         let server = try UCSPIServer(.forkserver, ["-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
         let client = try TestClient(port: server.port)
@@ -132,7 +132,7 @@ import Testing
     }
 
     @Test func aDenyRuleClosesTheConnectionWithNothingButTheBanner() throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         let rules = try directory.compileRules("127.0.0.1:deny\n")
         let server = try UCSPIServer(.forkserver, ["-v", "-B", "banner\r\n", "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
         let client = try TestClient(port: server.port)
@@ -144,7 +144,7 @@ import Testing
     }
 
     @Test func aMissingRulesFileDropsEachConnectionAndTheServerGoesOn() throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         let rules = "\(directory.path)/rules.cdb"
         let server = try UCSPIServer(.forkserver, ["-v", "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
         for attempt in 1...2 {
@@ -163,14 +163,14 @@ import Testing
     }
 
     @Test func withDashXAMissingRulesFileLetsEveryoneIn() throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         let server = try UCSPIServer(.forkserver, ["-X", "-x", "\(directory.path)/rules.cdb", "127.0.0.1", "0", "/usr/bin/env"])
         let client = try TestClient(port: server.port)
         #expect(environmentVariables(in: try client.receiveUntilEnd())["TCPREMOTEIP"] == "127.0.0.1")
     }
 
     @Test func recompiledRulesApplyToTheNextClientWithoutASignal() throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         let rules = try directory.compileRules("127.0.0.1:allow,ROUND=\"one\"\n")
         let server = try UCSPIServer(.forkserver, ["-v", "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
         let first = try TestClient(port: server.port)
@@ -185,7 +185,7 @@ import Testing
     }
 
     @Test func withDashHARuleForTheClientsNameComesBeforeAnAddressPrefix() throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         // tcprules' order: the exact address, then =host, then shorter and shorter prefixes.
         let rules = try directory.compileRules("=localhost:allow,MATCHED=\"name\"\n127.:allow,MATCHED=\"prefix\"\n")
         for (lookup, matched) in [("-h", "name"), ("-H", "prefix")] {
@@ -196,7 +196,7 @@ import Testing
     }
 
     @Test func aMalformedRulesFileDropsTheConnection() throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         let rules = try directory.write("not a cdb\n", to: "rules.cdb")
         let server = try UCSPIServer(.forkserver, ["-v", "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
         let client = try TestClient(port: server.port)
@@ -217,7 +217,7 @@ import Testing
     }
 
     @Test func aProgramThatDoesNotExistDropsTheConnectionAndTheServerServesTheNextClient() throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         let program = "\(directory.path)/program"
         let server = try UCSPIServer(.forkserver, ["-v", "127.0.0.1", "0", program])
         let client = try TestClient(port: server.port)

@@ -291,23 +291,7 @@ import Testing
     /// A loopback port nothing listens on, and the socket that holds it: bound but never
     /// listening, so a connection is refused and no other test can take the port meanwhile.
     static func portWithNoListener() throws -> (socket: CInt, port: UInt16) {
-        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else {
-            throw TestFailure.system("socket")
-        }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else {
-            close(fd)
-            throw TestFailure.system("bind")
-        }
-        return (fd, UInt16(bigEndian: address.sin_port))
+        let (fd, _, port) = try bindLoopbackSocket()
+        return (fd, port)
     }
 }

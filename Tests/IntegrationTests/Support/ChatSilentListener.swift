@@ -11,24 +11,14 @@ struct SilentListener {
     private let filler: CInt
 
     init() throws {
-        let listener = socket(AF_INET, CInt(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard listener >= 0 else {
-            throw TestFailure.system("socket")
-        }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        } && Glibc.listen(listener, 0) == 0
-        guard listening else {
-            let failure = TestFailure.system("bind, getsockname or listen")
+        let (listener, bound, port) = try bindLoopbackSocket()
+        var address = bound
+        guard Glibc.listen(listener, 0) == 0 else {
+            let failure = TestFailure.system("listen")
             Glibc.close(listener)
             throw failure
         }
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
 
         let filler = socket(AF_INET, CInt(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         let connected = filler >= 0 && withUnsafePointer(to: &address) {
@@ -46,7 +36,7 @@ struct SilentListener {
         }
         self.listener = listener
         self.filler = filler
-        port = UInt16(bigEndian: address.sin_port)
+        self.port = port
     }
 
     func close() {

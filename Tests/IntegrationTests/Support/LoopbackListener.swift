@@ -8,27 +8,14 @@ final class LoopbackListener {
     let port: UInt16
 
     init() throws {
-        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else {
-            throw TestFailure.system("socket")
-        }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0, listen(fd, 128) == 0 else {
-            let failure = TestFailure.system("bind or listen")
+        let (fd, _, port) = try bindLoopbackSocket()
+        guard listen(fd, 128) == 0 else {
+            let failure = TestFailure.system("listen")
             close(fd)
             throw failure
         }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
         self.fd = fd
-        port = UInt16(bigEndian: address.sin_port)
+        self.port = port
     }
 
     /// A loopback port that was free a moment ago: for a program that can only be told a port
@@ -41,4 +28,28 @@ final class LoopbackListener {
     deinit {
         close(fd)
     }
+}
+
+/// A TCP socket bound to 127.0.0.1 at a port the kernel picked, not yet listening (socket(2),
+/// bind(2), getsockname(2)): its descriptor, its address and its port.
+func bindLoopbackSocket() throws -> (fd: CInt, address: sockaddr_in, port: UInt16) {
+    let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else {
+        throw TestFailure.system("socket")
+    }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
+    }
+    guard bound else {
+        let failure = TestFailure.system("bind or getsockname")
+        close(fd)
+        throw failure
+    }
+    return (fd, address, UInt16(bigEndian: address.sin_port))
 }

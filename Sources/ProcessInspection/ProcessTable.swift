@@ -86,7 +86,9 @@ public enum ProcessTable {
         return numbers
     }
 
-    private static func readFile(_ path: String) -> String? {
+    /// The whole text of the file at `path` (a /proc file, whose size stat(2) does not give),
+    /// or nil when it cannot be opened.
+    public static func readFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             return nil

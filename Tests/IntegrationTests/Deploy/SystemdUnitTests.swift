@@ -1,5 +1,6 @@
 import ForkServer
 import Glibc
+import ProcessInspection
 import Testing
 
 /// contrib/systemd's unit files, checked by the real `systemd-analyze verify`, which needs no
@@ -46,16 +47,9 @@ import Testing
     }
 
     static func contents(of path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
+        guard let text = ProcessTable.readFile(path) else {
             throw TestFailure.system("open \(path)")
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while case let count = read(fd, &buffer, buffer.count), count > 0 {
-            bytes += buffer[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        return text
     }
 }

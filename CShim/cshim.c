@@ -28,39 +28,47 @@ int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *acti
 
 // MARK: - State shared with the signal handlers
 
-// The reaped record: a ring that the SIGCHLD handler writes at `ring_head` and Swift reads at
-// `ring_tail`. A handler runs on the thread it interrupts, so each index has a single writer and
-// lock-free atomics order everything: reading the record never blocks a signal.
-#define RING_CAPACITY 1024u
-static CForkServer_reaped_child ring[RING_CAPACITY];
-static _Atomic unsigned ring_head = 0;
-static _Atomic unsigned ring_tail = 0;
-// Set when the handler left zombies because the ring was full; see CForkServer_reaped_next.
-static volatile sig_atomic_t ring_overflowed = 0;
+// Everything the handlers write, on one page of its own. After each fork(2) the first write to a
+// page costs the writer a copy-on-write fault; the parent writes this state at every reaped
+// child and the child resets it once, so keeping it on one page keeps that to one fault each.
+//
+// The reaped record is a ring that the SIGCHLD handler writes at `head` and Swift reads at
+// `tail`. A handler runs on the thread it interrupts, so each index has a single writer and
+// lock-free atomics order everything: reading the record never blocks a signal. It holds 128
+// children, to fit the page: more ended between two turns of the loop wait as zombies.
+#define RING_CAPACITY 128u
+static struct {
+    CForkServer_reaped_child ring[RING_CAPACITY];
+    _Atomic unsigned head;
+    _Atomic unsigned tail;
+    // Set when the handler left zombies because the ring was full; see CForkServer_reaped_next.
+    volatile sig_atomic_t overflowed;
+    volatile sig_atomic_t shutdown_count;
+    volatile sig_atomic_t shutdown_signal;
+    volatile sig_atomic_t hangup_count;
+    volatile sig_atomic_t quit_count;
+    int wake_pipe[2];
+} signal_state __attribute__((aligned(4096))) = {.wake_pipe = {-1, -1}};
+_Static_assert(sizeof signal_state <= 4096, "the signal state fits one page");
 
-static volatile sig_atomic_t shutdown_count = 0;
-static volatile sig_atomic_t shutdown_signal = 0;
-static volatile sig_atomic_t hangup_count = 0;
-static volatile sig_atomic_t quit_count = 0;
 // The signals this process inherited ignored across exec(2), found once at install: a program
 // the server runs gets them back at their defaults.
 static sigset_t inherited_ignored;
-static int wake_pipe[2] = {-1, -1};
 
 static void wake(void) {
     // The pipe is non-blocking: when it is full, the reader is already due to wake.
     char byte = 0;
-    ssize_t ignored = write(wake_pipe[1], &byte, 1);
+    ssize_t ignored = write(signal_state.wake_pipe[1], &byte, 1);
     (void)ignored;
 }
 
 // Reaps finished children into the ring until none is left or the ring is full; a child that
 // finds no room stays a zombie until Swift has made room, so no status is ever lost.
 static void reap_into_record(void) {
-    unsigned head = atomic_load_explicit(&ring_head, memory_order_relaxed);
+    unsigned head = atomic_load_explicit(&signal_state.head, memory_order_relaxed);
     for (;;) {
-        if (head - atomic_load_explicit(&ring_tail, memory_order_acquire) == RING_CAPACITY) {
-            ring_overflowed = 1;
+        if (head - atomic_load_explicit(&signal_state.tail, memory_order_acquire) == RING_CAPACITY) {
+            signal_state.overflowed = 1;
             return;
         }
         int status;
@@ -72,9 +80,9 @@ static void reap_into_record(void) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         uint64_t ended = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-        ring[head % RING_CAPACITY] = (CForkServer_reaped_child){.pid = pid, .status = status, .ended_nanoseconds = ended};
+        signal_state.ring[head % RING_CAPACITY] = (CForkServer_reaped_child){.pid = pid, .status = status, .ended_nanoseconds = ended};
         head += 1;
-        atomic_store_explicit(&ring_head, head, memory_order_release);
+        atomic_store_explicit(&signal_state.head, head, memory_order_release);
     }
 }
 
@@ -89,7 +97,7 @@ static void on_sigchld(int signo) {
 static void on_hangup(int signo) {
     (void)signo;
     int saved = errno;
-    hangup_count += 1;
+    signal_state.hangup_count += 1;
     wake();
     errno = saved;
 }
@@ -97,15 +105,15 @@ static void on_hangup(int signo) {
 static void on_quit(int signo) {
     (void)signo;
     int saved = errno;
-    quit_count += 1;
+    signal_state.quit_count += 1;
     wake();
     errno = saved;
 }
 
 static void on_shutdown(int signo) {
     int saved = errno;
-    shutdown_signal = signo;
-    shutdown_count += 1;
+    signal_state.shutdown_signal = signo;
+    signal_state.shutdown_count += 1;
     wake();
     errno = saved;
 }
@@ -154,17 +162,17 @@ static void uninstall(void) {
     set_disposition(SIGINT, SIG_DFL);
     set_disposition(SIGHUP, SIG_DFL);
     set_disposition(SIGQUIT, SIG_DFL);
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
-    wake_pipe[0] = wake_pipe[1] = -1;
+    close(signal_state.wake_pipe[0]);
+    close(signal_state.wake_pipe[1]);
+    signal_state.wake_pipe[0] = signal_state.wake_pipe[1] = -1;
     errno = saved;
 }
 
 int CForkServer_signals_install(void) {
-    if (wake_pipe[0] != -1) {
+    if (signal_state.wake_pipe[0] != -1) {
         return 0;
     }
-    if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+    if (pipe2(signal_state.wake_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
         return -1;
     }
     find_inherited_ignored();
@@ -210,29 +218,30 @@ int CForkServer_set_parent_death_signal(int signo) {
 }
 
 int CForkServer_signals_wake_fd(void) {
-    return wake_pipe[0];
+    return signal_state.wake_pipe[0];
 }
 
 void CForkServer_signals_drain_wake_fd(void) {
+    // A read of a pipe returns what it holds up to the size asked: a short read emptied it.
     char buffer[64];
-    while (read(wake_pipe[0], buffer, sizeof buffer) > 0) {
+    while (read(signal_state.wake_pipe[0], buffer, sizeof buffer) == (ssize_t)sizeof buffer) {
     }
 }
 
 int CForkServer_signals_shutdown_count(void) {
-    return shutdown_count;
+    return signal_state.shutdown_count;
 }
 
 int CForkServer_signals_shutdown_signal(void) {
-    return shutdown_signal;
+    return signal_state.shutdown_signal;
 }
 
 int CForkServer_signals_hangup_count(void) {
-    return hangup_count;
+    return signal_state.hangup_count;
 }
 
 int CForkServer_signals_quit_count(void) {
-    return quit_count;
+    return signal_state.quit_count;
 }
 
 // Every signal the server catches or ignores, which a program must get back at its default.
@@ -286,20 +295,20 @@ void CForkServer_sigchld_unblock(void) {
 // MARK: - Reaping
 
 bool CForkServer_reaped_next(CForkServer_reaped_child *child) {
-    unsigned tail = atomic_load_explicit(&ring_tail, memory_order_relaxed);
-    if (tail == atomic_load_explicit(&ring_head, memory_order_acquire)) {
-        if (!ring_overflowed) {
+    unsigned tail = atomic_load_explicit(&signal_state.tail, memory_order_relaxed);
+    if (tail == atomic_load_explicit(&signal_state.head, memory_order_acquire)) {
+        if (!signal_state.overflowed) {
             return false;
         }
         // The ring is empty now: let the handler reap the children it had no room for.
-        ring_overflowed = 0;
+        signal_state.overflowed = 0;
         raise(SIGCHLD);
-        if (tail == atomic_load_explicit(&ring_head, memory_order_acquire)) {
+        if (tail == atomic_load_explicit(&signal_state.head, memory_order_acquire)) {
             return false;
         }
     }
-    *child = ring[tail % RING_CAPACITY];
-    atomic_store_explicit(&ring_tail, tail + 1, memory_order_release);
+    *child = signal_state.ring[tail % RING_CAPACITY];
+    atomic_store_explicit(&signal_state.tail, tail + 1, memory_order_release);
     return true;
 }
 
@@ -316,18 +325,18 @@ pid_t CForkServer_fork(int *error, bool ignore_interrupt) {
         set_disposition(SIGINT, ignore_interrupt ? SIG_IGN : SIG_DFL);
         set_disposition(SIGHUP, SIG_DFL);
         set_disposition(SIGQUIT, SIG_DFL);
-        if (wake_pipe[0] != -1) {
-            close(wake_pipe[0]);
-            close(wake_pipe[1]);
-            wake_pipe[0] = wake_pipe[1] = -1;
+        if (signal_state.wake_pipe[0] != -1) {
+            close(signal_state.wake_pipe[0]);
+            close(signal_state.wake_pipe[1]);
+            signal_state.wake_pipe[0] = signal_state.wake_pipe[1] = -1;
         }
-        atomic_store(&ring_head, 0);
-        atomic_store(&ring_tail, 0);
-        ring_overflowed = 0;
-        shutdown_count = 0;
-        shutdown_signal = 0;
-        hangup_count = 0;
-        quit_count = 0;
+        atomic_store(&signal_state.head, 0);
+        atomic_store(&signal_state.tail, 0);
+        signal_state.overflowed = 0;
+        signal_state.shutdown_count = 0;
+        signal_state.shutdown_signal = 0;
+        signal_state.hangup_count = 0;
+        signal_state.quit_count = 0;
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

@@ -8,10 +8,14 @@ import CForkServer
 /// The parent must be single-threaded: the children run Swift code after fork(2). Children
 /// ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the server drains
 /// on it, so its children finish their clients within the grace period instead of dying at once.
-public struct ForkingServer<Handler: ConnectionHandler> {
+public struct ForkingServer {
     private let listener: ListeningSocket
     private let configuration: ServerConfiguration
-    private let handler: Handler
+    /// Held as an existential, not a generic parameter: the loop is then compiled once, for
+    /// concrete types, and runs no runtime generic-metadata lookups, whose code and caches a
+    /// child would otherwise fault in at every fork. One indirect call per connection is all
+    /// the handler's type costs.
+    private let handler: any ConnectionHandler
     private let log: ServerLog
     /// Each running child.
     private var children: [pid_t: Child] = [:]
@@ -50,7 +54,7 @@ public struct ForkingServer<Handler: ConnectionHandler> {
     /// Prepares to serve `listener`, installing the server's signal handling (SIGCHLD reaper,
     /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), and allocating once the
     /// tables of the per-source limits and the counters of bytes, when they are wanted.
-    public init(listener: ListeningSocket, configuration: ServerConfiguration, handler: Handler, log: ServerLog) throws(Errno) {
+    public init(listener: ListeningSocket, configuration: ServerConfiguration, handler: some ConnectionHandler, log: ServerLog) throws(Errno) {
         // The server sees the proxy's address, not the client's, so the limits would count
         // every client behind one proxy as one source.
         precondition(configuration.proxyProtocol == nil || !configuration.sourceLimits.isActive, "per-source limits count the proxy, not its clients")

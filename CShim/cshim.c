@@ -48,6 +48,9 @@ static struct {
     volatile sig_atomic_t hangup_count;
     volatile sig_atomic_t quit_count;
     int wake_pipe[2];
+    // The process that installed the handlers: the server. Its children inherit this state
+    // and never write it, so that it costs them no copy of the page.
+    pid_t server_pid;
 } signal_state __attribute__((aligned(4096))) = {.wake_pipe = {-1, -1}};
 _Static_assert(sizeof signal_state <= 4096, "the signal state fits one page");
 
@@ -86,6 +89,31 @@ static void reap_into_record(void) {
     }
 }
 
+// A plain disposition: SIG_DFL, SIG_IGN, or a handler with no flags. The zeroed mask is empty:
+// no sigemptyset(3), whose code would be one more page for a new child to fault in.
+static int set_disposition(int signo, void (*handler)(int)) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = handler;
+    return sigaction(signo, &action, NULL);
+}
+
+// Whether the handler runs in the server. A child keeps the server's handlers for SIGTERM,
+// SIGHUP and SIGQUIT (resetting them would cost each child three system calls), so in any other
+// process they must act as the default action would.
+static bool in_server(void) {
+    return getpid() == signal_state.server_pid;
+}
+
+// The default action of SIGTERM, SIGHUP or SIGQUIT: the signal is blocked while its handler runs,
+// so the raised one is delivered, at its default, as the handler returns.
+static void act_as_default(int signo) {
+    set_disposition(signo, SIG_DFL);
+    raise(signo);
+}
+
+// A child resets SIGCHLD to its default first thing after fork(2); until then this handler finds
+// no child of its own to reap, and its byte only wakes the server for nothing.
 static void on_sigchld(int signo) {
     (void)signo;
     int saved = errno;
@@ -95,39 +123,42 @@ static void on_sigchld(int signo) {
 }
 
 static void on_hangup(int signo) {
-    (void)signo;
     int saved = errno;
-    signal_state.hangup_count += 1;
-    wake();
+    if (in_server()) {
+        signal_state.hangup_count += 1;
+        wake();
+    } else {
+        act_as_default(signo);
+    }
     errno = saved;
 }
 
 static void on_quit(int signo) {
-    (void)signo;
     int saved = errno;
-    signal_state.quit_count += 1;
-    wake();
+    if (in_server()) {
+        signal_state.quit_count += 1;
+        wake();
+    } else {
+        act_as_default(signo);
+    }
     errno = saved;
 }
 
+// SIGINT reaches a child only before it sets SIGINT's disposition, first thing after fork(2);
+// it is ignored there, as a server's children ignore it.
 static void on_shutdown(int signo) {
     int saved = errno;
-    signal_state.shutdown_signal = signo;
-    signal_state.shutdown_count += 1;
-    wake();
+    if (in_server()) {
+        signal_state.shutdown_signal = signo;
+        signal_state.shutdown_count += 1;
+        wake();
+    } else if (signo != SIGINT) {
+        act_as_default(signo);
+    }
     errno = saved;
 }
 
 // MARK: - Signals
-
-// A plain disposition: SIG_DFL, SIG_IGN, or a handler with no flags.
-static int set_disposition(int signo, void (*handler)(int)) {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = handler;
-    sigemptyset(&action.sa_mask);
-    return sigaction(signo, &action, NULL);
-}
 
 static int set_handler(int signo, void (*handler)(int)) {
     struct sigaction action;
@@ -165,16 +196,28 @@ static void uninstall(void) {
     close(signal_state.wake_pipe[0]);
     close(signal_state.wake_pipe[1]);
     signal_state.wake_pipe[0] = signal_state.wake_pipe[1] = -1;
+    signal_state.server_pid = 0;
     errno = saved;
 }
 
 int CForkServer_signals_install(void) {
-    if (signal_state.wake_pipe[0] != -1) {
+    pid_t self = getpid();
+    if (signal_state.server_pid == self) {
         return 0;
     }
+    // In a child of a server, what it inherited belongs to the server: fork closed the pipe.
+    signal_state.server_pid = 0;
+    atomic_store(&signal_state.head, 0);
+    atomic_store(&signal_state.tail, 0);
+    signal_state.overflowed = 0;
+    signal_state.shutdown_count = 0;
+    signal_state.shutdown_signal = 0;
+    signal_state.hangup_count = 0;
+    signal_state.quit_count = 0;
     if (pipe2(signal_state.wake_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
         return -1;
     }
+    signal_state.server_pid = self;
     find_inherited_ignored();
     if (set_disposition(SIGPIPE, SIG_IGN) == -1
         || set_handler(SIGCHLD, on_sigchld) == -1
@@ -315,37 +358,23 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child) {
 // MARK: - Fork
 
 pid_t CForkServer_fork(int *error, bool ignore_interrupt) {
-    sigset_t all, previous;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &previous);
+    // Only the server's children close its self-pipe: in a child of the server the descriptors
+    // were closed at its own fork, and their numbers may name something else since.
+    bool from_server = signal_state.server_pid != 0 && in_server();
     pid_t pid = fork();
     if (pid == 0) {
-        set_disposition(SIGCHLD, SIG_DFL);
-        set_disposition(SIGTERM, SIG_DFL);
+        // No signal is blocked across fork(2): the server's handlers, which the child holds
+        // until these calls, treat a signal in the child as the child's dispositions would.
         set_disposition(SIGINT, ignore_interrupt ? SIG_IGN : SIG_DFL);
-        set_disposition(SIGHUP, SIG_DFL);
-        set_disposition(SIGQUIT, SIG_DFL);
-        if (signal_state.wake_pipe[0] != -1) {
+        set_disposition(SIGCHLD, SIG_DFL);
+        if (from_server) {
             close(signal_state.wake_pipe[0]);
             close(signal_state.wake_pipe[1]);
-            signal_state.wake_pipe[0] = signal_state.wake_pipe[1] = -1;
         }
-        atomic_store(&signal_state.head, 0);
-        atomic_store(&signal_state.tail, 0);
-        signal_state.overflowed = 0;
-        signal_state.shutdown_count = 0;
-        signal_state.shutdown_signal = 0;
-        signal_state.hangup_count = 0;
-        signal_state.quit_count = 0;
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
         return 0;
     }
-    int saved = errno;
-    sigprocmask(SIG_SETMASK, &previous, NULL);
     if (pid == -1) {
-        *error = saved;
+        *error = errno;
     }
     return pid;
 }

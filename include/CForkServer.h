@@ -128,11 +128,13 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 
 // MARK: - Fork
 
-/// fork(2) with every signal blocked across it. In the parent, returns the child's pid, or -1
-/// with the error in `*error`. In the child, returns 0 after resetting SIGCHLD, SIGTERM, SIGHUP,
-/// SIGQUIT and SIGINT to their defaults (SIGINT ignored instead with `ignore_interrupt`), closing the
-/// self-pipe, forgetting the reaped record and unblocking every signal; SIGPIPE stays ignored.
-/// Every change is made before any signal can arrive in the child.
+/// fork(2). In the parent, returns the child's pid, or -1 with the error in `*error`. In the child,
+/// returns 0 after setting SIGINT's disposition (ignored with `ignore_interrupt`, else the default),
+/// resetting SIGCHLD to its default and, in a child of the server, closing the self-pipe; SIGPIPE
+/// stays ignored. SIGTERM, SIGHUP and SIGQUIT keep the server's handlers, which in any process
+/// but the server act as the default action: the child dies of them, as it would at SIG_DFL.
+/// No signal is blocked across the fork: one that reaches the child before its first two calls
+/// is ignored if it is SIGINT or SIGCHLD, and is the default action otherwise.
 pid_t CForkServer_fork(int *error, bool ignore_interrupt);
 
 // MARK: - Spawning a program for a connection

@@ -81,6 +81,37 @@ import Testing
         #expect(try client.closedByPeer(within: 5))
     }
 
+    /// A child keeps the server's SIGTERM, SIGHUP and SIGQUIT handlers (resetting them would
+    /// cost every fork three system calls); outside the server they act as the default action.
+    @Test(arguments: [SIGTERM, SIGHUP, SIGQUIT])
+    func aChildDiesOfTheSignalsTheServerCatches(signal: CInt) throws {
+        let server = try ServerProcess.startEchoServer([])
+        let client = try TestClient(port: server.port)
+        #expect(try client.isServed())
+        try server.waitForLine(containing: " from 127.0.0.1:")
+        let children = ProcessTable.children(of: server.pid).map(\.pid)
+        try #require(children.count == 1)
+        #expect(kill(children[0], signal) == 0)
+        try server.waitForLine(containing: "echo-server: end \(children[0]) signal \(signal) ")
+        #expect(try client.closedByPeer(within: 5))
+        #expect(ProcessTable.exists(server.pid))
+        let another = try TestClient(port: server.port)
+        #expect(try another.isServed())
+    }
+
+    @Test func aChildIgnoresSIGINTAndSIGCHLD() throws {
+        let server = try ServerProcess.startEchoServer([])
+        let client = try TestClient(port: server.port)
+        #expect(try client.isServed())
+        try server.waitForLine(containing: " from 127.0.0.1:")
+        let children = ProcessTable.children(of: server.pid).map(\.pid)
+        try #require(children.count == 1)
+        #expect(kill(children[0], SIGINT) == 0)
+        #expect(kill(children[0], SIGCHLD) == 0)
+        #expect(try client.isServed("still served"))
+        #expect(ProcessTable.exists(children[0]))
+    }
+
     @Test func sigquitStopsForkserverAndItsPrograms() throws {
         let server = try ServerProcess.startForkserver(["--grace", "600"], program: ["cat"])
         let client = try TestClient(port: server.port)

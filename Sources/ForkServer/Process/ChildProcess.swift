@@ -5,9 +5,10 @@ public struct ChildProcess: Hashable, Sendable {
     /// The child's process ID.
     public let pid: pid_t
 
-    /// Forks through the C shim (`CForkServer_fork`: every signal blocked across fork(2); in the child,
-    /// SIGCHLD, SIGTERM and SIGINT back to their defaults) and runs `body` in the child, which
-    /// must end the child itself. Returns the child in the parent.
+    /// Forks through the C shim (`CForkServer_fork`: in the child, SIGCHLD and SIGINT back to
+    /// their defaults, and a server's SIGTERM, SIGHUP and SIGQUIT handlers acting as the defaults)
+    /// and runs `body` in the child, which must end the child itself. Returns the child in the
+    /// parent.
     ///
     /// The calling process must be single-threaded: the child runs Swift code after fork(2).
     @available(*, noasync, message: "fork(2) needs a single-threaded process; Swift concurrency runs threads")

@@ -166,7 +166,7 @@ enum Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.kill(pid, signal) }
     }
 
-    /// fork(2) through the C shim's signal discipline; 0 in the child, which ignores SIGINT
+    /// fork(2) through the C shim (`CForkServer_fork`); 0 in the child, which ignores SIGINT
     /// when `ignoringInterrupts`.
     static func fork(ignoringInterrupts: Bool) throws(Errno) -> pid_t {
         var error: CInt = 0

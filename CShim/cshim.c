@@ -298,29 +298,6 @@ static void add_exec_defaults(sigset_t *set) {
     sigaddset(set, SIGPIPE);
 }
 
-int CForkServer_signals_default_for_exec(void) {
-    // Caught signals go back to their defaults at exec(2) by themselves; ignored ones do not.
-    if (set_disposition(SIGPIPE, SIG_DFL) == -1 || set_disposition(SIGINT, SIG_DFL) == -1) {
-        return -1;
-    }
-    for (int signo = 1; signo < NSIG; signo++) {
-        if (sigismember(&inherited_ignored, signo) == 1 && set_disposition(signo, SIG_DFL) == -1 && errno != EINVAL) {
-            return -1;
-        }
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    return sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-int CForkServer_execvpe(const char *file, char *const argv[], char *const envp[]) {
-    return execvpe(file, argv, envp);
-}
-
-void CForkServer_closefrom(int lowest) {
-    closefrom(lowest);
-}
-
 void CForkServer_sigchld_block(void) {
     sigset_t set;
     sigemptyset(&set);
@@ -397,6 +374,74 @@ int CForkServer_wtermsig(int status) {
     return WTERMSIG(status);
 }
 
+// MARK: - Running a program for a connection
+
+// Writes the request's log lines with each CFORKSERVER_EXEC_PID_MARK replaced by this pid.
+static void write_log_lines(const CForkServer_exec_request *request) {
+    if (request->log == NULL || request->log_length == 0) {
+        return;
+    }
+    char digits[16];
+    int count = 0;
+    for (unsigned pid = (unsigned)getpid(); pid > 0 || count == 0; pid /= 10) {
+        digits[count++] = (char)('0' + pid % 10);
+    }
+    size_t length = 0;
+    for (size_t index = 0; index < request->log_length && length + sizeof digits <= request->log_capacity; index++) {
+        if (request->log[index] == CFORKSERVER_EXEC_PID_MARK) {
+            for (int digit = count - 1; digit >= 0; digit--) {
+                request->log_buffer[length++] = digits[digit];
+            }
+        } else {
+            request->log_buffer[length++] = request->log[index];
+        }
+    }
+    // One write, as every log line of the server: lines of concurrent processes never mix. A log
+    // that cannot be written does not keep the client from its program, as in the server.
+    ssize_t ignored = write(STDERR_FILENO, request->log_buffer, length);
+    (void)ignored;
+}
+
+void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkServer_exec_failure *failure) {
+    // A group of its own: the drain signals the program and whatever it starts, and a terminal's
+    // Ctrl-C for the server's group does not reach it. Made first, so that from here on no Ctrl-C
+    // meant for the server finds the program's signals at their defaults. A failure is not a
+    // reason to drop the client: setpgid(0, 0) fails only with EPERM for a session leader, which
+    // a child just made by fork(2) or clone(2) never is (its pid names no session), and even then
+    // the program would run in the server's group, as every program tcpserver and s6-tcpserverd
+    // start does, and the drain would signal it by its pid alone (ForkingServer's send).
+    setpgid(0, 0);
+    // The server's dispositions back to the defaults: caught ones would go at exec(2) by
+    // themselves, ignored ones would not. sigaction(2) fails only for a signal that does not
+    // exist or cannot be caught, and the set holds neither.
+    sigset_t defaults;
+    add_exec_defaults(&defaults);
+    for (int signo = 1; signo < NSIG; signo++) {
+        if (sigismember(&defaults, signo) == 1) {
+            set_disposition(signo, SIG_DFL);
+        }
+    }
+    // tcpserver's order: the pid and ok or deny lines come before anything the program writes.
+    write_log_lines(request);
+    if (request->exit_status != 0) {
+        _exit(request->exit_status);
+    }
+    if (dup2(request->connection, STDIN_FILENO) == -1 || dup2(request->connection, STDOUT_FILENO) == -1) {
+        *failure = (CForkServer_exec_failure){.step = CFORKSERVER_EXEC_DESCRIPTORS, .error = errno};
+        return;
+    }
+    // Every descriptor but the standard three, the connection's own among them (close_range(2),
+    // or where the kernel refuses it, each descriptor /proc/self/fd lists: glibc's closefrom).
+    closefrom(3);
+    // Last: a spawned child keeps every signal blocked until its program is about to run.
+    // sigprocmask(2) fails only for a bad `how` or pointer.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execvpe(request->file, request->argv, request->envp);
+    *failure = (CForkServer_exec_failure){.step = CFORKSERVER_EXEC_PROGRAM, .error = errno};
+}
+
 // MARK: - Spawning a program for a connection
 
 // The child of CForkServer_spawn_connection runs on this stack, in the server's memory, while the
@@ -432,71 +477,20 @@ static int reserve_spawn_stack(size_t arguments) {
 }
 
 struct spawn_state {
-    const CForkServer_spawn_request *request;
-    int exec_error;
+    const CForkServer_exec_request *request;
+    CForkServer_exec_failure *failure;
 };
 
-// Writes the request's log lines with each CFORKSERVER_SPAWN_PID_MARK replaced by this pid.
-static void write_log_lines(const CForkServer_spawn_request *request) {
-    if (request->log == NULL || request->log_length == 0) {
-        return;
-    }
-    char digits[16];
-    int count = 0;
-    for (unsigned pid = (unsigned)getpid(); pid > 0 || count == 0; pid /= 10) {
-        digits[count++] = (char)('0' + pid % 10);
-    }
-    size_t length = 0;
-    for (size_t index = 0; index < request->log_length && length + sizeof digits <= request->log_capacity; index++) {
-        if (request->log[index] == CFORKSERVER_SPAWN_PID_MARK) {
-            for (int digit = count - 1; digit >= 0; digit--) {
-                request->log_buffer[length++] = digits[digit];
-            }
-        } else {
-            request->log_buffer[length++] = request->log[index];
-        }
-    }
-    // One write, as every log line of the server: lines of concurrent processes never mix.
-    ssize_t ignored = write(STDERR_FILENO, request->log_buffer, length);
-    (void)ignored;
-}
-
 static int spawn_child(void *argument) {
-    struct spawn_state *state = argument;
-    const CForkServer_spawn_request *request = state->request;
     // Every signal arrives blocked (the server blocked them all): no handler of the server's can
-    // run here, in its memory. The server's dispositions go back to the defaults first.
-    sigset_t defaults;
-    add_exec_defaults(&defaults);
-    for (int signo = 1; signo < NSIG; signo++) {
-        if (sigismember(&defaults, signo) == 1) {
-            set_disposition(signo, SIG_DFL);
-        }
-    }
-    // A group of its own: the drain signals the program and whatever it starts, and a terminal's
-    // Ctrl-C for the server's group does not reach it.
-    setpgid(0, 0);
-    write_log_lines(request);
-    if (request->exit_status == 0
-        && (dup2(request->connection, STDIN_FILENO) == -1 || dup2(request->connection, STDOUT_FILENO) == -1)) {
-        state->exec_error = errno;
-        _exit(111);
-    }
-    // Every descriptor but the standard three, the connection's own among them (close_range(2),
-    // or where the kernel refuses it, each descriptor /proc/self/fd lists: glibc's closefrom).
-    closefrom(3);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (request->exit_status != 0) {
-        _exit(request->exit_status);
-    }
-    execvpe(request->file, request->argv, request->envp);
-    state->exec_error = errno;
+    // run here, in its memory, before CForkServer_exec_connection sets them back to the defaults.
+    // A failure is written where the server reads it when this child has exited.
+    struct spawn_state *state = argument;
+    CForkServer_exec_connection(state->request, state->failure);
     _exit(111);
 }
 
-pid_t CForkServer_spawn_connection(const CForkServer_spawn_request *request, int *error, int *exec_error) {
+pid_t CForkServer_spawn_connection(const CForkServer_exec_request *request, int *error, CForkServer_exec_failure *failure) {
     size_t arguments = 0;
     while (request->argv[arguments] != NULL) {
         arguments++;
@@ -507,7 +501,8 @@ pid_t CForkServer_spawn_connection(const CForkServer_spawn_request *request, int
     }
     // The child shares this thread's memory, errno included: what it leaves there is not ours.
     int caller_errno = errno;
-    struct spawn_state state = {.request = request, .exec_error = 0};
+    *failure = (CForkServer_exec_failure){.step = 0, .error = 0};
+    struct spawn_state state = {.request = request, .failure = failure};
     sigset_t all, previous;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &previous);
@@ -519,7 +514,6 @@ pid_t CForkServer_spawn_connection(const CForkServer_spawn_request *request, int
         return -1;
     }
     errno = caller_errno;
-    *exec_error = state.exec_error;
     return pid;
 }
 

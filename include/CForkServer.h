@@ -62,7 +62,7 @@ int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *acti
 /// into the reaped record; SIGTERM and SIGINT, SIGHUP, and SIGQUIT are caught by handlers that
 /// only count the requests; every handler writes a byte to a non-blocking, close-on-exec
 /// self-pipe; SIGPIPE is ignored; SIGCHLD, SIGTERM, SIGINT, SIGHUP and SIGQUIT are unblocked. The signals the
-/// process inherited ignored are noted for `CForkServer_signals_default_for_exec`.
+/// process inherited ignored are noted for `CForkServer_exec_connection`.
 /// Returns 0, or -1 with errno set.
 int CForkServer_signals_install(void);
 
@@ -92,18 +92,6 @@ int CForkServer_signals_hangup_count(void);
 
 /// How many SIGQUIT signals have arrived since `CForkServer_signals_install`.
 int CForkServer_signals_quit_count(void);
-
-/// In a forked child about to exec(2) a program: every signal the program would otherwise
-/// inherit ignored (SIGPIPE, SIGINT, and those this process inherited ignored) back to its
-/// default, and the signal mask emptied. Returns 0, or -1 with errno set.
-int CForkServer_signals_default_for_exec(void);
-
-/// execvpe(3), which glibc declares only under _GNU_SOURCE: `file` is looked for in $PATH
-/// unless it contains a slash. Returns only on failure, -1 with errno set.
-int CForkServer_execvpe(const char *file, char *const argv[], char *const envp[]);
-
-/// closefrom(3) (glibc 2.34, _GNU_SOURCE): closes every descriptor from `lowest` up.
-void CForkServer_closefrom(int lowest);
 
 /// Blocks SIGCHLD, so the handler cannot reap (and free a pid) until `CForkServer_sigchld_unblock`.
 void CForkServer_sigchld_block(void);
@@ -137,12 +125,12 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 /// is ignored if it is SIGINT or SIGCHLD, and is the default action otherwise.
 pid_t CForkServer_fork(int *error, bool ignore_interrupt);
 
-// MARK: - Spawning a program for a connection
+// MARK: - Running a program for a connection
 
-/// In a request's log lines, the byte that stands for the child's pid.
-#define CFORKSERVER_SPAWN_PID_MARK 1
+/// In a request's log lines, the byte that stands for the pid of the process that writes them.
+#define CFORKSERVER_EXEC_PID_MARK 1
 
-/// What the child of `CForkServer_spawn_connection` does, all prepared by the server.
+/// A connection's program and what comes before it, all prepared by the server.
 typedef struct {
     /// The program, looked for in $PATH unless it has a slash; its argv and envp.
     const char *file;
@@ -150,26 +138,47 @@ typedef struct {
     char *const *envp;
     /// The connection, which becomes descriptors 0 and 1.
     int connection;
-    /// Lines for descriptor 2, written before the program runs, each CFORKSERVER_SPAWN_PID_MARK
-    /// replaced by the child's pid; NULL for none. `log_buffer` holds `log_capacity` bytes of
+    /// Lines for descriptor 2, written before the program runs, each CFORKSERVER_EXEC_PID_MARK
+    /// replaced by the process's pid; NULL for none. `log_buffer` holds `log_capacity` bytes of
     /// room for them (the lines' length and 16 bytes per mark).
     const char *log;
     size_t log_length;
     char *log_buffer;
     size_t log_capacity;
-    /// 0 to run the program; else the status the child exits with instead (a denial's 100).
+    /// 0 to run the program; else the status the process exits with instead (a denial's 100).
     int exit_status;
-} CForkServer_spawn_request;
+} CForkServer_exec_request;
 
-/// Starts a process for a connection the way tcpserver's child begins, without copying the
-/// server: clone(2) with CLONE_VM | CLONE_VFORK, every signal blocked across it. The child sets
-/// the server's caught and ignored signals back to their defaults, makes a process group of its
-/// own, writes the log lines, puts the connection on descriptors 0 and 1, closes every other
-/// descriptor from 3 up, unblocks every signal and execs the program (or exits with
-/// `exit_status`). Returns once the child has exec'd or exited: its pid, with `*exec_error` 0,
-/// or the errno of a failed exec (the child then exited 111); or -1 with `*error` set when no
+/// The step at which a connection's program failed to start: putting the connection on
+/// descriptors 0 and 1 (dup2(2); tcpserver's "unable to set up descriptors")...
+#define CFORKSERVER_EXEC_DESCRIPTORS 1
+/// ...or running the program (execvpe(3); tcpserver's "unable to run").
+#define CFORKSERVER_EXEC_PROGRAM 2
+
+/// Why a connection's program did not start: the step (0 for none) and its errno.
+typedef struct {
+    int step;
+    int error;
+} CForkServer_exec_failure;
+
+/// Turns this process, a child of the server, into the connection's program the way tcpserver's
+/// child does, async-signal-safe and without allocating: a process group of its own (a failure
+/// to make one is ignored: the program then runs in the server's group, as tcpserver's do), the
+/// server's caught and ignored signals back to their defaults, the log lines written, then with
+/// `exit_status` not 0 an exit with it; else the connection on descriptors 0 and 1, every other
+/// descriptor from 3 up closed, every signal unblocked, and the program exec'd. Returns only
+/// when the program cannot be started, with `*failure` filled in: the caller reports it and
+/// exits 111, tcpserver's status.
+void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkServer_exec_failure *failure);
+
+// MARK: - Spawning a program for a connection
+
+/// Starts a process for a connection without copying the server: clone(2) with CLONE_VM |
+/// CLONE_VFORK, every signal blocked across it, whose child runs `CForkServer_exec_connection`
+/// and exits 111 if it returns. Returns once the child has exec'd or exited: its pid, with
+/// `failure->step` 0, or the failure that made it exit 111; or -1 with `*error` set when no
 /// child could be made.
-pid_t CForkServer_spawn_connection(const CForkServer_spawn_request *request, int *error, int *exec_error);
+pid_t CForkServer_spawn_connection(const CForkServer_exec_request *request, int *error, CForkServer_exec_failure *failure);
 
 // MARK: - Wait status (the <sys/wait.h> macros, which do not import into Swift)
 

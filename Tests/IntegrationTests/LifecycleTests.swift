@@ -207,13 +207,13 @@ import Testing
         }
         server.send(SIGSTOP)
         clients.forEach { $0.close() }
-        let ended = waitUntil(timeout: 60) {
+        let ended = eventually(within: 60) {
             let children = ProcessTable.children(of: server.pid)
             return children.count == count && children.allSatisfy(\.isZombie)
         }
         #expect(ended, "the \(count) children did not all end while the server was stopped")
         server.send(SIGCONT)
-        #expect(waitUntil(timeout: 60) { ProcessTable.children(of: server.pid).isEmpty }, "children left unreaped")
+        #expect(eventually(within: 60) { ProcessTable.children(of: server.pid).isEmpty }, "children left unreaped")
         let client = try TestClient(port: server.port)
         #expect(try client.roundTrip("still serving") == "still serving")
     }
@@ -230,18 +230,5 @@ import Testing
         guard setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur == wanted else {
             throw TestFailure("this test needs \(wanted) descriptors; the hard limit is \(limit.rlim_max)")
         }
-    }
-
-    /// Checks `condition` every 10 ms until it holds (true) or `timeout` seconds pass (false),
-    /// for states that only /proc shows and nothing announces.
-    private func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = monotonicSeconds() + timeout
-        while !condition() {
-            if monotonicSeconds() >= deadline {
-                return false
-            }
-            usleep(10_000)
-        }
-        return true
     }
 }

@@ -76,25 +76,11 @@ public struct ProgramHandler: ConnectionHandler {
         } catch {
             drop(remote, error.reason)
         }
-        log.connection(decisionMessage(launch, remote: remote, pid: "\(Syscall.processID)"))
-        guard launch.isAllowed else {
-            Syscall.exit(100)
-        }
-        do {
-            try Syscall.duplicate(connection.descriptor.rawValue, as: STDIN_FILENO)
-            try Syscall.duplicate(connection.descriptor.rawValue, as: STDOUT_FILENO)
-            try Syscall.defaultSignalsForExec()
-            // A group of its own, as a spawned program has: the drain signals the program and
-            // whatever it starts, and a terminal's Ctrl-C for the server's group does not reach it.
-            try Syscall.becomeProcessGroupLeader()
-        } catch {
-            drop(remote, "unable to set up descriptors: \(log.describe(error))")
-        }
-        // The connection's own descriptor, and anything the server was started with beyond
-        // the standard three, stay out of the program.
-        Syscall.closeDescriptors(from: 3)
-        let error = Syscall.execute(arguments, environment: launch.environment.entries)
-        drop(remote, "unable to run \(arguments[0]): \(log.describe(error))")
+        let failure = Syscall.execConnection(
+            arguments, environment: launch.environment.entries, connection: connection.descriptor.rawValue,
+            logLines: decisionLine(launch, remote: remote), exitStatus: launch.exitStatus
+        )
+        drop(remote, reason(failure))
     }
 
     /// Starts the program on `connection` from the server itself, without copying the server
@@ -110,8 +96,7 @@ public struct ProgramHandler: ConnectionHandler {
             return nil
         }
         let remote = connection.peerAddress
-        let pid = String(UnicodeScalar(UInt8(CFORKSERVER_SPAWN_PID_MARK)))
-        var lines = log.servingMessage(remote, inWorker: false, pid: pid).flatMap { log.line(.connections, $0) } ?? ""
+        var lines = log.servingMessage(remote, inWorker: false, pid: Self.pidMark).flatMap { log.line(.connections, $0) } ?? ""
         var launch: Launch?
         var failure: String?
         do {
@@ -120,17 +105,16 @@ public struct ProgramHandler: ConnectionHandler {
             failure = error.reason
         }
         if let launch {
-            lines += log.line(.connections, decisionMessage(launch, remote: remote, pid: pid)) ?? ""
+            lines += decisionLine(launch, remote: remote)
         }
-        let exitStatus: CInt = failure != nil ? 111 : launch?.isAllowed == false ? 100 : 0
-        let (child, execError) = try Syscall.spawnConnection(
+        let (child, execFailure) = try Syscall.spawnConnection(
             arguments, environment: launch?.environment.entries ?? [], connection: connection.descriptor.rawValue,
-            logLines: lines, exitStatus: exitStatus
+            logLines: lines, exitStatus: launch?.exitStatus ?? 111
         )
         if let failure {
             log.droppedConnection(from: remote, failure)
-        } else if let execError {
-            log.droppedConnection(from: remote, "unable to run \(arguments[0]): \(log.describe(execError))")
+        } else if let execFailure {
+            log.droppedConnection(from: remote, reason(execFailure))
         }
         return child
     }
@@ -142,6 +126,11 @@ public struct ProgramHandler: ConnectionHandler {
         var remoteHost: String?
         var environment: ProgramEnvironment
         var isAllowed: Bool
+
+        /// 0 to run the program, or tcpserver's status for a denied client, 100.
+        var exitStatus: CInt {
+            isAllowed ? 0 : 100
+        }
     }
 
     /// Why a connection cannot be served, in tcpserver's words.
@@ -193,18 +182,29 @@ public struct ProgramHandler: ConnectionHandler {
         return launch
     }
 
-    /// tcpserver's `ok PID LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT`,
-    /// or `deny ...`.
-    private func decisionMessage(_ launch: Launch, remote: SocketAddress, pid: String) -> String {
-        "\(launch.isAllowed ? "ok" : "deny") \(pid) "
+    /// In the log lines a program's process writes, its pid (`CForkServer_exec_connection`).
+    private static let pidMark = String(UnicodeScalar(UInt8(CFORKSERVER_EXEC_PID_MARK)))
+
+    /// tcpserver's `ok PID LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT`
+    /// line, or `deny ...`, if the log writes it, for the program's process to write with its pid.
+    private func decisionLine(_ launch: Launch, remote: SocketAddress) -> String {
+        log.line(.connections, "\(launch.isAllowed ? "ok" : "deny") \(Self.pidMark) "
             + "\(Self.safe(launch.localHost)):\(Self.safe(launch.local.tcpserverIPAddress)):\(launch.local.port) "
-            + "\(Self.safe(launch.remoteHost)):\(Self.safe(remote.tcpserverIPAddress))::\(remote.port)"
+            + "\(Self.safe(launch.remoteHost)):\(Self.safe(remote.tcpserverIPAddress))::\(remote.port)") ?? ""
     }
 
     /// Logs why the connection from `peer` is dropped and ends the child with tcpserver's status 111.
     private func drop(_ peer: SocketAddress, _ reason: String) -> Never {
         log.droppedConnection(from: peer, reason)
         Syscall.exit(111)
+    }
+
+    /// Why the program did not start, in tcpserver's words.
+    private func reason(_ failure: ExecFailure) -> String {
+        switch failure {
+        case .descriptors(let error): "unable to set up descriptors: \(log.describe(error))"
+        case .program(let error): "unable to run \(arguments[0]): \(log.describe(error))"
+        }
     }
 
     private func describe(_ error: ConstantDatabaseError) -> String {

@@ -261,24 +261,62 @@ enum Syscall {
         _ = try valueOrErrno(retryOnInterrupt: true) { dup2(fd, target) }
     }
 
-    /// closefrom(3): closes every descriptor from `lowest` up; it cannot fail.
-    static func closeDescriptors(from lowest: CInt) {
-        CForkServer_closefrom(lowest)
+    /// `CForkServer_exec_connection`, in a child the server forked: becomes `arguments[0]`
+    /// (looked for in $PATH) on the connection `connection` with `environment`, after writing
+    /// `logLines` (each CFORKSERVER_EXEC_PID_MARK this process's pid); with `exitStatus` not 0,
+    /// exits with it instead. Returns only when the program cannot be started, with the reason.
+    static func execConnection(
+        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
+    ) -> ExecFailure {
+        var failure = CForkServer_exec_failure()
+        withExecRequest(arguments, environment: environment, connection: connection, logLines: logLines, exitStatus: exitStatus) {
+            CForkServer_exec_connection($0, &failure)
+        }
+        return ExecFailure(failure)
     }
 
-    /// Sets every signal a program would inherit ignored back to its default and empties the
-    /// signal mask, before exec(2).
-    static func defaultSignalsForExec() throws(Errno) {
-        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer_signals_default_for_exec() }
+    /// `CForkServer_spawn_connection`: `execConnection` in a child that shares the server's
+    /// memory until it has exec'd or exited. Returns the child and, when its program could not
+    /// be started (the child then exited 111), the reason.
+    static func spawnConnection(
+        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
+    ) throws(Errno) -> (pid: pid_t, failure: ExecFailure?) {
+        var error: CInt = 0
+        var failure = CForkServer_exec_failure()
+        let pid = withExecRequest(arguments, environment: environment, connection: connection, logLines: logLines, exitStatus: exitStatus) {
+            CForkServer_spawn_connection($0, &error, &failure)
+        }
+        if pid == -1 {
+            throw Errno(rawValue: error)
+        }
+        return (pid, failure.step == 0 ? nil : ExecFailure(failure))
     }
 
-    /// execvpe(3): replaces this process with `arguments[0]`, looked for in $PATH unless it has a
-    /// slash, with `environment` (`NAME=value` entries). Returns only when that fails, with the error.
-    static func execute(_ arguments: [String], environment: [[UInt8]]) -> Errno {
+    /// Calls `body` with a `CForkServer_exec_request` for the connection's program, with room for
+    /// `logLines` once each CFORKSERVER_EXEC_PID_MARK is a pid: everything its process needs is
+    /// allocated here, before it starts.
+    private static func withExecRequest<Result>(
+        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt,
+        _ body: (UnsafePointer<CForkServer_exec_request>) -> Result
+    ) -> Result {
         let argv = CStringArray(arguments)
         let envp = CStringArray(environment)
-        _ = CForkServer_execvpe(arguments[0], argv.pointers, envp.pointers)
-        return Errno.current
+        let log = Array(logLines.utf8)
+        let capacity = log.count + 16 * log.lazy.filter { $0 == UInt8(CFORKSERVER_EXEC_PID_MARK) }.count + 16
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        // The arrays free their strings when they go: not before `body` is done with them.
+        return withExtendedLifetime((argv, envp)) {
+            log.withUnsafeBufferPointer { log in
+                var request = CForkServer_exec_request(
+                    file: argv.pointers[0], argv: argv.pointers, envp: envp.pointers, connection: connection,
+                    log: log.isEmpty ? nil : UnsafeRawPointer(log.baseAddress!).assumingMemoryBound(to: CChar.self),
+                    log_length: log.count, log_buffer: buffer, log_capacity: capacity,
+                    exit_status: exitStatus
+                )
+                return body(&request)
+            }
+        }
     }
 
     // MARK: - Service manager
@@ -327,41 +365,6 @@ enum Syscall {
         unsetenv(name)
     }
 
-    /// `CForkServer_spawn_connection`: starts `arguments[0]` (looked for in $PATH) on the
-    /// connection `connection` with `environment`, after the child has written `logLines` (each
-    /// CFORKSERVER_SPAWN_PID_MARK its pid); with `exitStatus` not 0, the child exits with it
-    /// instead. Returns the child and, when the exec failed (the child then exited 111), its error.
-    static func spawnConnection(
-        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
-    ) throws(Errno) -> (pid: pid_t, execError: Errno?) {
-        let argv = CStringArray(arguments)
-        let envp = CStringArray(environment)
-        let log = Array(logLines.utf8)
-        let marks = log.lazy.filter { $0 == UInt8(CFORKSERVER_SPAWN_PID_MARK) }.count
-        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: log.count + 16 * marks + 16)
-        defer { buffer.deallocate() }
-        var error: CInt = 0
-        var execError: CInt = 0
-        let pid = log.withUnsafeBufferPointer { log in
-            var request = CForkServer_spawn_request(
-                file: argv.pointers[0], argv: argv.pointers, envp: envp.pointers, connection: connection,
-                log: log.isEmpty ? nil : UnsafeRawPointer(log.baseAddress!).assumingMemoryBound(to: CChar.self),
-                log_length: log.count, log_buffer: buffer, log_capacity: log.count + 16 * marks + 16,
-                exit_status: exitStatus
-            )
-            return CForkServer_spawn_connection(&request, &error, &execError)
-        }
-        if pid == -1 {
-            throw Errno(rawValue: error)
-        }
-        return (pid, execError == 0 ? nil : Errno(rawValue: execError))
-    }
-
-    /// setpgid(2) with 0, 0: this process leads a process group of its own.
-    static func becomeProcessGroupLeader() throws(Errno) {
-        _ = try valueOrErrno(retryOnInterrupt: false) { setpgid(0, 0) }
-    }
-
     // MARK: - Credentials
 
     /// setgroups(2) with no groups: the process keeps no supplementary group.
@@ -377,5 +380,18 @@ enum Syscall {
     /// setuid(2).
     static func setUserID(_ uid: uid_t) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) { setuid(uid) }
+    }
+}
+
+/// Why a connection's program did not start, in a child that then exits 111.
+enum ExecFailure: Error {
+    /// The connection could not be put on descriptors 0 and 1 (dup2(2)).
+    case descriptors(Errno)
+    /// The program could not be run (execvpe(3)).
+    case program(Errno)
+
+    init(_ failure: CForkServer_exec_failure) {
+        let error = Errno(rawValue: failure.error)
+        self = failure.step == CFORKSERVER_EXEC_DESCRIPTORS ? .descriptors(error) : .program(error)
     }
 }

@@ -7,40 +7,22 @@ import Glibc
 /// `init` fills it with one of its own that is never accepted.
 struct SilentListener {
     let port: UInt16
-    private let listener: CInt
-    private let filler: CInt
+    private let listener: LoopbackListener
+    private let filler: TestClient
 
     init() throws {
-        let (listener, bound, port) = try bindLoopbackSocket()
-        var address = bound
-        guard Glibc.listen(listener, 0) == 0 else {
-            let failure = TestFailure.system("listen")
-            Glibc.close(listener)
-            throw failure
-        }
-        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
-
-        let filler = socket(AF_INET, CInt(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        let connected = filler >= 0 && withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) == 0 }
-        }
+        listener = try LoopbackListener(backlog: 0)
+        filler = try TestClient(port: listener.port)
+        port = listener.port
         // The filler is queued once the listener is readable: from then on the queue is full.
-        var queued = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-        guard connected, poll(&queued, 1, 10_000) == 1 else {
-            let failure = TestFailure.system("connect or poll of the filler connection")
-            if filler >= 0 {
-                Glibc.close(filler)
-            }
-            Glibc.close(listener)
-            throw failure
+        var queued = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&queued, 1, 10_000) == 1 else {
+            throw TestFailure.system("poll for the filler connection")
         }
-        self.listener = listener
-        self.filler = filler
-        self.port = port
     }
 
     func close() {
-        Glibc.close(filler)
-        Glibc.close(listener)
+        filler.close()
+        listener.close()
     }
 }

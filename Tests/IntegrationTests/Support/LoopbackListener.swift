@@ -4,14 +4,15 @@ import Glibc
 /// a listener the test hands to another program (HAProxy's `bind fd@3`), which then needs no
 /// readiness signal, since the kernel queues clients from the start.
 final class LoopbackListener {
-    let fd: CInt
+    private(set) var fd: CInt
     let port: UInt16
 
-    init() throws {
+    /// Listens with a queue of `backlog` connections (listen(2)).
+    init(backlog: CInt = 128) throws {
         let (fd, _, port) = try bindLoopbackSocket()
-        guard listen(fd, 128) == 0 else {
+        guard listen(fd, backlog) == 0 else {
             let failure = TestFailure.system("listen")
-            close(fd)
+            Glibc.close(fd)
             throw failure
         }
         self.fd = fd
@@ -25,8 +26,15 @@ final class LoopbackListener {
         try LoopbackListener().port
     }
 
+    func close() {
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+    }
+
     deinit {
-        close(fd)
+        close()
     }
 }
 

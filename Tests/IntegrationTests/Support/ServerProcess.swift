@@ -192,29 +192,26 @@ final class ServerProcess: ProgramUnderTest {
 
     /// Waits for the process itself to exit, even while processes it left behind keep its
     /// standard error open (tcpserver leaves its children running), and reaps it. Nothing
-    /// announces that exit to this process, so waitpid(2) is asked every 10 ms.
+    /// announces that exit to this process, so waitpid(2) is asked until it has happened.
     func waitForExitLeavingChildren(timeout: Double = 20) throws -> TerminationStatus {
         if let exitStatus {
             return exitStatus
         }
-        let deadline = monotonicSeconds() + timeout
         var waitStatus: CInt = 0
-        while true {
+        let exited = try eventually(within: timeout) {
             let reaped = waitpid(pid, &waitStatus, WNOHANG)
-            if reaped == pid {
-                readAvailableLines()
-                let status = TerminationStatus(waitStatus: waitStatus)
-                exitStatus = status
-                return status
-            }
             if reaped < 0 && errno != EINTR {
                 throw TestFailure.system("waitpid \(pid)")
             }
-            if monotonicSeconds() >= deadline {
-                throw TestFailure("pid \(pid) still running after \(timeout) s")
-            }
-            usleep(10_000)
+            return reaped == pid
         }
+        guard exited else {
+            throw TestFailure("pid \(pid) still running after \(timeout) s")
+        }
+        readAvailableLines()
+        let status = TerminationStatus(waitStatus: waitStatus)
+        exitStatus = status
+        return status
     }
 
     /// The pid in the `pid N from ADDRESS:PORT` line of the client whose port is `port`.

@@ -6,7 +6,14 @@ import PackageDescription
 // repeat static glibc's warning about dlopen: the Swift runtime never calls it, but forkserver's
 // name lookups (getaddrinfo, getnameinfo, getservbyname) do, through NSS, which then needs the
 // running machine's glibc to be the one linked, as on the Debian machines this package targets.
-let forkingProgram: [LinkerSetting] = [.unsafeFlags(["-static-executable", "-use-ld=lld"])]
+// Linker/ lays the image out for fork: a child's code in one place, and read-only data where
+// fork(2) copies no page-table entry for it (each file says why).
+let linkerFiles = Context.packageDirectory + "/Linker"
+let forkingProgram: [LinkerSetting] = [.unsafeFlags([
+    "-static-executable", "-use-ld=lld",
+    "-Xlinker", "--symbol-ordering-file=\(linkerFiles)/child-path.order",
+    "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/writable-rodata.ld",
+])]
 
 // The C reference programs are linked the same way, so that the comparison is of the code and
 // the process image, not of the linking. -nostartfiles keeps the Swift driver from adding its

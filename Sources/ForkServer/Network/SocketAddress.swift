@@ -2,8 +2,11 @@ import CForkServer
 
 /// An IPv4 or IPv6 address and port, as the socket calls take and return them.
 public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
-    var storage = sockaddr_storage()
-    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    /// Room for either family: a sockaddr_in6 (28 bytes), not a sockaddr_storage (128). Every
+    /// connection carries up to three addresses, copied in the server's frames around each
+    /// fork, and each page of stack written after fork(2) is a page copied.
+    var storage = sockaddr_in6()
+    var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
 
     init() {}
 
@@ -31,7 +34,7 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     /// another family.
     init?(_ address: UnsafePointer<sockaddr>, length: socklen_t, port: UInt16) {
         let family = CInt(address.pointee.sa_family)
-        guard family == AF_INET || family == AF_INET6, Int(length) <= MemoryLayout<sockaddr_storage>.size else {
+        guard family == AF_INET || family == AF_INET6, Int(length) <= MemoryLayout<sockaddr_in6>.size else {
             return nil
         }
         withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(length))) }
@@ -71,7 +74,7 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// AF_INET or AF_INET6.
     public var family: CInt {
-        CInt(storage.ss_family)
+        CInt(storage.sin6_family)
     }
 
     /// The port, in host byte order.
@@ -159,10 +162,15 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Calls `body` with room for an address for a socket call to fill in. A longer address
+    /// than either family's (AF_UNIX) is cut short, and its family tells it apart.
     mutating func withMutableSockaddr<Result>(_ body: (UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Result) -> Result {
-        length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        return withUnsafeMutablePointer(to: &storage) { pointer in
+        let room = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        length = room
+        let result = withUnsafeMutablePointer(to: &storage) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, &length) }
         }
+        length = min(length, room)
+        return result
     }
 }

@@ -205,9 +205,4 @@ import Testing
         #expect(!plain.logsDurations)
     }
 
-    @Test func durationsAreWrittenToTheMillisecond() {
-        #expect(ServerLog.seconds(0) == "0.000")
-        #expect(ServerLog.seconds(12_345_678) == "0.012")
-        #expect(ServerLog.seconds(61_500_000_000) == "61.500")
-    }
 }

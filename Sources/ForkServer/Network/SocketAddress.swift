@@ -91,23 +91,25 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     /// The address alone, formatted by inet_ntop(3): `127.0.0.1`, `::1`.
     public var ipAddress: String {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(INET6_ADDRSTRLEN)) { text in
-            withUnsafeBytes(of: storage) { bytes in
-                let formatted: UnsafePointer<CChar>? = switch family {
-                case AF_INET:
-                    withUnsafePointer(to: bytes.load(as: sockaddr_in.self).sin_addr) {
-                        inet_ntop(AF_INET, $0, text.baseAddress, socklen_t(text.count))
-                    }
-                case AF_INET6:
-                    withUnsafePointer(to: bytes.load(as: sockaddr_in6.self).sin6_addr) {
-                        inet_ntop(AF_INET6, $0, text.baseAddress, socklen_t(text.count))
-                    }
-                default:
-                    nil
+            format(into: text) ? String(cString: text.baseAddress!) : "?"
+        }
+    }
+
+    /// Writes the address alone into `text` (INET6_ADDRSTRLEN bytes) with inet_ntop(3); false,
+    /// and nothing written, for a family that is neither IPv4 nor IPv6.
+    func format(into text: UnsafeMutableBufferPointer<CChar>) -> Bool {
+        withUnsafeBytes(of: storage) { bytes in
+            switch family {
+            case AF_INET:
+                withUnsafePointer(to: bytes.load(as: sockaddr_in.self).sin_addr) {
+                    inet_ntop(AF_INET, $0, text.baseAddress, socklen_t(text.count)) != nil
                 }
-                guard let formatted else {
-                    return "?"
+            case AF_INET6:
+                withUnsafePointer(to: bytes.load(as: sockaddr_in6.self).sin6_addr) {
+                    inet_ntop(AF_INET6, $0, text.baseAddress, socklen_t(text.count)) != nil
                 }
-                return String(cString: formatted)
+            default:
+                false
             }
         }
     }

@@ -103,14 +103,34 @@ public struct ServerLog: Sendable {
     /// The parent accepted a connection and is about to fork the child that makes `children`.
     func accepted(children: Int, limit: Int) {
         if style == .tcpserver {
-            connection("status: \(children)/\(limit)")
+            status(children: children, limit: limit)
+        }
+    }
+
+    /// tcpserver's `status: n/N`.
+    private func status(children: Int, limit: Int) {
+        write(.connections) { line in
+            line.append("status: ")
+            line.append(children)
+            line.append("/")
+            line.append(limit)
         }
     }
 
     /// In the parent: child `pid` serves `peer`, one of `children` now.
     func childStarted(_ pid: pid_t, serving peer: SocketAddress, children: Int, limit: Int) {
         if style == .forkServer {
-            connection("pid \(pid) from \(peer) (\(children)/\(limit))")
+            write(.connections) { line in
+                line.append("pid ")
+                line.append(pid)
+                line.append(" from ")
+                line.append(peer)
+                line.append(" (")
+                line.append(children)
+                line.append("/")
+                line.append(limit)
+                line.append(")")
+            }
         }
     }
 
@@ -143,21 +163,46 @@ public struct ServerLog: Sendable {
     /// `end C status S after T s, I bytes in, O bytes out (n/N)`, or tcpserver's `end C status S`
     /// (with ` after T s` under `logsDurations`).
     func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, children: Int, limit: Int) {
-        switch style {
-        case .forkServer:
-            let moved = bytes.map { ", \($0.received) bytes in, \($0.sent) bytes out" } ?? ""
-            connection("end \(pid) \(TerminationStatus(waitStatus: waitStatus)) after \(Self.seconds(nanoseconds)) s\(moved) (\(children)/\(limit))")
-        case .tcpserver:
-            connection("end \(pid) status \(waitStatus)\(logsDurations ? " after \(Self.seconds(nanoseconds)) s" : "")")
-            connection("status: \(children)/\(limit)")
+        write(.connections) { line in
+            line.append("end ")
+            line.append(pid)
+            switch style {
+            case .forkServer:
+                switch TerminationStatus(waitStatus: waitStatus) {
+                case .exited(let code):
+                    line.append(" status ")
+                    line.append(code)
+                case .signaled(let signal):
+                    line.append(" signal ")
+                    line.append(signal)
+                }
+            case .tcpserver:
+                line.append(" status ")
+                line.append(waitStatus)
+            }
+            if style == .forkServer || logsDurations {
+                line.append(" after ")
+                line.appendSeconds(nanoseconds: nanoseconds)
+                line.append(" s")
+            }
+            if style == .forkServer {
+                if let bytes {
+                    line.append(", ")
+                    line.append(bytes.received)
+                    line.append(" bytes in, ")
+                    line.append(bytes.sent)
+                    line.append(" bytes out")
+                }
+                line.append(" (")
+                line.append(children)
+                line.append("/")
+                line.append(limit)
+                line.append(")")
+            }
         }
-    }
-
-    /// `nanoseconds` as seconds to the millisecond: `0.012`, `61.500`.
-    package static func seconds(_ nanoseconds: UInt64) -> String {
-        let milliseconds = nanoseconds / 1_000_000
-        let fraction = String(milliseconds % 1000)
-        return "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+        if style == .tcpserver {
+            status(children: children, limit: limit)
+        }
     }
 
     /// fork(2) failed for the connection from `peer`, which is dropped; `children` remain.
@@ -195,6 +240,20 @@ public struct ServerLog: Sendable {
         }
         line.withUTF8 { bytes in
             try? FileDescriptor.standardError.writeAll(UnsafeRawBufferPointer(bytes))
+        }
+    }
+
+    /// Writes the line `build` puts together in place, at `level`: the lines of every
+    /// connection, written without an allocation (`LogLine`).
+    private func write(_ level: Verbosity, _ build: (inout LogLine) -> Void) {
+        guard level <= verbosity else {
+            return
+        }
+        LogLine.withLine { line in
+            line.append(name)
+            line.append(": ")
+            build(&line)
+            try? FileDescriptor.standardError.writeAll(line.terminated())
         }
     }
 }

@@ -1,7 +1,7 @@
 import Glibc
 
-/// What /proc says about the processes on this machine: parents, groups, states, CPU time and
-/// open descriptors. fork-bench and the integration tests read their servers' trees with it.
+/// What /proc says about the processes on this machine: parents, groups, states, CPU time,
+/// memory and open descriptors. fork-bench and the integration tests read their servers' trees with it.
 public enum ProcessTable {
     /// One process, from /proc/PID/stat.
     public struct Entry: Sendable {
@@ -38,6 +38,50 @@ public enum ProcessTable {
     /// Every process whose parent is `parent`, zombies included.
     public static func children(of parent: pid_t) -> [Entry] {
         all.filter { $0.parent == parent }
+    }
+
+    /// Every process below `ancestor` (children, their children, ...), zombies included.
+    public static func descendants(of ancestor: pid_t) -> [Entry] {
+        // One pass over /proc, then the tree: a second read per level could miss a process that
+        // was reparented in between.
+        let entries = all
+        var found: [Entry] = []
+        var parents: Set<pid_t> = [ancestor]
+        while case let level = entries.filter({ parents.contains($0.parent) }), !level.isEmpty {
+            found += level
+            parents = Set(level.map(\.pid))
+        }
+        return found
+    }
+
+    /// What a process's pages cost, in KiB, from /proc/PID/smaps_rollup.
+    public struct Memory: Sendable {
+        /// The proportional set size (`Pss`): its private pages, plus each shared page divided by
+        /// the number of processes that map it, so that the figures of processes that share
+        /// pages add up to what they take together.
+        public let proportional: Int
+        /// The pages no other process maps (`Private_Clean` + `Private_Dirty`): what ending it
+        /// would free.
+        public let `private`: Int
+    }
+
+    /// The memory of `pid`; nil for a zombie or a process that is gone.
+    public static func memory(of pid: pid_t) -> Memory? {
+        guard let rollup = readFile("/proc/\(pid)/smaps_rollup") else {
+            return nil
+        }
+        var fields: [Substring: Int] = [:]
+        for line in rollup.split(separator: "\n") {
+            // "Pss:                 123 kB"
+            let words = line.split(separator: " ")
+            if words.count >= 2, words[0].hasSuffix(":"), let kib = Int(words[1]) {
+                fields[words[0].dropLast()] = kib
+            }
+        }
+        guard let proportional = fields["Pss"], let clean = fields["Private_Clean"], let dirty = fields["Private_Dirty"] else {
+            return nil
+        }
+        return Memory(proportional: proportional, private: clean + dirty)
     }
 
     /// The processes of `group` that are still alive; zombies have ended and are left out.

@@ -6,6 +6,12 @@ struct BenchOptions {
     struct ServerCommand {
         let name: String
         let command: String
+        /// Files written before the server starts, with `{port}` replaced in their text too: a
+        /// configuration file, for a server such as xinetd that takes its port from one.
+        var files: [(path: String, text: String)] = []
+        /// The command for the memory measurement, when it differs: the same server with its
+        /// limit on children raised to the idle clients, so that it serves every one of them.
+        var idleCommand: String?
     }
 
     var servers: [ServerCommand] = []
@@ -15,17 +21,21 @@ struct BenchOptions {
     var rounds = 3
     var payloadSize = 64
     var probeForks = 2000
+    var peers = false
+    var idleClients = 200
+    var streamSizes = [16 << 20, 1 << 30]
     var json = false
 
     static let usage = """
         usage: fork-bench [options]
 
-        Measures fork-per-connection throughput: connections per second, latency and server CPU
-        per connection for echo-server beside a minimal C fork-per-connection server and the
-        no-fork ceiling (an iterative C server), prefork pools, and forkserver running /bin/cat
-        beside tcpserver running it (when tcpserver is installed), each started here on a free
-        loopback port; and the raw cost of fork+_exit+waitpid for a process the size of
-        echo-server and for C.
+        Measures fork-per-connection servers: connections per second, latency and server CPU
+        per connection, memory per connection held (PSS with idle clients connected) and the
+        rate of one client streaming through the echo, for echo-server beside a minimal C
+        fork-per-connection server and the no-fork ceiling (an iterative C server), prefork
+        pools, and forkserver running /bin/cat beside tcpserver running it (when tcpserver is
+        installed), each started here on a free loopback port; and the raw cost of
+        fork+_exit+waitpid for a process the size of echo-server and for C.
         Runs are interleaved over several rounds; the report gives medians.
 
         options:
@@ -34,9 +44,18 @@ struct BenchOptions {
           --rounds N             interleaved rounds; medians are taken over them (default 3)
           --payload BYTES        bytes each connection sends and reads back (default 64)
           --probe-forks N        forks per raw-cost probe run, 0 to skip the probes (default 2000)
+          --idle-clients N       clients held open, idle, while the servers' memory is read (PSS
+                                 from /proc); 0 to skip (default 200)
+          --stream SIZES         bytes one client sends and reads back at once, per server and
+                                 round, comma-separated with K, M or G (KiB, MiB, GiB), or none
+                                 (default 16M,1G)
+          --peers                also measure the field's servers that are installed, each on
+                                 127.0.0.1 without name lookups: socat's PIPE echo, xinetd's
+                                 internal echo, ncat --exec /bin/cat (tcpserver is a row already);
+                                 one that is not installed is skipped
           --server NAME=COMMAND  also measure COMMAND ({port} is replaced by the port), e.g.
-                                 --server 'socat=socat TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:cat'
-          --only-extra           measure only the --server commands
+                                 --server 'socat cat=socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:/bin/cat,nofork'
+          --only-extra           measure only the --server commands (and --peers)
           --json                 print JSON instead of the table
           --help                 show this help
 
@@ -70,6 +89,21 @@ struct BenchOptions {
                     throw UsageError("invalid --server '\(text)': expected NAME=COMMAND with {port} in COMMAND")
                 }
                 options.servers.append(ServerCommand(name: String(text[..<equals]), command: String(text[text.index(after: equals)...])))
+            case "--idle-clients":
+                options.idleClients = try parser.integer(of: option, in: 0...4096)
+            case "--stream":
+                let text = try parser.value(of: option)
+                if text == "none" {
+                    options.streamSizes = []
+                    break
+                }
+                let sizes = text.split(separator: ",", omittingEmptySubsequences: false).map { Self.byteCount(String($0)) }
+                guard !sizes.isEmpty, sizes.allSatisfy({ $0 != nil && (1...(64 << 30)).contains($0!) }) else {
+                    throw UsageError("invalid --stream '\(text)': expected sizes from 1 to 64G separated by commas, such as 16M,1G, or none")
+                }
+                options.streamSizes = sizes.map { $0! }
+            case "--peers":
+                options.peers = true
             case "--only-extra":
                 options.includeDefaultServers = false
             case "--json":
@@ -80,9 +114,19 @@ struct BenchOptions {
                 throw UsageError("unknown option '\(option)'")
             }
         }
-        if !options.includeDefaultServers && options.servers.isEmpty {
-            throw UsageError("--only-extra needs at least one --server")
+        if !options.includeDefaultServers && options.servers.isEmpty && !options.peers {
+            throw UsageError("--only-extra needs at least one --server or --peers")
         }
         return options
+    }
+
+    /// `text` as a number of bytes: digits, then nothing or K, M or G (KiB, MiB, GiB).
+    static func byteCount(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30]
+        let unit = text.last.flatMap { units[$0] } ?? 1
+        guard let number = OptionParser.decimal(unit == 1 ? text : String(text.dropLast())), number <= Int.max / unit else {
+            return nil
+        }
+        return number * unit
     }
 }

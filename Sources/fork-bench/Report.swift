@@ -37,32 +37,75 @@ struct ProbeMeasurement {
     let forksPerSecond: Double
 }
 
+/// One server's stream of one size in one round.
+struct StreamMeasurement {
+    let server: String
+    let bytes: Int
+    let round: Int
+    let result: StreamTransfer.Result
+    let zombies: Int
+    let childrenLeft: Int
+
+    /// Millions of bytes sent, and echoed, per second; nil if the stream failed.
+    var megabytesPerSecond: Double? {
+        result.seconds.map { Double(bytes) / $0 / 1e6 }
+    }
+}
+
+/// One server's memory with idle clients connected, measured once, with the server running alone.
+struct MemoryMeasurement {
+    let server: String
+    let idleClients: Int
+    let result: IdleClients.Result
+
+    /// The descendants' PSS per connection served, in KiB (per worker, for a pool, whose workers
+    /// cost the same idle or serving); nil when no process serves a connection (the iterative
+    /// ceiling serves in itself).
+    var kibPerConnection: Double? {
+        perConnection(result.childrenPssKiB)
+    }
+
+    /// The descendants' private pages per connection served, in KiB.
+    var privateKiBPerConnection: Double? {
+        perConnection(result.childrenPrivateKiB)
+    }
+
+    private func perConnection(_ kib: Int) -> Double? {
+        let count = result.workers > 0 ? result.processes : result.served
+        return result.processes > 0 && count > 0 ? Double(kib) / Double(count) : nil
+    }
+}
+
 /// Medians over rounds, the ratios against the C reference, and how to print them.
 struct Report {
     let options: BenchOptions
     let measurements: [Measurement]
     let probes: [ProbeMeasurement]
+    let streams: [StreamMeasurement]
+    let memory: [MemoryMeasurement]
     let serverNames: [String]
     static let subject = "echo-server"
     static let reference = "c-echo-server"
     static let ceiling = "no-fork ceiling"
     static let poolSizes = [2, 4, 8]
     static let programSubject = "forkserver /bin/cat"
-    static let programReference = "tcpserver /bin/cat"
+    static let programReference = Peers.tcpserverName
 
     static func poolName(workers: Int) -> String {
         "echo-server prefork \(workers)"
     }
 
     /// The pairs of servers whose ratio the report gives: echo-server against the C reference,
-    /// each pool against echo-server's fork per connection and against the ceiling, and
-    /// forkserver against tcpserver, each running /bin/cat.
+    /// each pool against echo-server's fork per connection and against the ceiling, forkserver
+    /// against tcpserver, each running /bin/cat, and, with the peers, echo-server against the
+    /// peers that echo in the process they fork and forkserver against ncat running /bin/cat.
     var comparisons: [(subject: String, reference: String)] {
         let pools = Self.poolSizes.map(Self.poolName).filter(serverNames.contains)
         return [(Self.subject, Self.reference)]
             + pools.map { ($0, Self.subject) }
             + pools.map { ($0, Self.ceiling) }
             + [(Self.programSubject, Self.programReference)]
+            + [(Self.subject, Peers.xinetdName), (Self.subject, Peers.socatName), (Self.programSubject, Peers.ncatName)]
     }
 
     struct Row {
@@ -132,6 +175,40 @@ struct Report {
         }
     }
 
+    struct StreamRow {
+        let server: String
+        let bytes: Int
+        /// The median over the rounds whose stream succeeded; nil if none did.
+        let megabytesPerSecond: Double?
+        let errors: Int
+        let zombies: Int
+        let childrenLeft: Int
+    }
+
+    var streamRows: [StreamRow] {
+        options.streamSizes.flatMap { bytes in
+            serverNames.compactMap { server -> StreamRow? in
+                let cell = streams.filter { $0.server == server && $0.bytes == bytes }
+                guard !cell.isEmpty else {
+                    return nil
+                }
+                let rates = cell.compactMap(\.megabytesPerSecond)
+                return StreamRow(
+                    server: server, bytes: bytes, megabytesPerSecond: rates.isEmpty ? nil : median(rates),
+                    errors: cell.count - rates.count, zombies: cell.map(\.zombies).max()!, childrenLeft: cell.map(\.childrenLeft).max()!
+                )
+            }
+        }
+    }
+
+    /// `bytes` in the largest binary unit that divides it: 16 MiB, 1 GiB, 1000 B.
+    static func sizeName(_ bytes: Int) -> String {
+        for (unit, name) in [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] where bytes % unit == 0 {
+            return "\(bytes / unit) \(name)"
+        }
+        return "\(bytes) B"
+    }
+
     var probeMedians: [(name: String, forksPerSecond: Double)] {
         var names: [String] = []
         for probe in probes where !names.contains(probe.name) {
@@ -163,6 +240,7 @@ struct Report {
                 "\(row.errors)", format(row.cpuSecondsPer1000, 3), "\(row.zombies)", "\(row.childrenLeft)",
             ]))
         }
+        lines += summary
         var previous = ""
         for ratio in ratios {
             let pair = "\(ratio.subject) / \(ratio.reference)"
@@ -187,12 +265,74 @@ struct Report {
         for measurement in measurements where !measurement.errorSamples.isEmpty {
             lines.append("errors of \(measurement.server) at c=\(measurement.concurrency), round \(measurement.round + 1): \(measurement.errorSamples.joined(separator: "; "))")
         }
+        for stream in streams where stream.result.error != nil || stream.zombies > 0 || stream.childrenLeft > 0 {
+            let error = stream.result.error.map { "\($0); " } ?? ""
+            lines.append("stream of \(Self.sizeName(stream.bytes)) to \(stream.server), round \(stream.round + 1): \(error)\(stream.zombies) zombies, \(stream.childrenLeft) children left")
+        }
+        for held in memory where held.result.refused > 0 || held.result.zombies > 0 || held.result.childrenLeft > 0 {
+            lines.append("idle clients of \(held.server): \(held.result.refused) refused, \(held.result.zombies) zombies, \(held.result.childrenLeft) children left")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// One line per server: its connections/s at each concurrency beside its memory with idle
+    /// clients and its stream rates, with what the columns mean.
+    private var summary: [String] {
+        guard !memory.isEmpty || !streams.isEmpty else {
+            return []
+        }
+        let rows = self.rows
+        let streamRows = self.streamRows
+        var header = ["server"] + options.concurrencies.map { "c=\($0) conn/s" }
+        if !memory.isEmpty {
+            header += ["served", "PSS KiB/conn", "private KiB", "parent KiB"]
+        }
+        header += options.streamSizes.map { "\(Self.sizeName($0)) MB/s" }
+        var lines = ["", "per server: connections/s (medians above)"
+            + (memory.isEmpty ? "" : ", memory with \(options.idleClients) idle clients")
+            + (streams.isEmpty ? "" : ", one client's stream through the echo (MB/s, median over rounds)")]
+        let widths = [serverNames.map(\.count).max()! + 1] + header.dropFirst().map { max($0.count, 7) + 1 }
+        lines.append(pad(header, widths: widths))
+        for server in serverNames {
+            var cells = [server] + options.concurrencies.map { concurrency in
+                rows.first { $0.server == server && $0.concurrency == concurrency }.map { format($0.connectionsPerSecond, 0) } ?? "-"
+            }
+            if !memory.isEmpty {
+                let held = memory.first { $0.server == server }
+                cells += [
+                    held.map { "\($0.result.served)" } ?? "-",
+                    held?.kibPerConnection.map { format($0, 0) } ?? "-",
+                    held?.privateKiBPerConnection.map { format($0, 0) } ?? "-",
+                    held.map { "\($0.result.parentPssKiB)" } ?? "-",
+                ]
+            }
+            cells += options.streamSizes.map { bytes in
+                guard let row = streamRows.first(where: { $0.server == server && $0.bytes == bytes }) else {
+                    return "-"
+                }
+                return row.megabytesPerSecond.map { format($0, 0) } ?? "failed"
+            }
+            lines.append(pad(cells, widths: widths))
+        }
+        if !memory.isEmpty {
+            lines.append("served: idle clients whose byte came back at once, each server alone with its limit raised to")
+            lines.append("them (a pool's workers and the iterative ceiling serve fewer); PSS KiB/conn: Pss")
+            lines.append("(/proc/PID/smaps_rollup) of the server's descendants over the connections served (a pool:")
+            lines.append("per worker; a program server: the program, and ncat's relay); private KiB: their pages no")
+            lines.append("other process maps, per connection; parent KiB: the server's own Pss.")
+        }
+        if !streams.isEmpty {
+            lines.append("MB/s: one client sends the bytes and reads them back at once; connect to the last byte back.")
+        }
+        return lines
+    }
+
     private func pad(_ cells: [String]) -> String {
-        let widths = [serverNames.map(\.count).max()! + 1, 5, 8, 8, 8, 8, 9, 7, 11, 8, 5]
-        return zip(cells, widths).enumerated().map { index, cell in
+        pad(cells, widths: [serverNames.map(\.count).max()! + 1, 5, 8, 8, 8, 8, 9, 7, 11, 8, 5])
+    }
+
+    private func pad(_ cells: [String], widths: [Int]) -> String {
+        zip(cells, widths).enumerated().map { index, cell in
             let padding = String(repeating: " ", count: max(0, cell.1 - cell.0.count))
             return index == 0 ? cell.0 + padding : padding + cell.0
         }.joined(separator: " ")
@@ -217,10 +357,28 @@ struct Report {
             """
         }
         let probeObjects = probeMedians.map { "{\"name\": \(quoted($0.name)), \"forks_per_second\": \(format($0.forksPerSecond, 1))}" }
+        let streamObjects = streamRows.map { row in
+            """
+            {"server": \(quoted(row.server)), "bytes": \(row.bytes), "megabytes_per_second": \(row.megabytesPerSecond.map { format($0, 1) } ?? "null"), \
+            "errors": \(row.errors), "zombies": \(row.zombies), "children_left": \(row.childrenLeft)}
+            """
+        }
+        let memoryObjects = memory.map { held in
+            """
+            {"server": \(quoted(held.server)), "idle_clients": \(held.idleClients), "served": \(held.result.served), "refused": \(held.result.refused), \
+            "processes": \(held.result.processes), "workers": \(held.result.workers), "children_pss_kib": \(held.result.childrenPssKiB), "children_private_kib": \(held.result.childrenPrivateKiB), \
+            "pss_kib_per_connection": \(held.kibPerConnection.map { format($0, 1) } ?? "null"), \
+            "private_kib_per_connection": \(held.privateKiBPerConnection.map { format($0, 1) } ?? "null"), "parent_pss_kib": \(held.result.parentPssKiB), \
+            "zombies": \(held.result.zombies), "children_left": \(held.result.childrenLeft)}
+            """
+        }
         return """
             {"machine": \(quoted(machine)), "connections": \(options.connections), "rounds": \(options.rounds), "payload_bytes": \(options.payloadSize),
+             "idle_clients": \(options.idleClients), "stream_bytes": [\(options.streamSizes.map { "\($0)" }.joined(separator: ", "))],
              "results": [\n  \(rowObjects.joined(separator: ",\n  "))\n ],
              "ratios": [\n  \(ratioObjects.joined(separator: ",\n  "))\n ],
+             "streams": [\n  \(streamObjects.joined(separator: ",\n  "))\n ],
+             "memory": [\n  \(memoryObjects.joined(separator: ",\n  "))\n ],
              "fork_probes": [\(probeObjects.joined(separator: ", "))]}
 
             """

@@ -17,13 +17,21 @@ final class ServerUnderTest {
     /// a pool. Children beyond these after a run are children left behind.
     private(set) var idleChildren = 0
 
-    /// Runs `command` through /bin/sh with `{port}` replaced by a free port, and waits until the
-    /// server says `listening on` or accepts a connection (for servers that say nothing).
-    init(name: String, command: String) throws(BenchError) {
-        self.name = name
+    /// Writes the command's files, runs it through /bin/sh with `{port}` replaced by a free port,
+    /// and waits until the server says `listening on` or accepts a connection (for servers that
+    /// say nothing).
+    init(_ server: BenchOptions.ServerCommand) throws(BenchError) {
+        name = server.name
+        let command = server.command
         let port = try Self.freePort()
         address = SocketAddress(ipAddress: "127.0.0.1", port: port)!
-        let commandLine = "exec " + command.split(separator: "{port}", omittingEmptySubsequences: false).joined(separator: "\(port)")
+        func withPort(_ text: String) -> String {
+            text.split(separator: "{port}", omittingEmptySubsequences: false).joined(separator: "\(port)")
+        }
+        for file in server.files {
+            try ScratchDirectory.write(withPort(file.text), to: withPort(file.path))
+        }
+        let commandLine = "exec " + withPort(command)
         do {
             let pipe = try FileDescriptor.pipe()
             defer { try? pipe.writeEnd.close() }

@@ -23,11 +23,15 @@ let buildDirectory: String = {
     return String(executable[..<(executable.lastIndex(of: "/") ?? executable.endIndex)])
 }()
 
-var benchmark = Benchmark(options: options, buildDirectory: buildDirectory)
+var benchmark: Benchmark
 do {
+    benchmark = try Benchmark(options: options, buildDirectory: buildDirectory)
     try benchmark.run()
 } catch {
     program.exit(error)
 }
-let report = Report(options: options, measurements: benchmark.measurements, probes: benchmark.probeMeasurements, serverNames: benchmark.commands.map(\.name))
+let report = Report(
+    options: options, measurements: benchmark.measurements, probes: benchmark.probeMeasurements,
+    streams: benchmark.streamMeasurements, memory: benchmark.memoryMeasurements, serverNames: benchmark.commands.map(\.name)
+)
 try? FileDescriptor.standardOutput.writeAll(Array((options.json ? report.json : report.table).utf8))

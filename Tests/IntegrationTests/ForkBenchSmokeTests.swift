@@ -9,7 +9,8 @@ import Testing
 @Suite struct ForkBenchSmokeTests {
     @Test func aShortRunReportsEveryCellWithoutErrors() throws {
         let output = try runToCompletion("fork-bench", [
-            "--connections", "300", "--concurrency", "1,8", "--rounds", "1", "--probe-forks", "200", "--json",
+            "--connections", "300", "--concurrency", "1,8", "--rounds", "1", "--probe-forks", "200",
+            "--idle-clients", "5", "--stream", "1M", "--json",
         ])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
         let results = try #require(report["results"] as? [[String: Any]])
@@ -37,6 +38,66 @@ import Testing
         let probes = try #require(report["fork_probes"] as? [[String: Any]])
         #expect(probes.count == 2)
         #expect(probes.allSatisfy { ($0["forks_per_second"] as? Double ?? 0) > 0 })
+
+        #expect(report["stream_bytes"] as? [Int] == [1 << 20])
+        let streams = try #require(report["streams"] as? [[String: Any]])
+        #expect(streams.compactMap { $0["server"] as? String }.sorted() == servers.sorted())
+        for stream in streams {
+            #expect(stream["bytes"] as? Int == 1 << 20, "\(stream)")
+            #expect((stream["megabytes_per_second"] as? Double ?? 0) > 0, "\(stream)")
+            #expect(stream["errors"] as? Int == 0 && stream["zombies"] as? Int == 0 && stream["children_left"] as? Int == 0, "\(stream)")
+        }
+
+        #expect(report["idle_clients"] as? Int == 5)
+        let memory = try #require(report["memory"] as? [[String: Any]])
+        #expect(memory.compactMap { $0["server"] as? String }.sorted() == servers.sorted())
+        for held in memory {
+            let server = held["server"] as? String ?? "?"
+            // A process per connection serves all five; a pool one per worker; the ceiling one, itself.
+            let workers = server.hasPrefix("echo-server prefork ") ? Int(server.split(separator: " ").last!) : nil
+            let served = server == "no-fork ceiling" ? 1 : min(workers ?? 5, 5)
+            #expect(held["idle_clients"] as? Int == 5, "\(held)")
+            #expect(held["served"] as? Int == served, "\(held)")
+            #expect(held["processes"] as? Int == (server == "no-fork ceiling" ? 0 : workers ?? 5), "\(held)")
+            #expect(held["refused"] as? Int == 0 && held["zombies"] as? Int == 0 && held["children_left"] as? Int == 0, "\(held)")
+            #expect((held["parent_pss_kib"] as? Int ?? 0) > 0, "\(held)")
+            if server == "no-fork ceiling" {
+                #expect(held["pss_kib_per_connection"] is NSNull && held["private_kib_per_connection"] is NSNull, "\(held)")
+            } else {
+                let pss = held["pss_kib_per_connection"] as? Double ?? 0
+                let own = held["private_kib_per_connection"] as? Double ?? 0
+                #expect(pss > 0 && own > 0 && own <= pss, "\(held)")
+            }
+        }
+    }
+
+    /// --peers adds a row for each of socat, xinetd and ncat that is installed here (and
+    /// tcpserver, which --only-extra would otherwise leave out), each serving every connection.
+    @Test func thePeersThatAreInstalledAreMeasured() throws {
+        let output = try runToCompletion("fork-bench", [
+            "--only-extra", "--peers", "--connections", "50", "--concurrency", "2", "--rounds", "1",
+            "--idle-clients", "3", "--stream", "64K", "--json",
+        ])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
+        let peers = [
+            ("tcpserver", "tcpserver /bin/cat"), ("socat", "socat PIPE"),
+            ("xinetd", "xinetd internal echo"), ("ncat", "ncat --exec /bin/cat"),
+        ]
+        // Where fork-bench looks: $PATH, then the sbin directories (xinetd is a daemon).
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+            + ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+        let installed = peers.filter { program, _ in directories.contains { access("\($0)/\(program)", X_OK) == 0 } }.map(\.1)
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(Set(results.compactMap { $0["server"] as? String }) == Set(installed))
+        for result in results {
+            #expect(result["errors"] as? Int == 0 && result["zombies"] as? Int == 0, "\(result)")
+        }
+        let memory = try #require(report["memory"] as? [[String: Any]])
+        #expect(Set(memory.compactMap { $0["server"] as? String }) == Set(installed))
+        #expect(memory.allSatisfy { $0["served"] as? Int == 3 && ($0["pss_kib_per_connection"] as? Double ?? 0) > 0 }, "\(memory)")
+        // Structure only: ncat's relay can stall on a full-duplex stream, which the report shows.
+        let streams = try #require(report["streams"] as? [[String: Any]])
+        #expect(Set(streams.compactMap { $0["server"] as? String }) == Set(installed))
     }
 
     @Test func ctrlCStopsEveryServerItStarted() throws {
@@ -59,6 +120,9 @@ import Testing
         let bench = try ServerProcess("fork-bench", ["--concurrency", "1,x"])
         #expect(try bench.waitForExitCode() == 2)
         #expect(bench.lines == ["fork-bench: invalid --concurrency '1,x': expected numbers from 1 to 4096 separated by commas, such as 1,8,64 (see 'fork-bench --help')"])
+        let stream = try ServerProcess("fork-bench", ["--stream", "16M,2T"])
+        #expect(try stream.waitForExitCode() == 2)
+        #expect(stream.lines == ["fork-bench: invalid --stream '16M,2T': expected sizes from 1 to 64G separated by commas, such as 16M,1G, or none (see 'fork-bench --help')"])
     }
 
     /// Runs a built program and returns its standard output once it has exited 0.

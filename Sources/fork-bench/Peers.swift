@@ -1,0 +1,88 @@
+import Glibc
+
+/// The field's process-per-connection servers, started the way fork-bench compares them: on
+/// 127.0.0.1, with no name lookups, no log line per connection, a deep backlog where the server
+/// takes one, and no limit that a run would reach unless the row it pairs with has the same one.
+enum Peers {
+    static let tcpserverName = "tcpserver /bin/cat"
+    static let socatName = "socat PIPE"
+    static let xinetdName = "xinetd internal echo"
+    static let ncatName = "ncat --exec /bin/cat"
+
+    /// tcpserver running /bin/cat, beside forkserver's row with the same limit (-c 40, raised to
+    /// `idleClients` for the memory measurement): no lookups (-H -R -l 0) and a deep backlog
+    /// (tcpserver's 20 stalls clients under load).
+    static func tcpserver(_ path: String, idleClients: Int) -> BenchOptions.ServerCommand {
+        func command(limit: Int) -> String {
+            "\(path) -H -R -l 0 -b 4096 -c \(limit) 127.0.0.1 {port} /bin/cat"
+        }
+        return .init(name: tcpserverName, command: command(limit: 40), idleCommand: command(limit: max(40, idleClients)))
+    }
+
+    /// socat's own echo: each connection's forked socat copies the socket into an unnamed pipe and
+    /// back. Fairer than `EXEC:/bin/cat`, which adds a second process and a second copy per
+    /// connection (socat relays between the socket and cat): with PIPE, socat, like echo-server
+    /// and xinetd, echoes in the process it forked. `-b 4096` because socat reads and writes the
+    /// pipe itself: with its default 8192-byte blocks, a write into a pipe with one free page
+    /// blocks, and the only reader is the blocked process (a full-duplex stream stalled within
+    /// a GiB); 4096 bytes (PIPE_BUF) always fit once poll says the pipe takes more. No limit
+    /// (socat has none by default); nothing logged below a warning without -d.
+    /// `EXEC:/bin/cat,nofork` (cat on the socket, as under tcpserver) is the other fair choice.
+    static func socat(_ path: String) -> BenchOptions.ServerCommand {
+        .init(name: socatName, command: "\(path) -b 4096 TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,backlog=4096 PIPE")
+    }
+
+    /// ncat running /bin/cat per connection (-k keeps listening, -n never resolves). ncat relays
+    /// through pipes to the program, so each connection costs two processes, both counted in its
+    /// memory; the relay blocks writing to the program while the program blocks writing back, so
+    /// a full-duplex stream stalls (the report says so). Its limit is raised from 100 because ncat refuses (accepts and closes) past it, and
+    /// counts a connection until it has reaped its child: no other row refuses. Its backlog is
+    /// fixed (10).
+    static func ncat(_ path: String) -> BenchOptions.ServerCommand {
+        .init(name: ncatName, command: "\(path) -l -k -n --max-conns 10000 --exec /bin/cat 127.0.0.1 {port}")
+    }
+
+    /// xinetd's internal echo service (a forked xinetd echoes), from a configuration file of its
+    /// own. UNLISTED, because /etc/services gives echo port 7, which xinetd would insist on; no
+    /// libwrap (it would read hosts.allow and could look the client up); nothing logged per
+    /// connection (an empty log_on_success and log_on_failure: no USERID, no lookups); and limits
+    /// that never bind: cps defaults to 50 connections a second, then disables the service for
+    /// 10 s. Its own messages go to a file in `directory` instead of syslog; its backlog is fixed
+    /// (64).
+    static func xinetd(_ path: String, directory: ScratchDirectory) -> BenchOptions.ServerCommand {
+        let configuration = "\(directory.path)/xinetd-{port}.conf"
+        let text = """
+            service echo
+            {
+                type           = INTERNAL UNLISTED
+                id             = echo-stream
+                socket_type    = stream
+                protocol       = tcp
+                wait           = no
+                bind           = 127.0.0.1
+                port           = {port}
+                flags          = NOLIBWRAP IPv4
+                instances      = UNLIMITED
+                per_source     = UNLIMITED
+                cps            = 1000000 1
+                log_type       = FILE \(directory.path)/xinetd-{port}.service.log
+                log_on_success =
+                log_on_failure =
+            }
+
+            """
+        return .init(
+            name: xinetdName,
+            command: "\(path) -dontfork -f \(configuration) -filelog \(directory.path)/xinetd-{port}.log",
+            files: [(configuration, text)]
+        )
+    }
+
+    /// The path of the executable `name` in $PATH or, for daemons such as xinetd that a user's
+    /// $PATH may leave out, in the sbin directories; nil if it is in none.
+    static func find(_ name: String) -> String? {
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+        let directories = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+        return directories.map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
+    }
+}

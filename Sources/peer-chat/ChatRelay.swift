@@ -10,7 +10,7 @@ import Glibc
 /// keyboard process ends other than by finishing its input (a signal, a failure), its lifeline
 /// closes, and the relay reaps it and ends too. The relay's exit closes the connection, so in
 /// every case the peer sees this side's end and ends the same way.
-struct ChatRelay {
+struct ChatRelay: ~Copyable {
     let connection: Connection
     let log: ServerLog
 

@@ -27,7 +27,7 @@ struct KeyboardProcess {
     /// Forks the keyboard process, sending to `connection`.
     ///
     /// SIGUSR1 and SIGTERM must have their default actions, which the child inherits.
-    static func start(sendingTo connection: Connection, log: ServerLog) throws(Errno) -> KeyboardProcess {
+    static func start(sendingTo connection: borrowing Connection, log: ServerLog) throws(Errno) -> KeyboardProcess {
         let relay = CurrentProcess.id
         let lifeline = try FileDescriptor.pipe()
         let process: ChildProcess
@@ -49,7 +49,7 @@ struct KeyboardProcess {
     }
 
     /// The child's whole life.
-    private static func run(sendingTo connection: Connection, relay: pid_t, log: ServerLog) -> Never {
+    private static func run(sendingTo connection: borrowing Connection, relay: pid_t, log: ServerLog) -> Never {
         do {
             try ParentDeathSignal.request(relayGoneSignal, whileParentIs: relay)
         } catch {
@@ -73,7 +73,7 @@ struct KeyboardProcess {
 
     /// Tells the peer that nothing more is coming (shutdown(2) with SHUT_WR), while the relay
     /// goes on reading what the peer sends, and exits with `status`.
-    private static func endInput(on connection: Connection, status: CInt, log: ServerLog) -> Never {
+    private static func endInput(on connection: borrowing Connection, status: CInt, log: ServerLog) -> Never {
         do {
             try connection.shutdownWriting()
         } catch where error.rawValue == ENOTCONN {

@@ -25,7 +25,11 @@ enum PeerLink {
             // close(2) releases the descriptor even when it reports an error; the chat goes on.
             log.server("closing the listener on \(listener.localAddress) reported: \(error)")
         }
-        log.server("peer \(connection.peerAddress) connected")
+        // Taken out of the connection first: Swift 6.3 fails to compile ("copy of noncopyable
+        // typed value") a log message's autoclosure that reads a noncopyable `let` initialized
+        // in a `do` block and then returned.
+        let peer = connection.peerAddress
+        log.server("peer \(peer) connected")
         return connection
     }
 

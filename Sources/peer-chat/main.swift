@@ -17,20 +17,19 @@ do {
     program.exit(error)
 }
 
-let connection: Connection
-do {
-    switch options.role {
-    case .listen:
-        connection = try PeerLink.acceptOnePeer(on: options.address, log: log)
-    case .connect:
-        connection = try PeerLink.dial(options.address, timeoutSeconds: options.connectTimeoutSeconds, log: log)
+/// Connects and chats; returns the exit status. A function, not top-level code: the connection
+/// is noncopyable, and a global (which main.swift's variables are) could only lend it, never
+/// hand it over to the relay.
+func chat(_ options: ChatOptions) throws -> CInt {
+    let connection = switch options.role {
+    case .listen: try PeerLink.acceptOnePeer(on: options.address, log: log)
+    case .connect: try PeerLink.dial(options.address, timeoutSeconds: options.connectTimeoutSeconds, log: log)
     }
-} catch {
-    program.exit(error)
+    return try ChatRelay(connection: connection, log: log).run()
 }
 
 do {
-    CurrentProcess.exit(try ChatRelay(connection: connection, log: log).run())
+    CurrentProcess.exit(try chat(options))
 } catch {
     program.exit(error)
 }

@@ -5,7 +5,7 @@ import ForkServer
 
 /// Sends back what the client sends, with a-z made A-Z, until the client closes its side.
 struct Upcase: ConnectionHandler {
-    func handle(_ connection: Connection) throws {
+    func handle(_ connection: borrowing Connection) throws {
         // Allocated in the child: it serves one client and exits, so nothing outlives it.
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
         defer { buffer.deallocate() }

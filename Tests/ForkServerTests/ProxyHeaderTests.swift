@@ -323,45 +323,17 @@ private let tcp6Addresses: [UInt8] = [0x20, 0x01, 0x0D, 0xB8] + Array(repeating:
 /// Reading the header from a real TCP connection on loopback. Serialized: each test blocks a
 /// thread in poll(2) while a task writes to the other end.
 @Suite(.serialized) struct ProxyHeaderReaderTests {
-    /// A client connection and the server's side of it, on 127.0.0.1 and an ephemeral port.
-    private func loopbackPair() throws -> (client: Connection, server: Connection) {
-        let listener = try ListeningSocket(address: address("127.0.0.1", 0))
-        defer { try? listener.close() }
-        let client = try Connection.connect(to: listener.localAddress)
-        return (client, try listener.waitForConnection())
-    }
-
-    /// Reads what is left on `connection` until the peer closes it.
-    private func readToEnd(_ connection: Connection) throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while true {
-            let count = try buffer.withUnsafeMutableBytes { try connection.read(into: $0) }
-            if count == 0 {
-                return bytes
-            }
-            bytes += buffer[..<count]
-        }
-    }
-
-    private func closeBoth(_ pair: (client: Connection, server: Connection)) {
-        try? pair.client.close()
-        try? pair.server.close()
-    }
-
     @Test func readsAVersion1HeaderAndLeavesTheClientsFirstByteNext() throws {
-        let pair = try loopbackPair()
-        defer { closeBoth(pair) }
+        let pair = try LoopbackPair.open()
         try pair.client.writeAll(Array("PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\nhello".utf8))
         try pair.client.shutdownWriting()
         let header = try pair.server.readProxyHeader(timeoutMilliseconds: 5000)
         #expect(header.command == .proxy(source: address("192.0.2.1", 56324), destination: address("198.51.100.7", 443)))
-        #expect(try readToEnd(pair.server) == Array("hello".utf8))
+        #expect(try pair.server.readToEnd() == Array("hello".utf8))
     }
 
     @Test func readsAVersion2HeaderWithTLVsAndLeavesTheClientsFirstByteNext() throws {
-        let pair = try loopbackPair()
-        defer { closeBoth(pair) }
+        let pair = try LoopbackPair.open()
         let header = version2(family: 0x21, addresses: tcp6Addresses, tlvs: [0x02, 0x00, 0x04] + Array("host".utf8))
         // The client's data starts with what could be mistaken for more header.
         try pair.client.writeAll(header + ProxyHeaderParser.version2Signature)
@@ -369,7 +341,7 @@ private let tcp6Addresses: [UInt8] = [0x20, 0x01, 0x0D, 0xB8] + Array(repeating:
         let read = try pair.server.readProxyHeader(timeoutMilliseconds: 5000)
         #expect(read.command == .proxy(source: address("2001:db8::1", 56324), destination: address("::1", 443)))
         #expect(read.length == header.count)
-        #expect(try readToEnd(pair.server) == ProxyHeaderParser.version2Signature)
+        #expect(try pair.server.readToEnd() == ProxyHeaderParser.version2Signature)
     }
 
     @Test(arguments: [
@@ -377,15 +349,15 @@ private let tcp6Addresses: [UInt8] = [0x20, 0x01, 0x0D, 0xB8] + Array(repeating:
         version2(family: 0x11, addresses: tcp4Addresses, tlvs: [0x04, 0x00, 0x02, 0, 0]),
     ])
     func readsAHeaderSentOneByteAtATime(header: [UInt8]) async throws {
-        let pair = try loopbackPair()
-        defer { closeBoth(pair) }
-        let client = pair.client
+        let pair = try LoopbackPair.open()
+        // The task writes through the descriptor: an escaping closure cannot borrow the
+        // noncopyable connection, which stays the pair's, and is half-closed once it is done.
+        let client = pair.client.descriptor
         let sender = Task.detached {
             for byte in header + Array("after".utf8) {
                 try client.writeAll([byte])
                 try await Task.sleep(for: .milliseconds(2))
             }
-            try client.shutdownWriting()
         }
         let read = try pair.server.readProxyHeader(timeoutMilliseconds: 10_000)
         #expect(read.length == header.count)
@@ -394,20 +366,19 @@ private let tcp6Addresses: [UInt8] = [0x20, 0x01, 0x0D, 0xB8] + Array(repeating:
             return
         }
         try await sender.value
-        #expect(try readToEnd(pair.server) == Array("after".utf8))
+        try pair.client.shutdownWriting()
+        #expect(try pair.server.readToEnd() == Array("after".utf8))
     }
 
     @Test func timesOutWhenNothingArrives() throws {
-        let pair = try loopbackPair()
-        defer { closeBoth(pair) }
+        let pair = try LoopbackPair.open()
         #expect(throws: ProxyHeaderReadError.timedOut(bytesReceived: 0)) {
             try pair.server.readProxyHeader(timeoutMilliseconds: 100)
         }
     }
 
     @Test func timesOutWhenTooLittleArrives() throws {
-        let pair = try loopbackPair()
-        defer { closeBoth(pair) }
+        let pair = try LoopbackPair.open()
         try pair.client.writeAll(Array("PROXY TCP4 192.0.2.1".utf8))
         #expect(throws: ProxyHeaderReadError.timedOut(bytesReceived: 20)) {
             try pair.server.readProxyHeader(timeoutMilliseconds: 150)
@@ -415,8 +386,7 @@ private let tcp6Addresses: [UInt8] = [0x20, 0x01, 0x0D, 0xB8] + Array(repeating:
     }
 
     @Test func reportsAPeerThatClosesBeforeTheHeaderIsComplete() throws {
-        let pair = try loopbackPair()
-        defer { closeBoth(pair) }
+        let pair = try LoopbackPair.open()
         try pair.client.writeAll(Array(version2(family: 0x11, addresses: tcp4Addresses).prefix(20)))
         try pair.client.shutdownWriting()
         #expect(throws: ProxyHeaderReadError.closedBeforeHeader(bytesReceived: 20)) {
@@ -425,8 +395,7 @@ private let tcp6Addresses: [UInt8] = [0x20, 0x01, 0x0D, 0xB8] + Array(repeating:
     }
 
     @Test func rejectsAnInvalidHeaderWithoutWaitingForTheTimeout() throws {
-        let pair = try loopbackPair()
-        defer { closeBoth(pair) }
+        let pair = try LoopbackPair.open()
         // No CRLF, and the connection stays open: only the first bytes can tell.
         try pair.client.writeAll(Array("GET / HTTP/1.1".utf8))
         #expect(throws: ProxyHeaderReadError.invalid(reason: "starts with neither PROXY protocol signature (first byte 0x47)")) {

@@ -9,7 +9,7 @@ public struct EchoHandler: ConnectionHandler {
         buffer = .allocate(byteCount: bufferSize, alignment: 16)
     }
 
-    public func handle(_ connection: Connection) throws {
+    public func handle(_ connection: borrowing Connection) throws {
         while true {
             let count = try connection.read(into: buffer)
             if count == 0 {

@@ -19,7 +19,7 @@ final class SourceGate {
 
     /// The source of `connection` when it may be served, now counted as one of its source's
     /// connections; nil when a limit refuses it, after the log line and the message.
-    func admit(_ connection: Connection) -> SourceKey? {
+    func admit(_ connection: borrowing Connection) -> SourceKey? {
         let source = SourceKey(connection.peerAddress, prefixes: limits.prefixes)
         // The concurrency limit first: it changes nothing when it refuses, whereas the rate
         // limit spends a token when it lets a connection in.
@@ -65,7 +65,7 @@ final class SourceGate {
     /// Sends `message` without waiting (send(2) with MSG_DONTWAIT and MSG_NOSIGNAL): a new
     /// connection's send buffer is empty and holds far more than the 512 bytes a message may
     /// have, and the server must never wait on a client it refuses.
-    private func send(_ message: [UInt8], to connection: Connection) {
+    private func send(_ message: [UInt8], to connection: borrowing Connection) {
         message.withUnsafeBytes { bytes in
             _ = try? Syscall.send(connection.descriptor.rawValue, from: bytes, flags: CInt(MSG_DONTWAIT) | CInt(MSG_NOSIGNAL))
         }

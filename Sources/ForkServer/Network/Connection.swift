@@ -1,8 +1,16 @@
 import CForkServer
 
 /// One connected TCP socket and the address of the peer at its other end.
-public struct Connection: Sendable {
-    /// The connected descriptor.
+///
+/// A connection owns its descriptor and is noncopyable, so that the compiler sees to what
+/// close(2) alone cannot: `close()` consumes it, and nothing can use it, or close it again,
+/// afterwards. One that goes out of scope unclosed is closed then (its deinit), as when an
+/// error ends its owner's work early. Whoever holds it lends it (`borrowing`): the server
+/// owns the connections it accepts and lends each to its handler.
+public struct Connection: ~Copyable, Sendable {
+    /// The connected descriptor, for syscalls this type does not wrap (setsockopt(2), dup2(2),
+    /// poll(2)). The connection owns it: never close it directly, nor use it once the
+    /// connection is closed.
     public let descriptor: FileDescriptor
 
     /// The peer's address and port: the client's. For a connection a proxy relayed with a
@@ -20,6 +28,7 @@ public struct Connection: Sendable {
     /// Where the bytes read and written are counted, in a child whose server logs them.
     var byteCounter: ByteCounter?
 
+    /// Takes over `descriptor`, a connected socket: from now on the connection closes it.
     public init(descriptor: FileDescriptor, peerAddress: SocketAddress) {
         self.descriptor = descriptor
         self.peerAddress = peerAddress
@@ -27,14 +36,18 @@ public struct Connection: Sendable {
         relayedLocalAddress = nil
     }
 
+    deinit {
+        try? descriptor.close()
+    }
+
     /// The same socket as a proxy describes it: `client` connected to `destination`, and this
-    /// connection's peer is the proxy that relayed it. Everything else is kept as it is.
-    public func relayed(from client: SocketAddress, to destination: SocketAddress) -> Connection {
-        var relayed = self
-        relayed.proxyAddress = proxyAddress ?? peerAddress
-        relayed.peerAddress = client
-        relayed.relayedLocalAddress = destination
-        return relayed
+    /// connection's peer is the proxy that relayed it. Everything else is kept as it is. The
+    /// connection becomes the one returned: one socket, one owner.
+    public consuming func relayed(from client: SocketAddress, to destination: SocketAddress) -> Connection {
+        proxyAddress = proxyAddress ?? peerAddress
+        peerAddress = client
+        relayedLocalAddress = destination
+        return self
     }
 
     /// Opens a blocking, close-on-exec TCP connection to `address` (socket(2), connect(2)).
@@ -158,8 +171,11 @@ public struct Connection: Sendable {
         try Syscall.shutdown(descriptor.rawValue, how: CInt(SHUT_WR))
     }
 
-    /// Closes the connection (close(2)).
-    public func close() throws(Errno) {
+    /// Closes the connection (close(2)), reporting the error that its deinit would ignore.
+    /// The descriptor is released even then, so the connection is gone either way.
+    public consuming func close() throws(Errno) {
+        let descriptor = descriptor
+        discard self
         try descriptor.close()
     }
 }

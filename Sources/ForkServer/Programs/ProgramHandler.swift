@@ -68,7 +68,7 @@ public struct ProgramHandler: ConnectionHandler {
     }
 
     /// Runs the program on `connection`, in the child the server forked; it never returns.
-    public func handle(_ connection: Connection) throws {
+    public func handle(_ connection: borrowing Connection) throws {
         let remote = connection.peerAddress
         let launch: Launch
         do {
@@ -91,7 +91,7 @@ public struct ProgramHandler: ConnectionHandler {
     /// Nil when names are to be looked up: that may wait on DNS, so a forked child does it.
     /// With `--proxy-protocol` or a banner the server never asks: only a child may wait on the client.
     @available(*, noasync, message: "the spawn shares the server's memory: one at a time, from a single-threaded server")
-    public func spawn(for connection: Connection) throws(Errno) -> pid_t? {
+    public func spawn(for connection: borrowing Connection) throws(Errno) -> pid_t? {
         guard nameLookup == .none else {
             return nil
         }
@@ -140,7 +140,7 @@ public struct ProgramHandler: ConnectionHandler {
 
     /// Sets the connection's options and gathers what its program gets: the addresses, the
     /// names (only when `lookingUpNames`, which may wait on DNS), the rules' decision.
-    private func prepare(_ connection: Connection, lookingUpNames: Bool) throws(LaunchFailure) -> Launch {
+    private func prepare(_ connection: borrowing Connection, lookingUpNames: Bool) throws(LaunchFailure) -> Launch {
         let remote = connection.peerAddress
         // Both options are tcpserver's and, as in tcpserver, best effort: a connection whose
         // socket refuses them is served as it is. IP options belong to the socket's own peer,

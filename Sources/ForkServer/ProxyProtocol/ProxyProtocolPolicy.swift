@@ -45,8 +45,9 @@ public struct ProxyProtocolPolicy: Sendable, Equatable {
     /// the header's bytes), and returns the connection as the header describes it: the client
     /// as its peer and the address the client connected to as its local address. A LOCAL or
     /// UNKNOWN header (a proxy's health check, or a client the proxy could not describe) leaves
-    /// the real endpoints.
-    public func admit(_ connection: Connection) throws(Refusal) -> Connection {
+    /// the real endpoints. A refused connection is closed: it was consumed, and nothing else
+    /// may be done with it.
+    public func admit(_ connection: consuming Connection) throws(Refusal) -> Connection {
         guard trusts(connection.peerAddress) else {
             throw .untrustedSource
         }

@@ -4,7 +4,7 @@ extension ServerLog {
     /// In the child serving a connection a proxy relayed, once the header named the client:
     /// `pid C from CLIENT via PROXY (n/40)`, which the parent cannot write, not knowing the
     /// client. tcpserver's style has its `pid C from IP` line from `serving`.
-    func relayedChildStarted(serving connection: Connection, children: Int, limit: Int) {
+    func relayedChildStarted(serving connection: borrowing Connection, children: Int, limit: Int) {
         guard style == .forkServer else {
             return
         }
@@ -26,17 +26,18 @@ extension ServerLog {
 extension ServerConfiguration {
     /// In the child serving `connection`: without `proxyProtocol`, the connection as it is;
     /// with it, the connection as its PROXY header describes it (`ProxyProtocolPolicy.admit`),
-    /// or nil after one line saying why it is refused. A child forked for it (one of
-    /// `forkedWith` children, nil in a prefork worker) also says whom it serves.
-    func admit(_ connection: Connection, log: ServerLog, forkedWith children: Int?) -> Connection? {
+    /// or nil, once it is closed, after one line saying why it is refused. A child forked for it
+    /// (one of `forkedWith` children, nil in a prefork worker) also says whom it serves.
+    func admit(_ connection: consuming Connection, log: ServerLog, forkedWith children: Int?) -> Connection? {
         guard let proxyProtocol else {
             return connection
         }
+        let peer = connection.peerAddress
         let relayed: Connection
         do {
             relayed = try proxyProtocol.admit(connection)
         } catch {
-            log.refused(connection.peerAddress, error)
+            log.refused(peer, error)
             return nil
         }
         if let children {

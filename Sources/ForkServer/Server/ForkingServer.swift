@@ -167,7 +167,10 @@ public struct ForkingServer {
         }
     }
 
-    private mutating func fork(for connection: Connection) {
+    /// Serves `connection` in a child (forked, or spawned by the handler) and closes the
+    /// server's own descriptor of it; or closes it, when a limit refuses it or no child could be
+    /// made.
+    private mutating func fork(for connection: consuming Connection) {
         let started = Syscall.monotonicNanoseconds()
         var source: SourceKey?
         if let gate {
@@ -179,7 +182,6 @@ public struct ForkingServer {
             source = admitted
         }
         log.accepted(children: children.count + 1, limit: configuration.maxChildren)
-        var served = connection
         var counters: Int32 = -1
         let pid: pid_t
         do {
@@ -190,7 +192,7 @@ public struct ForkingServer {
             } else {
                 if let accounting, let pair = accounting.take() {
                     counters = pair
-                    served.byteCounter = accounting.counter(pair)
+                    connection.byteCounter = accounting.counter(pair)
                 }
                 pid = try Syscall.fork(ignoringInterrupts: true)
             }
@@ -208,13 +210,14 @@ public struct ForkingServer {
         if pid == 0 {
             try? listener.close()
             serviceStatus.closeInChild()
-            Syscall.exit(serve(served, inWorker: false, children: children.count + 1))
+            Syscall.exit(serve(connection, inWorker: false, children: children.count + 1))
         }
+        let peer = connection.peerAddress
         try? connection.close()
         children[pid] = Child(started: started, source: source, counters: counters)
         // Behind a proxy only the child learns the client, from the header: it says whom it serves.
         if configuration.proxyProtocol == nil {
-            log.childStarted(pid, serving: connection.peerAddress, children: children.count, limit: configuration.maxChildren)
+            log.childStarted(pid, serving: peer, children: children.count, limit: configuration.maxChildren)
         }
     }
 
@@ -287,11 +290,17 @@ public struct ForkingServer {
     /// 1 when the handler failed or the PROXY header was refused, or in tcpserver's style 111
     /// when the banner could not be written (tcpserver's `unable to print banner`). A forked
     /// child is told how many `children` its parent has with it.
-    private func serve(_ accepted: Connection, inWorker: Bool, children: Int = 0) -> CInt {
-        defer { try? accepted.close() }
+    private func serve(_ accepted: consuming Connection, inWorker: Bool, children: Int = 0) -> CInt {
         guard let connection = configuration.admit(accepted, log: log, forkedWith: inWorker ? nil : children) else {
             return 1
         }
+        let status = serve(admitted: connection, inWorker: inWorker)
+        try? connection.close()
+        return status
+    }
+
+    /// `serve`'s work once the connection is admitted, lent to the handler.
+    private func serve(admitted connection: borrowing Connection, inWorker: Bool) -> CInt {
         log.serving(connection.peerAddress, inWorker: inWorker)
         do {
             if let idleTimeout = configuration.idleTimeout {

@@ -4,6 +4,10 @@ import CForkServer
 ///
 /// The descriptor is close-on-exec and non-blocking, so `accept()` reports `Errno.wouldBlock`
 /// instead of waiting when no client is queued.
+///
+/// Unlike `Connection`, it stays copyable: `ForkingServer` stores it and closes it from its
+/// mutating methods (in each forked child, and in the drain), where a noncopyable property could
+/// only be consumed by taking it out of the server, behind an Optional at every use.
 public struct ListeningSocket: Sendable {
     /// The listening descriptor.
     public let descriptor: FileDescriptor

@@ -16,7 +16,7 @@ import Testing
     @Test func readsEveryOptionInBothSpellings() throws {
         let options = try #require(try ServerOptions.parse([
             "--host", "::1", "--port=0", "--backlog", "16", "--max-children=2",
-            "--idle-timeout", "30", "--grace=1", "--greeting", "connect successful!", "--quiet",
+            "--idle-timeout", "30", "--grace=1", "--banner", "connect successful!", "--quiet",
         ]))
         #expect(options.address.description == "[::1]:0")
         #expect(options.backlog == 16)

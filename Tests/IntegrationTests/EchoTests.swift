@@ -2,7 +2,7 @@ import Glibc
 import ProcessInspection
 import Testing
 
-/// The echo server as a client sees it: byte-exact echo, many clients, IPv6, the greeting.
+/// The echo server as a client sees it: byte-exact echo, many clients, IPv6, the banner.
 @Suite struct EchoTests {
     @Test(arguments: ServerModel.allCases)
     func echoesText(model: ServerModel) throws {
@@ -72,16 +72,16 @@ import Testing
     }
 
     @Test(arguments: ServerModel.allCases)
-    func greetsEachClientFirst(model: ServerModel) throws {
-        let server = try ServerProcess.startEchoServer(model.arguments() + ["--greeting", "connect successful!"])
+    func sendsEachClientTheBannerFirst(model: ServerModel) throws {
+        let server = try ServerProcess.startEchoServer(model.arguments() + ["--banner", "connect successful!"])
         let client = try TestClient(port: server.port)
-        let greeting = Array("connect successful!\n".utf8)
-        #expect(try client.receive(greeting.count) == greeting)
+        let banner = Array("connect successful!\n".utf8)
+        #expect(try client.receive(banner.count) == banner)
         #expect(try client.roundTrip("ping") == "ping")
     }
 
     @Test func logsEachConnectionWithPidAddressStatusDurationAndBytes() throws {
-        let server = try ServerProcess.startEchoServer(["--greeting", "hi"])
+        let server = try ServerProcess.startEchoServer(["--banner", "hi"])
         let client = try TestClient(port: server.port)
         #expect(try client.receive(3) == Array("hi\n".utf8))
         #expect(try client.roundTrip("x") == "x")
@@ -90,7 +90,7 @@ import Testing
         let start = try server.waitForLine(containing: " from 127.0.0.1:")
         let child = try #require(server.childPIDs.first)
         #expect(start.hasPrefix("echo-server: pid \(child) from 127.0.0.1:"))
-        // The greeting counts as bytes out.
+        // The banner counts as bytes out.
         let end = try server.waitForLine(containing: ": end \(child) ")
         #expect(end.hasPrefix("echo-server: end \(child) status 0 after "), "\(end)")
         #expect(end.hasSuffix(" s, 6 bytes in, 9 bytes out (0/40)"), "\(end)")

@@ -40,7 +40,7 @@ package struct ServerOptions {
           --idle-timeout SECS   close a connection idle this long, 0 = never (default 0)
           --grace SECS          on SIGTERM/SIGINT, time children get to finish before they
                                 are terminated (default 5)
-          --greeting TEXT       send TEXT and a newline to each client first
+          --banner TEXT         send TEXT and a newline to each client first
           --quiet               log no per-connection lines
         \(ProxyProtocolOptions.usage(column: 24))
           --help                show this help
@@ -105,7 +105,7 @@ package struct ServerOptions {
                 configuration.idleTimeout = seconds == 0 ? nil : .seconds(seconds)
             case "--grace":
                 configuration.gracePeriod = .seconds(try parser.integer(of: option, in: 0...86_400))
-            case "--greeting":
+            case "--banner":
                 configuration.banner = Array((try parser.value(of: option) + "\n").utf8)
             case "--quiet":
                 quiet = true

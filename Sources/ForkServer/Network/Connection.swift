@@ -26,7 +26,7 @@ public struct Connection: ~Copyable, Sendable {
     private var relayedLocalAddress: SocketAddress?
 
     /// Where the bytes read and written are counted, in a child whose server logs them.
-    var byteCounter: ByteCounter?
+    private var byteCounter: ByteCounter?
 
     /// Takes over `descriptor`, a connected socket: from now on the connection closes it.
     public init(descriptor: FileDescriptor, peerAddress: SocketAddress) {
@@ -47,6 +47,12 @@ public struct Connection: ~Copyable, Sendable {
         proxyAddress = proxyAddress ?? peerAddress
         peerAddress = client
         relayedLocalAddress = destination
+        return self
+    }
+
+    /// The same connection, counting the bytes it reads and writes in `counter`.
+    consuming func counting(in counter: ByteCounter?) -> Connection {
+        byteCounter = counter
         return self
     }
 

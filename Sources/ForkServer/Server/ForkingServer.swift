@@ -183,6 +183,7 @@ public struct ForkingServer {
         }
         log.accepted(children: children.count + 1, limit: configuration.maxChildren)
         var counters: Int32 = -1
+        var byteCounter: ByteCounter?
         let pid: pid_t
         do {
             // A banner may wait on the client, and so does a PROXY header, which only a child
@@ -192,7 +193,7 @@ public struct ForkingServer {
             } else {
                 if let accounting, let pair = accounting.take() {
                     counters = pair
-                    connection.byteCounter = accounting.counter(pair)
+                    byteCounter = accounting.counter(pair)
                 }
                 pid = try Syscall.fork(ignoringInterrupts: true)
             }
@@ -210,7 +211,10 @@ public struct ForkingServer {
         if pid == 0 {
             try? listener.close()
             serviceStatus.closeInChild()
-            Syscall.exit(serve(connection, inWorker: false, children: children.count + 1))
+            // The counter joins the connection only here: had the parent assigned it,
+            // `connection` would be mutated, and Swift 6.3 then copies the whole struct (three
+            // socket addresses) to a temporary at every call that borrows it.
+            Syscall.exit(serve(connection.counting(in: byteCounter), inWorker: false, children: children.count + 1))
         }
         let peer = connection.peerAddress
         try? connection.close()

@@ -19,6 +19,10 @@ int CForkServer_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
 }
 
+ssize_t CForkServer_splice(int from, int to, size_t length) {
+    return splice(from, NULL, to, NULL, length, SPLICE_F_MOVE);
+}
+
 _Static_assert(CFORKSERVER_POSIX_SPAWN_SETSID == POSIX_SPAWN_SETSID, "glibc's POSIX_SPAWN_SETSID");
 _Static_assert(CFORKSERVER_F_SETPIPE_SZ == F_SETPIPE_SZ, "glibc's F_SETPIPE_SZ");
 

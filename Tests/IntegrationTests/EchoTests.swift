@@ -25,6 +25,18 @@ import Testing
         #expect(echoed == payload)
     }
 
+    /// A read that fills the handler's buffer sends the rest through a pipe (splice(2)): the
+    /// bytes moved that way are counted too.
+    @Test func countsEveryByteOfAStreamEchoedThroughAPipe() throws {
+        let server = try ServerProcess.startEchoServer([])
+        let client = try TestClient(port: server.port)
+        let payload = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        #expect(try client.exchange(payload) == payload)
+        client.close()
+        let end = try server.waitForLine(containing: ": end ")
+        #expect(end.hasSuffix(" s, 4194304 bytes in, 4194304 bytes out (0/40)"), "\(end)")
+    }
+
     @Test func servesManyConcurrentClientsThenHoldsNothing() throws {
         let server = try ServerProcess.startEchoServer(ServerModel.fork.arguments(limit: 150))
         let descriptorsBefore = ProcessTable.descriptors(of: server.pid)

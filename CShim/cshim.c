@@ -33,8 +33,8 @@ int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *acti
 // MARK: - State shared with the signal handlers
 
 // Everything the handlers write, on one page of its own. After each fork(2) the first write to a
-// page costs the writer a copy-on-write fault; the parent writes this state at every reaped
-// child and the child resets it once, so keeping it on one page keeps that to one fault each.
+// page costs the writer a copy-on-write fault; the server writes this state at every reaped
+// child, so keeping it on one page keeps that to one fault, and a child never writes it.
 //
 // The reaped record is a ring that the SIGCHLD handler writes at `head` and Swift reads at
 // `tail`. A handler runs on the thread it interrupts, so each index has a single writer and

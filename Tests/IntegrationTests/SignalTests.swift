@@ -85,14 +85,9 @@ import Testing
     /// cost every fork three system calls); outside the server they act as the default action.
     @Test(arguments: [SIGTERM, SIGHUP, SIGQUIT])
     func aChildDiesOfTheSignalsTheServerCatches(signal: CInt) throws {
-        let server = try ServerProcess.startEchoServer([])
-        let client = try TestClient(port: server.port)
-        #expect(try client.isServed())
-        try server.waitForLine(containing: " from 127.0.0.1:")
-        let children = ProcessTable.children(of: server.pid).map(\.pid)
-        try #require(children.count == 1)
-        #expect(kill(children[0], signal) == 0)
-        try server.waitForLine(containing: "echo-server: end \(children[0]) signal \(signal) ")
+        let (server, client, child) = try echoServerWithOneChild()
+        #expect(kill(child, signal) == 0)
+        try server.waitForLine(containing: "echo-server: end \(child) signal \(signal) ")
         #expect(try client.closedByPeer(within: 5))
         #expect(ProcessTable.exists(server.pid))
         let another = try TestClient(port: server.port)
@@ -100,16 +95,22 @@ import Testing
     }
 
     @Test func aChildIgnoresSIGINTAndSIGCHLD() throws {
+        let (server, client, child) = try echoServerWithOneChild()
+        #expect(kill(child, SIGINT) == 0)
+        #expect(kill(child, SIGCHLD) == 0)
+        #expect(try client.isServed("still served"))
+        #expect(ProcessTable.children(of: server.pid).map(\.pid) == [child])
+    }
+
+    /// An echo-server serving one client, and the pid of the child that serves it.
+    private func echoServerWithOneChild() throws -> (ServerProcess, TestClient, pid_t) {
         let server = try ServerProcess.startEchoServer([])
         let client = try TestClient(port: server.port)
         #expect(try client.isServed())
         try server.waitForLine(containing: " from 127.0.0.1:")
         let children = ProcessTable.children(of: server.pid).map(\.pid)
         try #require(children.count == 1)
-        #expect(kill(children[0], SIGINT) == 0)
-        #expect(kill(children[0], SIGCHLD) == 0)
-        #expect(try client.isServed("still served"))
-        #expect(ProcessTable.exists(children[0]))
+        return (server, client, children[0])
     }
 
     @Test func sigquitStopsForkserverAndItsPrograms() throws {

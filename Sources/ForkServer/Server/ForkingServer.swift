@@ -17,8 +17,8 @@ public struct ForkingServer {
     /// the handler's type costs.
     private let handler: any ConnectionHandler
     private let log: ServerLog
-    /// Each running child.
-    private var children: [pid_t: Child] = [:]
+    /// Each running child, in memory no child has: a child must not read it.
+    private let children: ChildTable
     /// The per-source limits; nil when none is set, and then the server does no per-source work.
     private let gate: SourceGate?
     /// The bytes each child moves, when the log reports them; nil otherwise.
@@ -41,16 +41,6 @@ public struct ForkingServer {
     /// A worker that ends abnormally sooner than this after its fork counts as dying young.
     private static var youngWorkerNanoseconds: UInt64 { 1_000_000_000 }
 
-    /// What the server knows of a running child.
-    private struct Child {
-        /// When its connection was accepted, or the worker forked (CLOCK_MONOTONIC nanoseconds).
-        var started: UInt64
-        /// The source its connection counts against, when there are per-source limits.
-        var source: SourceKey?
-        /// Its pair of byte counters in `accounting`, or -1.
-        var counters: Int32
-    }
-
     /// Prepares to serve `listener`, installing the server's signal handling (SIGCHLD reaper,
     /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), and allocating once the
     /// tables of the per-source limits and the counters of bytes, when they are wanted.
@@ -72,6 +62,7 @@ public struct ForkingServer {
             gate = configuration.sourceLimits.isActive ? SourceGate(configuration.sourceLimits, maxChildren: configuration.maxChildren, log: log) : nil
             accounting = log.writesByteCounts ? try ConnectionAccounting(pairs: configuration.maxChildren) : nil
         }
+        children = try ChildTable(maxChildren: configuration.maxChildren)
         self.listener = listener
         self.configuration = configuration
         self.handler = handler
@@ -181,7 +172,8 @@ public struct ForkingServer {
             }
             source = admitted
         }
-        log.accepted(children: children.count + 1, limit: configuration.maxChildren)
+        let childrenWithThisOne = children.count + 1
+        log.accepted(children: childrenWithThisOne, limit: configuration.maxChildren)
         var counters: Int32 = -1
         var byteCounter: ByteCounter?
         let pid: pid_t
@@ -214,11 +206,11 @@ public struct ForkingServer {
             // The counter joins the connection only here: had the parent assigned it,
             // `connection` would be mutated, and Swift 6.3 then copies the whole struct (three
             // socket addresses) to a temporary at every call that borrows it.
-            Syscall.exit(serve(connection.counting(in: byteCounter), inWorker: false, children: children.count + 1))
+            Syscall.exit(serve(connection.counting(in: byteCounter), inWorker: false, children: childrenWithThisOne))
         }
         let peer = connection.peerAddress
         try? connection.close()
-        children[pid] = Child(started: started, source: source, counters: counters)
+        children.insert(RunningChild(started: started, source: source, counters: counters), pid: pid)
         // Behind a proxy only the child learns the client, from the header: it says whom it serves.
         if configuration.proxyProtocol == nil {
             log.childStarted(pid, serving: peer, children: children.count, limit: configuration.maxChildren)
@@ -242,7 +234,7 @@ public struct ForkingServer {
             if pid == 0 {
                 runWorker(parent: parent, maxRequests: maxRequests)
             }
-            children[pid] = Child(started: Syscall.monotonicNanoseconds(), source: nil, counters: -1)
+            children.insert(RunningChild(started: Syscall.monotonicNanoseconds(), source: nil, counters: -1), pid: pid)
             log.server("worker \(pid) started (\(children.count)/\(configuration.maxChildren))")
         }
     }
@@ -336,7 +328,7 @@ public struct ForkingServer {
 
     private mutating func reapFinishedChildren() {
         ServerSignals.forEachReapedChild { pid, waitStatus, ended in
-            guard let child = children.removeValue(forKey: pid) else {
+            guard let child = children.remove(pid) else {
                 return
             }
             // The reaper may time the end a moment before the server recorded the start.
@@ -431,7 +423,7 @@ public struct ForkingServer {
         ServerSignals.withReapingPaused {
             reapFinishedChildren()
             log.server("sending \(name) to \(children.count) children")
-            for pid in children.keys {
+            for pid in children.pids {
                 send(signal, to: pid)
                 if signal == SIGTERM {
                     // A stopped child would hold SIGTERM pending for ever (s6-tcpserverd does the same).

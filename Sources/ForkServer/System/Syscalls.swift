@@ -121,7 +121,25 @@ enum Syscall {
         return memory
     }
 
-    /// munmap(2) of what `mapSharedMemory` returned; it fails only for a bad address or length.
+    /// mmap(2) of `bytes` zeroed bytes that only this process has: madvise(2) MADV_DONTFORK
+    /// leaves them out of every child forked afterwards. fork(2) neither copies their page-table
+    /// entries nor write-protects them, so the server's writes after a fork cost it no
+    /// copy-on-write fault and leave no child a copy. A child must never touch them.
+    static func mapUnforkedMemory(bytes: Int) throws(Errno) -> UnsafeMutableRawPointer {
+        let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let memory, memory != MAP_FAILED else {
+            throw Errno.current
+        }
+        guard madvise(memory, bytes, MADV_DONTFORK) == 0 else {
+            let error = Errno.current
+            munmap(memory, bytes)
+            throw error
+        }
+        return memory
+    }
+
+    /// munmap(2) of what `mapSharedMemory` or `mapUnforkedMemory` returned; it fails only for
+    /// a bad address or length.
     static func unmap(_ memory: UnsafeMutableRawPointer, bytes: Int) {
         munmap(memory, bytes)
     }

@@ -1,13 +1,19 @@
 import CForkServer
 
 /// What the server knows of a running child.
-struct RunningChild {
+package struct RunningChild {
     /// When its connection was accepted, or the worker forked (CLOCK_MONOTONIC nanoseconds).
-    var started: UInt64
+    package var started: UInt64
     /// The source its connection counts against, when there are per-source limits.
-    var source: SourceKey?
+    package var source: SourceKey?
     /// Its pair of byte counters in `ConnectionAccounting`, or -1.
-    var counters: Int32
+    package var counters: Int32
+
+    package init(started: UInt64, source: SourceKey?, counters: Int32) {
+        self.started = started
+        self.source = source
+        self.counters = counters
+    }
 }
 
 /// The server's running children by pid: an open-addressing hash table (linear probing) of
@@ -21,7 +27,7 @@ struct RunningChild {
 /// It can never be full: there are never more children than `maxChildren`, and the capacity is
 /// a power of two at least twice that. An entry is removed by shifting the entries after it back
 /// (no tombstones), as in `ConnectionsPerSource`.
-final class ChildTable {
+package final class ChildTable {
     private struct Slot {
         /// 0 for an empty slot.
         var pid: pid_t
@@ -36,7 +42,7 @@ final class ChildTable {
     private let mask: Int
 
     /// A table for up to `maxChildren` children at once.
-    init(maxChildren: Int) throws(Errno) {
+    package init(maxChildren: Int) throws(Errno) {
         precondition(maxChildren > 0)
         var capacity = 16
         while capacity < 2 * maxChildren {
@@ -59,21 +65,21 @@ final class ChildTable {
     }
 
     /// The running children.
-    var count: Int {
+    package var count: Int {
         storedCount.pointee
     }
 
-    var isEmpty: Bool {
+    package var isEmpty: Bool {
         count == 0
     }
 
     /// The pids of every running child.
-    var pids: [pid_t] {
+    package var pids: [pid_t] {
         (0..<capacity).compactMap { slots[$0].pid != 0 ? slots[$0].pid : nil }
     }
 
     /// Records `child` as `pid`, which must not be recorded already.
-    func insert(_ child: RunningChild, pid: pid_t) {
+    package func insert(_ child: RunningChild, pid: pid_t) {
         precondition(pid > 0 && count < maxEntries, "a child table holds at most half its capacity")
         var slot = home(of: pid)
         while slots[slot].pid != 0 {
@@ -84,7 +90,7 @@ final class ChildTable {
     }
 
     /// Forgets `pid` and returns what was recorded of it; nil when it is not a child recorded here.
-    func remove(_ pid: pid_t) -> RunningChild? {
+    package func remove(_ pid: pid_t) -> RunningChild? {
         var slot = home(of: pid)
         while slots[slot].pid != pid {
             if slots[slot].pid == 0 {

@@ -1,4 +1,4 @@
-#define _GNU_SOURCE  // accept4, pipe2, execvpe, closefrom
+#define _GNU_SOURCE  // accept4, pipe2, execvpe, closefrom, splice, clone
 
 #include "CForkServer.h"
 
@@ -40,8 +40,11 @@ int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *acti
 // `tail`. A handler runs on the thread it interrupts, so each index has a single writer and
 // lock-free atomics order everything: reading the record never blocks a signal. It holds 128
 // children, to fit the page: more ended between two turns of the loop wait as zombies.
+// A power of two, so that `index % RING_CAPACITY` stays right as the unsigned indices wrap.
 #define RING_CAPACITY 128u
-static struct {
+_Static_assert((RING_CAPACITY & (RING_CAPACITY - 1)) == 0, "the ring's capacity is a power of two");
+static union {
+    struct {
     CForkServer_reaped_child ring[RING_CAPACITY];
     _Atomic unsigned head;
     _Atomic unsigned tail;
@@ -52,11 +55,21 @@ static struct {
     volatile sig_atomic_t hangup_count;
     volatile sig_atomic_t quit_count;
     int wake_pipe[2];
-    // The process that installed the handlers: the server. Its children inherit this state
-    // and never write it, so that it costs them no copy of the page.
+    // The process that installed the handlers, for `in_server` where the kernel has no
+    // MADV_WIPEONFORK.
     pid_t server_pid;
-} signal_state __attribute__((aligned(4096))) = {.wake_pipe = {-1, -1}};
-_Static_assert(sizeof signal_state <= 4096, "the signal state fits one page");
+    };
+    // The whole page: nothing else the program writes may share it.
+    char page[4096];
+} signal_state_page __attribute__((aligned(4096))) = {.wake_pipe = {-1, -1}};
+#define signal_state signal_state_page
+_Static_assert(sizeof signal_state_page == 4096, "the signal state is one page");
+
+// 1 in the server, on a page marked MADV_WIPEONFORK, which every child forked from it finds
+// zeroed: unlike the server's pid compared with getpid(), it costs the server no system call
+// at each fork and cannot mistake a later process given the same pid for the server. A child
+// reads it only when a signal reaches it or when it forks in turn.
+static volatile sig_atomic_t *server_mark = NULL;
 
 // The signals this process inherited ignored across exec(2), found once at install: a program
 // the server runs gets them back at their defaults.
@@ -106,7 +119,10 @@ static int set_disposition(int signo, void (*handler)(int)) {
 // SIGHUP and SIGQUIT (resetting them would cost each child three system calls), so in any other
 // process they must act as the default action would.
 static bool in_server(void) {
-    return getpid() == signal_state.server_pid;
+    if (server_mark != NULL) {
+        return *server_mark == 1;
+    }
+    return signal_state.server_pid != 0 && getpid() == signal_state.server_pid;
 }
 
 // The default action of SIGTERM, SIGHUP or SIGQUIT: the signal is blocked while its handler runs,
@@ -116,8 +132,8 @@ static void act_as_default(int signo) {
     raise(signo);
 }
 
-// A child resets SIGCHLD to its default first thing after fork(2); until then this handler finds
-// no child of its own to reap, and its byte only wakes the server for nothing.
+// A child resets SIGCHLD to its default with its second call after fork(2); until then this
+// handler finds no child of its own to reap, and its byte only wakes the server for nothing.
 static void on_sigchld(int signo) {
     (void)signo;
     int saved = errno;
@@ -148,8 +164,9 @@ static void on_quit(int signo) {
     errno = saved;
 }
 
-// SIGINT reaches a child only before it sets SIGINT's disposition, first thing after fork(2);
-// it is ignored there, as a server's children ignore it.
+// SIGINT reaches this handler in a child only before the child sets SIGINT's disposition, first
+// thing after fork(2); it is ignored there, as a server's children ignore it (a child of
+// `ChildProcess.fork`, whose SIGINT is at its default after that call, loses one that early).
 static void on_shutdown(int signo) {
     int saved = errno;
     if (in_server()) {
@@ -201,15 +218,38 @@ static void uninstall(void) {
     close(signal_state.wake_pipe[1]);
     signal_state.wake_pipe[0] = signal_state.wake_pipe[1] = -1;
     signal_state.server_pid = 0;
+    if (server_mark != NULL) {
+        *server_mark = 0;
+    }
     errno = saved;
 }
 
+// Maps `server_mark`'s page once per process that installs. Where the kernel refuses
+// MADV_WIPEONFORK (before Linux 4.14), `in_server` compares pids instead.
+static void map_server_mark(void) {
+    if (server_mark != NULL) {
+        return;
+    }
+    size_t size = (size_t)sysconf(_SC_PAGESIZE);
+    void *page = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) {
+        return;
+    }
+    if (madvise(page, size, MADV_WIPEONFORK) == -1) {
+        munmap(page, size);
+        return;
+    }
+    server_mark = page;
+}
+
 int CForkServer_signals_install(void) {
-    pid_t self = getpid();
-    if (signal_state.server_pid == self) {
+    if (in_server()) {
         return 0;
     }
     // In a child of a server, what it inherited belongs to the server: fork closed the pipe.
+    int saved = errno;
+    map_server_mark();
+    errno = saved;
     signal_state.server_pid = 0;
     atomic_store(&signal_state.head, 0);
     atomic_store(&signal_state.tail, 0);
@@ -221,7 +261,10 @@ int CForkServer_signals_install(void) {
     if (pipe2(signal_state.wake_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
         return -1;
     }
-    signal_state.server_pid = self;
+    signal_state.server_pid = getpid();
+    if (server_mark != NULL) {
+        *server_mark = 1;
+    }
     find_inherited_ignored();
     if (set_disposition(SIGPIPE, SIG_IGN) == -1
         || set_handler(SIGCHLD, on_sigchld) == -1
@@ -338,16 +381,24 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child) {
 
 // MARK: - Fork
 
-pid_t CForkServer_fork(int *error, bool ignore_interrupt) {
+pid_t CForkServer_fork(int *error, bool server_child) {
     // Only the server's children close its self-pipe: in a child of the server the descriptors
     // were closed at its own fork, and their numbers may name something else since.
-    bool from_server = signal_state.server_pid != 0 && in_server();
+    bool from_server = in_server();
     pid_t pid = fork();
     if (pid == 0) {
         // No signal is blocked across fork(2): the server's handlers, which the child holds
         // until these calls, treat a signal in the child as the child's dispositions would.
-        set_disposition(SIGINT, ignore_interrupt ? SIG_IGN : SIG_DFL);
+        set_disposition(SIGINT, server_child ? SIG_IGN : SIG_DFL);
         set_disposition(SIGCHLD, SIG_DFL);
+        if (!server_child) {
+            // Whatever its parent blocks (fork-bench blocks SIGINT and SIGTERM for a signalfd),
+            // a child of ChildProcess.fork starts with none blocked. The server's loop blocks
+            // none, so its children skip the call.
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+        }
         if (from_server) {
             close(signal_state.wake_pipe[0]);
             close(signal_state.wake_pipe[1]);

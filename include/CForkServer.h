@@ -64,9 +64,10 @@ int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *acti
 /// Installs the signal dispositions of a forking server, once per process:
 /// SIGCHLD is caught (SA_RESTART | SA_NOCLDSTOP) by a handler that reaps every finished child
 /// into the reaped record; SIGTERM and SIGINT, SIGHUP, and SIGQUIT are caught by handlers that
-/// only count the requests; every handler writes a byte to a non-blocking, close-on-exec
-/// self-pipe; SIGPIPE is ignored; SIGCHLD, SIGTERM, SIGINT, SIGHUP and SIGQUIT are unblocked. The signals the
-/// process inherited ignored are noted for `CForkServer_exec_connection`.
+/// count the requests in the server and act as the default action in any other process (a
+/// child keeps them); every handler writes a byte to a non-blocking, close-on-exec self-pipe;
+/// SIGPIPE is ignored; SIGCHLD, SIGTERM, SIGINT, SIGHUP and SIGQUIT are unblocked. The signals
+/// the process inherited ignored are noted for `CForkServer_exec_connection`.
 /// Returns 0, or -1 with errno set.
 int CForkServer_signals_install(void);
 
@@ -121,13 +122,14 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 // MARK: - Fork
 
 /// fork(2). In the parent, returns the child's pid, or -1 with the error in `*error`. In the child,
-/// returns 0 after setting SIGINT's disposition (ignored with `ignore_interrupt`, else the default),
-/// resetting SIGCHLD to its default and, in a child of the server, closing the self-pipe; SIGPIPE
-/// stays ignored. SIGTERM, SIGHUP and SIGQUIT keep the server's handlers, which in any process
-/// but the server act as the default action: the child dies of them, as it would at SIG_DFL.
-/// No signal is blocked across the fork: one that reaches the child before its first two calls
-/// is ignored if it is SIGINT or SIGCHLD, and is the default action otherwise.
-pid_t CForkServer_fork(int *error, bool ignore_interrupt);
+/// returns 0 after setting SIGINT's disposition and resetting SIGCHLD to its default, and, in a
+/// child of the server, closing the self-pipe; SIGPIPE stays ignored. A `server_child` (one the
+/// server forks to serve) ignores SIGINT and keeps the mask the server's loop runs with, which
+/// blocks nothing; any other child gets SIGINT at its default and an empty mask. SIGTERM, SIGHUP
+/// and SIGQUIT keep the server's handlers, which in any process but the server act as the
+/// default action: the child dies of them, as it would at SIG_DFL. No signal is blocked across
+/// the fork: SIGINT or SIGCHLD reaching the child before its first two calls is ignored.
+pid_t CForkServer_fork(int *error, bool server_child);
 
 // MARK: - Running a program for a connection
 

@@ -196,7 +196,7 @@ import Testing
     }
 
     @Test func moreChildrenEndingAtOnceThanTheReapedRecordHoldsAreAllReaped() throws {
-        // The SIGCHLD handler's record holds 1024 children. Stopped, the server cannot take any
+        // The SIGCHLD handler's record holds 128 children. Stopped, the server cannot take any
         // while its 1100 children end; continued, it must reap them all, past a full record.
         let count = 1100
         try raiseDescriptorLimit(to: 4096)

@@ -6,14 +6,14 @@ public struct ChildProcess: Hashable, Sendable {
     public let pid: pid_t
 
     /// Forks through the C shim (`CForkServer_fork`: in the child, SIGCHLD and SIGINT back to
-    /// their defaults, and a server's SIGTERM, SIGHUP and SIGQUIT handlers acting as the defaults)
-    /// and runs `body` in the child, which must end the child itself. Returns the child in the
-    /// parent.
+    /// their defaults, no signal blocked, and a server's SIGTERM, SIGHUP and SIGQUIT handlers
+    /// acting as the defaults) and runs `body` in the child, which must end the child itself.
+    /// Returns the child in the parent.
     ///
     /// The calling process must be single-threaded: the child runs Swift code after fork(2).
     @available(*, noasync, message: "fork(2) needs a single-threaded process; Swift concurrency runs threads")
     public static func fork(running body: () -> Never) throws(Errno) -> ChildProcess {
-        let pid = try Syscall.fork(ignoringInterrupts: false)
+        let pid = try Syscall.fork(serverChild: false)
         if pid == 0 {
             body()
         }

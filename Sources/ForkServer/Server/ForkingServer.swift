@@ -19,6 +19,10 @@ public struct ForkingServer {
     private let log: ServerLog
     /// Each running child, in memory no child has: a child must not read it.
     private let children: ChildTable
+    /// The process that made the server, the only one that may run it: its table of children,
+    /// and the counters' free list, are not mapped in a child, and its signal handling belongs
+    /// to that process.
+    private let creator: pid_t
     /// The per-source limits; nil when none is set, and then the server does no per-source work.
     private let gate: SourceGate?
     /// The bytes each child moves, when the log reports them; nil otherwise.
@@ -63,6 +67,7 @@ public struct ForkingServer {
             accounting = log.writesByteCounts ? try ConnectionAccounting(pairs: configuration.maxChildren) : nil
         }
         children = try ChildTable(maxChildren: configuration.maxChildren)
+        creator = Syscall.processID
         self.listener = listener
         self.configuration = configuration
         self.handler = handler
@@ -72,9 +77,11 @@ public struct ForkingServer {
 
     /// Serves connections until SIGTERM or SIGINT, then drains: it stops accepting, gives the
     /// children the grace period, terminates those still running, and returns once every child
-    /// has been reaped.
+    /// has been reaped. It must run in the process that made the server: to daemonize, fork
+    /// first, then make the server.
     @available(*, noasync, message: "the server forks: its process must be single-threaded, and Swift concurrency runs threads")
     public mutating func run() {
+        precondition(Syscall.processID == creator, "a ForkingServer runs in the process that made it: make it after forking, not before")
         log.listening(on: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
         serviceStatus.ready(children: children.count)
         withUnsafeTemporaryAllocation(of: pollfd.self, capacity: 2) { pollSet in
@@ -187,7 +194,7 @@ public struct ForkingServer {
                     counters = pair
                     byteCounter = accounting.counter(pair)
                 }
-                pid = try Syscall.fork(ignoringInterrupts: true)
+                pid = try Syscall.fork(serverChild: true)
             }
         } catch {
             if counters >= 0 {
@@ -225,7 +232,7 @@ public struct ForkingServer {
         while children.count < configuration.maxChildren {
             let pid: pid_t
             do {
-                pid = try Syscall.fork(ignoringInterrupts: true)
+                pid = try Syscall.fork(serverChild: true)
             } catch {
                 log.error("fork failed: \(log.describe(error)); starting the next worker in \(workerBackoffMilliseconds) ms")
                 backOffWorkers()

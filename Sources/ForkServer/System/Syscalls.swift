@@ -124,17 +124,15 @@ enum Syscall {
     /// mmap(2) of `bytes` zeroed bytes that only this process has: madvise(2) MADV_DONTFORK
     /// leaves them out of every child forked afterwards. fork(2) neither copies their page-table
     /// entries nor write-protects them, so the server's writes after a fork cost it no
-    /// copy-on-write fault and leave no child a copy. A child must never touch them.
+    /// copy-on-write fault and leave no child a copy. A child must never touch them. Where the
+    /// kernel refuses MADV_DONTFORK (some sandboxes), they are ordinary private memory: the same
+    /// for the server, only dearer.
     static func mapUnforkedMemory(bytes: Int) throws(Errno) -> UnsafeMutableRawPointer {
         let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let memory, memory != MAP_FAILED else {
             throw Errno.current
         }
-        guard madvise(memory, bytes, MADV_DONTFORK) == 0 else {
-            let error = Errno.current
-            munmap(memory, bytes)
-            throw error
-        }
+        _ = madvise(memory, bytes, MADV_DONTFORK)
         return memory
     }
 
@@ -192,11 +190,12 @@ enum Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.kill(pid, signal) }
     }
 
-    /// fork(2) through the C shim (`CForkServer_fork`); 0 in the child, which ignores SIGINT
-    /// when `ignoringInterrupts`.
-    static func fork(ignoringInterrupts: Bool) throws(Errno) -> pid_t {
+    /// fork(2) through the C shim (`CForkServer_fork`); 0 in the child. A `serverChild` (one
+    /// a server forks to serve) ignores SIGINT; any other child gets SIGINT at its default and
+    /// no signal blocked.
+    static func fork(serverChild: Bool) throws(Errno) -> pid_t {
         var error: CInt = 0
-        let pid = CForkServer_fork(&error, ignoringInterrupts)
+        let pid = CForkServer_fork(&error, serverChild)
         if pid == -1 {
             throw Errno(rawValue: error)
         }

@@ -17,29 +17,45 @@ public struct EchoHandler: ConnectionHandler {
     }
 
     public func handle(_ connection: borrowing Connection) throws {
+        var spliceable = true
         while true {
             let count = try connection.read(into: buffer)
             if count == 0 {
                 return
             }
             try connection.writeAll(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            if count == buffer.count {
-                try echoThroughPipe(connection)
+            if count == buffer.count && spliceable {
+                guard try echoThroughPipe(connection) else {
+                    // No pipe to be had, or no splice(2) here: on through the buffer.
+                    spliceable = false
+                    continue
+                }
                 return
             }
         }
     }
 
-    private func echoThroughPipe(_ connection: borrowing Connection) throws(Errno) {
-        let pipe = try FileDescriptor.pipe()
+    /// Echoes the rest through a pipe; false, with nothing moved, when no pipe can be made or
+    /// the kernel refuses splice(2) (EINVAL, ENOSYS) at its first call.
+    private func echoThroughPipe(_ connection: borrowing Connection) throws(Errno) -> Bool {
+        guard let pipe = try? FileDescriptor.pipe() else {
+            return false
+        }
         defer {
             try? pipe.readEnd.close()
             try? pipe.writeEnd.close()
         }
+        var first = true
         while true {
-            let count = try connection.read(intoPipe: pipe.writeEnd, upTo: Self.pipeCapacity)
+            let count: Int
+            do {
+                count = try connection.read(intoPipe: pipe.writeEnd, upTo: Self.pipeCapacity)
+            } catch where first && (error == .invalidArgument || error == .notImplemented) {
+                return false
+            }
+            first = false
             if count == 0 {
-                return
+                return true
             }
             try connection.writeAll(fromPipe: pipe.readEnd, count: count)
         }

@@ -52,7 +52,7 @@ package struct LogLine: ~Copyable {
     }
 
     /// `value` in decimal.
-    package mutating func append<Integer: BinaryInteger>(_ value: Integer) {
+    package mutating func append<Integer: FixedWidthInteger>(_ value: Integer) {
         if value < 0 {
             append("-")
         }

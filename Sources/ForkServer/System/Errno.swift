@@ -22,6 +22,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let interrupted = Errno(rawValue: EINTR)
     public static let wouldBlock = Errno(rawValue: EAGAIN)
     public static let invalidArgument = Errno(rawValue: EINVAL)
+    public static let notImplemented = Errno(rawValue: ENOSYS)
     public static let permissionDenied = Errno(rawValue: EACCES)
     public static let brokenPipe = Errno(rawValue: EPIPE)
     public static let addressInUse = Errno(rawValue: EADDRINUSE)

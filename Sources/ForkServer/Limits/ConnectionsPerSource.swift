@@ -101,27 +101,7 @@ package final class ConnectionsPerSource {
         return nil
     }
 
-    /// Empties `gap` and moves back every later entry of the same run that may sit there (its
-    /// home is not cyclically within (gap, slot]), so that every key stays reachable from its
-    /// home without crossing an empty slot (Knuth's algorithm R, TAOCP 6.4).
     private func closeGap(at gap: Int) {
-        var gap = gap
-        var slot = gap
-        while true {
-            entries[gap].count = 0
-            while true {
-                slot = (slot + 1) & mask
-                if entries[slot].count == 0 {
-                    return
-                }
-                let home = Int(entries[slot].home)
-                let stays = gap <= slot ? (gap < home && home <= slot) : (gap < home || home <= slot)
-                if !stays {
-                    break
-                }
-            }
-            entries[gap] = entries[slot]
-            gap = slot
-        }
+        closeLinearProbingGap(at: gap, in: entries, mask: mask, isEmpty: { $0.count == 0 }, home: { Int($0.home) }, empty: { $0.count = 0 })
     }
 }

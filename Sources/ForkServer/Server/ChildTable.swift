@@ -26,7 +26,7 @@ package struct RunningChild {
 ///
 /// It can never be full: there are never more children than `maxChildren`, and the capacity is
 /// a power of two at least twice that. An entry is removed by shifting the entries after it back
-/// (no tombstones), as in `ConnectionsPerSource`.
+/// (`closeLinearProbingGap`), as in `ConnectionsPerSource`.
 package final class ChildTable {
     private struct Slot {
         /// 0 for an empty slot.
@@ -113,27 +113,7 @@ package final class ChildTable {
         Int(pid) & mask
     }
 
-    /// Empties `gap` and moves back every later entry of the same run that may sit there (its
-    /// home is not cyclically within (gap, slot]), so that every pid stays reachable from its
-    /// home without crossing an empty slot (Knuth's algorithm R, TAOCP 6.4).
     private func closeGap(at gap: Int) {
-        var gap = gap
-        var slot = gap
-        while true {
-            slots[gap].pid = 0
-            while true {
-                slot = (slot + 1) & mask
-                if slots[slot].pid == 0 {
-                    return
-                }
-                let home = home(of: slots[slot].pid)
-                let stays = gap <= slot ? (gap < home && home <= slot) : (gap < home || home <= slot)
-                if !stays {
-                    break
-                }
-            }
-            slots[gap] = slots[slot]
-            gap = slot
-        }
+        closeLinearProbingGap(at: gap, in: slots, mask: mask, isEmpty: { $0.pid == 0 }, home: { home(of: $0.pid) }, empty: { $0.pid = 0 })
     }
 }

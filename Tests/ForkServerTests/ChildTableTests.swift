@@ -21,6 +21,8 @@ import Testing
             #expect(table.remove(pid)?.started == UInt64(pid) * 1000)
         }
         #expect(table.remove(19) == nil)
+        #expect(table.remove(0) == nil)
+        #expect(table.count == 3)
         #expect(Set(table.pids) == [35, 51, 31])
         for pid in [35, 51, 31] as [pid_t] {
             #expect(table.remove(pid)?.counters == pid % 7)

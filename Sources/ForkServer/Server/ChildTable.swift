@@ -91,6 +91,10 @@ package final class ChildTable {
 
     /// Forgets `pid` and returns what was recorded of it; nil when it is not a child recorded here.
     package func remove(_ pid: pid_t) -> RunningChild? {
+        // 0 marks an empty slot; no child has it.
+        guard pid > 0 else {
+            return nil
+        }
         var slot = home(of: pid)
         while slots[slot].pid != pid {
             if slots[slot].pid == 0 {

@@ -142,36 +142,24 @@ static void on_sigchld(int signo) {
     errno = saved;
 }
 
-static void on_hangup(int signo) {
+// SIGTERM, SIGINT, SIGHUP and SIGQUIT: in the server, counted and woken for. SIGINT reaches this
+// handler in a child only before the child sets SIGINT's disposition, first thing after fork(2);
+// it is ignored there, as a server's children ignore it (a child of `ChildProcess.fork`, whose
+// SIGINT is at its default after that call, loses one that early).
+static void on_request(int signo) {
     int saved = errno;
     if (in_server()) {
-        signal_state.hangup_count += 1;
-        wake();
-    } else {
-        act_as_default(signo);
-    }
-    errno = saved;
-}
-
-static void on_quit(int signo) {
-    int saved = errno;
-    if (in_server()) {
-        signal_state.quit_count += 1;
-        wake();
-    } else {
-        act_as_default(signo);
-    }
-    errno = saved;
-}
-
-// SIGINT reaches this handler in a child only before the child sets SIGINT's disposition, first
-// thing after fork(2); it is ignored there, as a server's children ignore it (a child of
-// `ChildProcess.fork`, whose SIGINT is at its default after that call, loses one that early).
-static void on_shutdown(int signo) {
-    int saved = errno;
-    if (in_server()) {
-        signal_state.shutdown_signal = signo;
-        signal_state.shutdown_count += 1;
+        switch (signo) {
+        case SIGHUP:
+            signal_state.hangup_count += 1;
+            break;
+        case SIGQUIT:
+            signal_state.quit_count += 1;
+            break;
+        default:
+            signal_state.shutdown_signal = signo;
+            signal_state.shutdown_count += 1;
+        }
         wake();
     } else if (signo != SIGINT) {
         act_as_default(signo);
@@ -268,10 +256,10 @@ int CForkServer_signals_install(void) {
     find_inherited_ignored();
     if (set_disposition(SIGPIPE, SIG_IGN) == -1
         || set_handler(SIGCHLD, on_sigchld) == -1
-        || set_handler(SIGTERM, on_shutdown) == -1
-        || set_handler(SIGINT, on_shutdown) == -1
-        || set_handler(SIGHUP, on_hangup) == -1
-        || set_handler(SIGQUIT, on_quit) == -1) {
+        || set_handler(SIGTERM, on_request) == -1
+        || set_handler(SIGINT, on_request) == -1
+        || set_handler(SIGHUP, on_request) == -1
+        || set_handler(SIGQUIT, on_request) == -1) {
         uninstall();
         return -1;
     }

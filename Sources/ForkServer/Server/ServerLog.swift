@@ -168,14 +168,11 @@ public struct ServerLog: Sendable {
             line.append(pid)
             switch style {
             case .forkServer:
-                switch TerminationStatus(waitStatus: waitStatus) {
-                case .exited(let code):
-                    line.append(" status ")
-                    line.append(code)
-                case .signaled(let signal):
-                    line.append(" signal ")
-                    line.append(signal)
-                }
+                let status = TerminationStatus(waitStatus: waitStatus).words
+                line.append(" ")
+                line.append(status.kind)
+                line.append(" ")
+                line.append(status.number)
             case .tcpserver:
                 line.append(" status ")
                 line.append(waitStatus)

@@ -18,9 +18,14 @@ public enum TerminationStatus: Hashable, Sendable, CustomStringConvertible {
 
     /// `status 0`, or `signal 9` — the form of tcpserver's end lines.
     public var description: String {
+        "\(words.kind) \(words.number)"
+    }
+
+    /// The two words of `description`, for a log line built in place.
+    var words: (kind: StaticString, number: CInt) {
         switch self {
-        case .exited(let code): "status \(code)"
-        case .signaled(let signal): "signal \(signal)"
+        case .exited(let code): ("status", code)
+        case .signaled(let signal): ("signal", signal)
         }
     }
 }

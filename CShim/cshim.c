@@ -6,6 +6,8 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
 
 int CForkServer_errno(void) {
     return errno;
@@ -32,63 +34,198 @@ int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *acti
 
 // MARK: - State shared with the signal handlers
 
-// Everything the handlers write, on one page of its own. After each fork(2) the first write to a
-// page costs the writer a copy-on-write fault; the server writes this state at every reaped
-// child, so keeping it on one page keeps that to one fault, and a child never writes it.
-//
 // The reaped record is a ring that the SIGCHLD handler writes at `head` and Swift reads at
 // `tail`. A handler runs on the thread it interrupts, so each index has a single writer and
 // lock-free atomics order everything: reading the record never blocks a signal. It holds 128
-// children, to fit the page: more ended between two turns of the loop wait as zombies.
+// children, to fit the state's page: more ended between two turns of the loop wait as zombies.
 // A power of two, so that `index % RING_CAPACITY` stays right as the unsigned indices wrap.
 #define RING_CAPACITY 128u
 _Static_assert((RING_CAPACITY & (RING_CAPACITY - 1)) == 0, "the ring's capacity is a power of two");
-static union {
-    struct {
+
+// Everything the handlers write. It lives on the top page of a mapping of its own, above the
+// handlers' stack (sigaltstack(2)), and the whole mapping is MADV_WIPEONFORK: fork(2) neither
+// copies nor write-protects it, so the server writes the record and the signal frames at every
+// reaped child without a copy-on-write fault, and every child finds it zeroed. A zeroed
+// `server_mark` is how a handler knows it runs in a child: unlike the server's pid compared with
+// getpid(), it costs no system call and cannot mistake a later process given the same pid for
+// the server. Where the kernel refuses MADV_WIPEONFORK (before Linux 4.14), the mapping is forked
+// like any memory and `in_server` compares pids.
+struct signal_state {
     CForkServer_reaped_child ring[RING_CAPACITY];
     _Atomic unsigned head;
     _Atomic unsigned tail;
     // Set when the handler left zombies because the ring was full; see CForkServer_reaped_next.
     volatile sig_atomic_t overflowed;
+    volatile sig_atomic_t server_mark;
+    // One more for every signal a handler recorded; see CForkServer_signals_wakeups.
+    volatile sig_atomic_t wakeups;
     volatile sig_atomic_t shutdown_count;
     volatile sig_atomic_t shutdown_signal;
     volatile sig_atomic_t hangup_count;
     volatile sig_atomic_t quit_count;
-    int wake_pipe[2];
-    // The process that installed the handlers, for `in_server` where the kernel has no
-    // MADV_WIPEONFORK.
     pid_t server_pid;
-    };
-    // The whole page: nothing else the program writes may share it.
-    char page[4096];
-} signal_state_page __attribute__((aligned(4096))) = {.wake_pipe = {-1, -1}};
-#define signal_state signal_state_page
-_Static_assert(sizeof signal_state_page == 4096, "the signal state is one page");
+};
+_Static_assert(sizeof(struct signal_state) <= 4096, "the signal state fits a page");
 
-// 1 in the server, on a page marked MADV_WIPEONFORK, which every child forked from it finds
-// zeroed: unlike the server's pid compared with getpid(), it costs the server no system call
-// at each fork and cannot mistake a later process given the same pid for the server. A child
-// reads it only when a signal reaches it or when it forks in turn.
-static volatile sig_atomic_t *server_mark = NULL;
+static struct signal_state *signal_state = NULL;
+static bool state_wipes_on_fork = false;
+
+// The handlers' stack below the state: room for the frame of a signal, whose register state
+// alone can take several KiB, and the handlers' own few calls. Pages never touched cost nothing.
+#define SIGNAL_STACK_SIZE (64 * 1024)
 
 // The signals this process inherited ignored across exec(2), found once at install: a program
 // the server runs gets them back at their defaults.
 static sigset_t inherited_ignored;
 
-static void wake(void) {
-    // The pipe is non-blocking: when it is full, the reader is already due to wake.
-    char byte = 0;
-    ssize_t ignored = write(signal_state.wake_pipe[1], &byte, 1);
-    (void)ignored;
+// MARK: - Waiting until a signal
+
+// A system call the server waits in (accept4, ppoll), made only if no handler has recorded a
+// signal since `seen`. Checked in C and then called, a signal landing between the check and the
+// call would wait in the call, unanswered, until the next client. So the check and the call are
+// one stretch of assembly, and a handler that interrupts it before the call has entered the
+// kernel moves the program counter to `CForkServer_wait_call_cancelled`, which returns -EINTR.
+// A call the signal interrupts inside the kernel returns -EINTR by itself; restarted after an
+// SA_RESTART handler, its program counter is back on the instruction and it is cancelled the
+// same way. glibc (for thread cancellation, since 2.41) and musl do the same.
+struct wait_call {
+    const volatile sig_atomic_t *wakeups;
+    sig_atomic_t seen;
+    long number;
+    long arguments[6];
+};
+_Static_assert(offsetof(struct wait_call, seen) == 8, "the assembly's offset of seen");
+_Static_assert(offsetof(struct wait_call, number) == 16, "the assembly's offset of number");
+_Static_assert(offsetof(struct wait_call, arguments) == 24, "the assembly's offset of arguments");
+_Static_assert(EINTR == 4, "the assembly's EINTR");
+
+// Returns the kernel's result: a value, or -errno.
+long CForkServer_wait_call(const struct wait_call *call);
+extern const char CForkServer_wait_call_begin[];
+extern const char CForkServer_wait_call_end[];
+extern const char CForkServer_wait_call_cancelled[];
+
+#define WAIT_CALL_SYMBOLS(label) \
+    ".globl " label "\n" \
+    ".hidden " label "\n"
+
+#if defined(__x86_64__)
+__asm__(
+    ".text\n"
+    WAIT_CALL_SYMBOLS("CForkServer_wait_call")
+    WAIT_CALL_SYMBOLS("CForkServer_wait_call_begin")
+    WAIT_CALL_SYMBOLS("CForkServer_wait_call_end")
+    WAIT_CALL_SYMBOLS("CForkServer_wait_call_cancelled")
+    ".type CForkServer_wait_call, @function\n"
+    "CForkServer_wait_call:\n"
+    ".cfi_startproc\n"
+    "CForkServer_wait_call_begin:\n"
+    "    movq (%rdi), %rax\n"
+    "    movl (%rax), %eax\n"
+    "    cmpl 8(%rdi), %eax\n"
+    "    jne CForkServer_wait_call_cancelled\n"
+    "    movq %rdi, %r11\n"
+    "    movq 16(%r11), %rax\n"
+    "    movq 24(%r11), %rdi\n"
+    "    movq 32(%r11), %rsi\n"
+    "    movq 40(%r11), %rdx\n"
+    "    movq 48(%r11), %r10\n"
+    "    movq 56(%r11), %r8\n"
+    "    movq 64(%r11), %r9\n"
+    "    syscall\n"
+    "CForkServer_wait_call_end:\n"
+    "    ret\n"
+    "CForkServer_wait_call_cancelled:\n"
+    "    movq $-4, %rax\n"
+    "    ret\n"
+    ".cfi_endproc\n"
+    ".size CForkServer_wait_call, .-CForkServer_wait_call\n");
+
+static uintptr_t *interrupted_pc(ucontext_t *context) {
+    return (uintptr_t *)&context->uc_mcontext.gregs[REG_RIP];
 }
+#elif defined(__aarch64__)
+__asm__(
+    ".text\n"
+    WAIT_CALL_SYMBOLS("CForkServer_wait_call")
+    WAIT_CALL_SYMBOLS("CForkServer_wait_call_begin")
+    WAIT_CALL_SYMBOLS("CForkServer_wait_call_end")
+    WAIT_CALL_SYMBOLS("CForkServer_wait_call_cancelled")
+    ".type CForkServer_wait_call, %function\n"
+    "CForkServer_wait_call:\n"
+    ".cfi_startproc\n"
+    "CForkServer_wait_call_begin:\n"
+    "    ldr x9, [x0]\n"
+    "    ldr w10, [x9]\n"
+    "    ldr w11, [x0, #8]\n"
+    "    cmp w10, w11\n"
+    "    b.ne CForkServer_wait_call_cancelled\n"
+    "    mov x9, x0\n"
+    "    ldr x8, [x9, #16]\n"
+    "    ldr x0, [x9, #24]\n"
+    "    ldr x1, [x9, #32]\n"
+    "    ldr x2, [x9, #40]\n"
+    "    ldr x3, [x9, #48]\n"
+    "    ldr x4, [x9, #56]\n"
+    "    ldr x5, [x9, #64]\n"
+    "    svc #0\n"
+    "CForkServer_wait_call_end:\n"
+    "    ret\n"
+    "CForkServer_wait_call_cancelled:\n"
+    "    mov x0, #-4\n"
+    "    ret\n"
+    ".cfi_endproc\n"
+    ".size CForkServer_wait_call, .-CForkServer_wait_call\n");
+
+static uintptr_t *interrupted_pc(ucontext_t *context) {
+    return (uintptr_t *)&context->uc_mcontext.pc;
+}
+#else
+#error "CForkServer_wait_call: write its assembly for this architecture (x86_64 and aarch64 have it)"
+#endif
+
+// Called by a handler that recorded a signal: a wait between its check and its system call
+// returns EINTR instead of entering it.
+static void cancel_wait(void *context) {
+    uintptr_t *pc = interrupted_pc(context);
+    if (*pc >= (uintptr_t)CForkServer_wait_call_begin && *pc < (uintptr_t)CForkServer_wait_call_end) {
+        *pc = (uintptr_t)CForkServer_wait_call_cancelled;
+    }
+}
+
+static int wait_call(int seen, long number, long a, long b, long c, long d, long e) {
+    struct wait_call call = {.wakeups = &signal_state->wakeups, .seen = seen, .number = number, .arguments = {a, b, c, d, e, 0}};
+    long result = CForkServer_wait_call(&call);
+    if (result < 0 && result > -4096) {
+        errno = (int)-result;
+        return -1;
+    }
+    return (int)result;
+}
+
+int CForkServer_signals_wakeups(void) {
+    return signal_state->wakeups;
+}
+
+int CForkServer_signals_accept(int fd, struct sockaddr *address, socklen_t *length, int seen) {
+    return wait_call(seen, SYS_accept4, fd, (long)address, (long)length, SOCK_CLOEXEC, 0);
+}
+
+int CForkServer_signals_poll(struct pollfd *fds, nfds_t count, int timeout_milliseconds, int seen) {
+    struct timespec timeout = {.tv_sec = timeout_milliseconds / 1000, .tv_nsec = (long)(timeout_milliseconds % 1000) * 1000000};
+    // No signal mask: ppoll(2) is the call both architectures have; poll(2) is not on aarch64.
+    return wait_call(seen, SYS_ppoll, (long)fds, (long)count, timeout_milliseconds < 0 ? 0 : (long)&timeout, 0, 0);
+}
+
+// MARK: - The handlers
 
 // Reaps finished children into the ring until none is left or the ring is full; a child that
 // finds no room stays a zombie until Swift has made room, so no status is ever lost.
 static void reap_into_record(void) {
-    unsigned head = atomic_load_explicit(&signal_state.head, memory_order_relaxed);
+    unsigned head = atomic_load_explicit(&signal_state->head, memory_order_relaxed);
     for (;;) {
-        if (head - atomic_load_explicit(&signal_state.tail, memory_order_acquire) == RING_CAPACITY) {
-            signal_state.overflowed = 1;
+        if (head - atomic_load_explicit(&signal_state->tail, memory_order_acquire) == RING_CAPACITY) {
+            signal_state->overflowed = 1;
             return;
         }
         int status;
@@ -100,9 +237,9 @@ static void reap_into_record(void) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         uint64_t ended = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-        signal_state.ring[head % RING_CAPACITY] = (CForkServer_reaped_child){.pid = pid, .status = status, .ended_nanoseconds = ended};
+        signal_state->ring[head % RING_CAPACITY] = (CForkServer_reaped_child){.pid = pid, .status = status, .ended_nanoseconds = ended};
         head += 1;
-        atomic_store_explicit(&signal_state.head, head, memory_order_release);
+        atomic_store_explicit(&signal_state->head, head, memory_order_release);
     }
 }
 
@@ -115,14 +252,17 @@ static int set_disposition(int signo, void (*handler)(int)) {
     return sigaction(signo, &action, NULL);
 }
 
-// Whether the handler runs in the server. A child keeps the server's handlers for SIGTERM,
-// SIGHUP and SIGQUIT (resetting them would cost each child three system calls), so in any other
-// process they must act as the default action would.
+// Whether the handler runs in the server. A child forked to serve keeps every handler of the
+// server (resetting them would cost it system calls), so in any other process they must act as
+// that child's dispositions: SIGINT ignored, SIGCHLD at its default, the others at theirs.
 static bool in_server(void) {
-    if (server_mark != NULL) {
-        return *server_mark == 1;
+    if (signal_state == NULL) {
+        return false;
     }
-    return signal_state.server_pid != 0 && getpid() == signal_state.server_pid;
+    if (state_wipes_on_fork) {
+        return signal_state->server_mark == 1;
+    }
+    return signal_state->server_pid != 0 && getpid() == signal_state->server_pid;
 }
 
 // The default action of SIGTERM, SIGHUP or SIGQUIT: the signal is blocked while its handler runs,
@@ -132,35 +272,42 @@ static void act_as_default(int signo) {
     raise(signo);
 }
 
-// A child resets SIGCHLD to its default with its second call after fork(2); until then this
-// handler finds no child of its own to reap, and its byte only wakes the server for nothing.
-static void on_sigchld(int signo) {
+// Outside the server it reaps nothing: a child's own children wait for it, as at SIGCHLD's
+// default.
+static void on_sigchld(int signo, siginfo_t *info, void *context) {
     (void)signo;
+    (void)info;
+    if (!in_server()) {
+        return;
+    }
     int saved = errno;
     reap_into_record();
-    wake();
+    signal_state->wakeups += 1;
+    cancel_wait(context);
     errno = saved;
 }
 
-// SIGTERM, SIGINT, SIGHUP and SIGQUIT: in the server, counted and woken for. SIGINT reaches this
-// handler in a child only before the child sets SIGINT's disposition, first thing after fork(2);
-// it is ignored there, as a server's children ignore it (a child of `ChildProcess.fork`, whose
-// SIGINT is at its default after that call, loses one that early).
-static void on_request(int signo) {
+// SIGTERM, SIGINT, SIGHUP and SIGQUIT: in the server, counted. In a child forked to serve,
+// SIGINT is ignored (Ctrl-C in a terminal reaches the whole group, and the server drains on it),
+// the others act as the default action. A child of `ChildProcess.fork` sets SIGINT back to its
+// default first thing, and loses one that comes earlier.
+static void on_request(int signo, siginfo_t *info, void *context) {
+    (void)info;
     int saved = errno;
     if (in_server()) {
         switch (signo) {
         case SIGHUP:
-            signal_state.hangup_count += 1;
+            signal_state->hangup_count += 1;
             break;
         case SIGQUIT:
-            signal_state.quit_count += 1;
+            signal_state->quit_count += 1;
             break;
         default:
-            signal_state.shutdown_signal = signo;
-            signal_state.shutdown_count += 1;
+            signal_state->shutdown_signal = signo;
+            signal_state->shutdown_count += 1;
         }
-        wake();
+        signal_state->wakeups += 1;
+        cancel_wait(context);
     } else if (signo != SIGINT) {
         act_as_default(signo);
     }
@@ -169,12 +316,14 @@ static void on_request(int signo) {
 
 // MARK: - Signals
 
-static int set_handler(int signo, void (*handler)(int)) {
+static int set_handler(int signo, void (*handler)(int, siginfo_t *, void *)) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = handler;
-    action.sa_flags = SA_RESTART | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
-    // The handlers share the record and the pipe: none may interrupt another.
+    action.sa_sigaction = handler;
+    // SA_RESTART: a signal does not fail the server's other calls (a log line's write); the
+    // waits end by cancel_wait.
+    action.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
+    // The handlers share the record: none may interrupt another.
     sigemptyset(&action.sa_mask);
     sigaddset(&action.sa_mask, SIGCHLD);
     sigaddset(&action.sa_mask, SIGTERM);
@@ -202,57 +351,61 @@ static void uninstall(void) {
     set_disposition(SIGINT, SIG_DFL);
     set_disposition(SIGHUP, SIG_DFL);
     set_disposition(SIGQUIT, SIG_DFL);
-    close(signal_state.wake_pipe[0]);
-    close(signal_state.wake_pipe[1]);
-    signal_state.wake_pipe[0] = signal_state.wake_pipe[1] = -1;
-    signal_state.server_pid = 0;
-    if (server_mark != NULL) {
-        *server_mark = 0;
-    }
+    signal_state->server_pid = 0;
+    signal_state->server_mark = 0;
     errno = saved;
 }
 
-// Maps `server_mark`'s page once per process that installs. Where the kernel refuses
-// MADV_WIPEONFORK (before Linux 4.14), `in_server` compares pids instead.
-static void map_server_mark(void) {
-    if (server_mark != NULL) {
-        return;
+// Maps the state and the handlers' stack, once per process tree: a child of a server finds the
+// mapping at the same address, wiped (or copied), and makes it its own.
+static int map_signal_state(void) {
+    if (signal_state != NULL) {
+        return 0;
     }
-    size_t size = (size_t)sysconf(_SC_PAGESIZE);
-    void *page = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (page == MAP_FAILED) {
-        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t stack = SIGNAL_STACK_SIZE;
+    long wanted = sysconf(_SC_SIGSTKSZ);
+    if (wanted > 0 && (size_t)wanted > stack) {
+        stack = ((size_t)wanted + page - 1) / page * page;
     }
-    if (madvise(page, size, MADV_WIPEONFORK) == -1) {
-        munmap(page, size);
-        return;
+    // A guard page, the stack, the state.
+    size_t size = page + stack + page;
+    char *mapping = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (mapping == MAP_FAILED) {
+        return -1;
     }
-    server_mark = page;
+    if (mprotect(mapping, page, PROT_NONE) == -1) {
+        int saved = errno;
+        munmap(mapping, size);
+        errno = saved;
+        return -1;
+    }
+    state_wipes_on_fork = madvise(mapping + page, stack + page, MADV_WIPEONFORK) == 0;
+    stack_t handlers_stack = {.ss_sp = mapping + page, .ss_size = stack, .ss_flags = 0};
+    stack_t current;
+    // A stack somebody set already (a runtime's, for its crash handler) is kept; the handlers
+    // run on it.
+    if (sigaltstack(NULL, &current) == 0 && (current.ss_flags & SS_DISABLE) != 0 && sigaltstack(&handlers_stack, NULL) == -1) {
+        int saved = errno;
+        munmap(mapping, size);
+        errno = saved;
+        return -1;
+    }
+    signal_state = (struct signal_state *)(mapping + page + stack);
+    return 0;
 }
 
 int CForkServer_signals_install(void) {
     if (in_server()) {
         return 0;
     }
-    // In a child of a server, what it inherited belongs to the server: fork closed the pipe.
-    int saved = errno;
-    map_server_mark();
-    errno = saved;
-    signal_state.server_pid = 0;
-    atomic_store(&signal_state.head, 0);
-    atomic_store(&signal_state.tail, 0);
-    signal_state.overflowed = 0;
-    signal_state.shutdown_count = 0;
-    signal_state.shutdown_signal = 0;
-    signal_state.hangup_count = 0;
-    signal_state.quit_count = 0;
-    if (pipe2(signal_state.wake_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+    if (map_signal_state() == -1) {
         return -1;
     }
-    signal_state.server_pid = getpid();
-    if (server_mark != NULL) {
-        *server_mark = 1;
-    }
+    // In a child of a server, what it inherited belongs to the server.
+    memset(signal_state, 0, sizeof *signal_state);
+    signal_state->server_pid = getpid();
+    signal_state->server_mark = 1;
     find_inherited_ignored();
     if (set_disposition(SIGPIPE, SIG_IGN) == -1
         || set_handler(SIGCHLD, on_sigchld) == -1
@@ -295,31 +448,20 @@ int CForkServer_set_parent_death_signal(int signo) {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)signo, 0UL, 0UL, 0UL);
 }
 
-int CForkServer_signals_wake_fd(void) {
-    return signal_state.wake_pipe[0];
-}
-
-void CForkServer_signals_drain_wake_fd(void) {
-    // A read of a pipe returns what it holds up to the size asked: a short read emptied it.
-    char buffer[64];
-    while (read(signal_state.wake_pipe[0], buffer, sizeof buffer) == (ssize_t)sizeof buffer) {
-    }
-}
-
 int CForkServer_signals_shutdown_count(void) {
-    return signal_state.shutdown_count;
+    return signal_state->shutdown_count;
 }
 
 int CForkServer_signals_shutdown_signal(void) {
-    return signal_state.shutdown_signal;
+    return signal_state->shutdown_signal;
 }
 
 int CForkServer_signals_hangup_count(void) {
-    return signal_state.hangup_count;
+    return signal_state->hangup_count;
 }
 
 int CForkServer_signals_quit_count(void) {
-    return signal_state.quit_count;
+    return signal_state->quit_count;
 }
 
 // Every signal the server catches or ignores, which a program must get back at its default.
@@ -350,46 +492,38 @@ void CForkServer_sigchld_unblock(void) {
 // MARK: - Reaping
 
 bool CForkServer_reaped_next(CForkServer_reaped_child *child) {
-    unsigned tail = atomic_load_explicit(&signal_state.tail, memory_order_relaxed);
-    if (tail == atomic_load_explicit(&signal_state.head, memory_order_acquire)) {
-        if (!signal_state.overflowed) {
+    unsigned tail = atomic_load_explicit(&signal_state->tail, memory_order_relaxed);
+    if (tail == atomic_load_explicit(&signal_state->head, memory_order_acquire)) {
+        if (!signal_state->overflowed) {
             return false;
         }
         // The ring is empty now: let the handler reap the children it had no room for.
-        signal_state.overflowed = 0;
+        signal_state->overflowed = 0;
         raise(SIGCHLD);
-        if (tail == atomic_load_explicit(&signal_state.head, memory_order_acquire)) {
+        if (tail == atomic_load_explicit(&signal_state->head, memory_order_acquire)) {
             return false;
         }
     }
-    *child = signal_state.ring[tail % RING_CAPACITY];
-    atomic_store_explicit(&signal_state.tail, tail + 1, memory_order_release);
+    *child = signal_state->ring[tail % RING_CAPACITY];
+    atomic_store_explicit(&signal_state->tail, tail + 1, memory_order_release);
     return true;
 }
 
 // MARK: - Fork
 
 pid_t CForkServer_fork(int *error, bool server_child) {
-    // Only the server's children close its self-pipe: in a child of the server the descriptors
-    // were closed at its own fork, and their numbers may name something else since.
-    bool from_server = in_server();
     pid_t pid = fork();
     if (pid == 0) {
-        // No signal is blocked across fork(2): the server's handlers, which the child holds
-        // until these calls, treat a signal in the child as the child's dispositions would.
-        set_disposition(SIGINT, server_child ? SIG_IGN : SIG_DFL);
-        set_disposition(SIGCHLD, SIG_DFL);
+        // A child forked to serve keeps the server's handlers and mask: the handlers act as its
+        // dispositions (see in_server), and the loop blocks no signal. Any other child gets
+        // SIGINT and SIGCHLD at their defaults and, whatever its parent blocks (fork-bench
+        // blocks SIGINT and SIGTERM for a signalfd), no signal blocked.
         if (!server_child) {
-            // Whatever its parent blocks (fork-bench blocks SIGINT and SIGTERM for a signalfd),
-            // a child of ChildProcess.fork starts with none blocked. The server's loop blocks
-            // none, so its children skip the call.
+            set_disposition(SIGINT, SIG_DFL);
+            set_disposition(SIGCHLD, SIG_DFL);
             sigset_t none;
             sigemptyset(&none);
             sigprocmask(SIG_SETMASK, &none, NULL);
-        }
-        if (from_server) {
-            close(signal_state.wake_pipe[0]);
-            close(signal_state.wake_pipe[1]);
         }
         return 0;
     }

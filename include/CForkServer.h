@@ -62,13 +62,13 @@ int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *acti
 // MARK: - Signals
 
 /// Installs the signal dispositions of a forking server, once per process:
-/// SIGCHLD is caught (SA_RESTART | SA_NOCLDSTOP) by a handler that reaps every finished child
-/// into the reaped record; SIGTERM and SIGINT, SIGHUP, and SIGQUIT are caught by handlers that
-/// count the requests in the server and act as the default action in any other process (a
-/// child keeps them); every handler writes a byte to a non-blocking, close-on-exec self-pipe;
-/// SIGPIPE is ignored; SIGCHLD, SIGTERM, SIGINT, SIGHUP and SIGQUIT are unblocked. The signals
-/// the process inherited ignored are noted for `CForkServer_exec_connection`.
-/// Returns 0, or -1 with errno set.
+/// SIGCHLD is caught (SA_NOCLDSTOP) by a handler that reaps every finished child into the reaped
+/// record; SIGTERM and SIGINT, SIGHUP, and SIGQUIT are caught by handlers that count the requests
+/// in the server and act as a served child's dispositions in any other process (a child keeps
+/// them); every handler counts a wakeup (`CForkServer_signals_wakeups`) and runs on a signal
+/// stack of its own (sigaltstack(2)) unless the process has one; SIGPIPE is ignored; SIGCHLD,
+/// SIGTERM, SIGINT, SIGHUP and SIGQUIT are unblocked. The signals the process inherited ignored
+/// are noted for `CForkServer_exec_connection`. Returns 0, or -1 with errno set.
 int CForkServer_signals_install(void);
 
 /// Restores the default action of `signo` and unblocks it; returns 0, or -1 with errno set.
@@ -80,11 +80,19 @@ int CForkServer_signal_ignore(int signo);
 /// prctl(PR_SET_PDEATHSIG, signo) (variadic, so not imported): `signo` arrives when the parent ends.
 int CForkServer_set_parent_death_signal(int signo);
 
-/// The read end of the self-pipe: readable when a child was reaped or shutdown was requested.
-int CForkServer_signals_wake_fd(void);
+/// How many signals the handlers have recorded since `CForkServer_signals_install`. A wait given
+/// this count as `seen` returns EINTR at once if another arrived since, even one that arrives
+/// just before the wait's system call; read it before looking at what the handlers record.
+int CForkServer_signals_wakeups(void);
 
-/// Empties the self-pipe without blocking.
-void CForkServer_signals_drain_wake_fd(void);
+/// accept4(2) with SOCK_CLOEXEC, unless a signal was recorded since `seen`: returns the new
+/// descriptor, or -1 with errno set, EINTR when a signal came first or while it waited.
+int CForkServer_signals_accept(int fd, struct sockaddr *address, socklen_t *length, int seen);
+
+/// poll(2) (as ppoll(2), with no signal mask; a negative timeout waits for ever), unless a
+/// signal was recorded since `seen`: returns what poll returns, or -1 with errno set, EINTR
+/// when a signal came first or while it waited.
+int CForkServer_signals_poll(struct pollfd *fds, nfds_t count, int timeout_milliseconds, int seen);
 
 /// How many SIGTERM/SIGINT signals have arrived since `CForkServer_signals_install`.
 int CForkServer_signals_shutdown_count(void);
@@ -122,13 +130,11 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 // MARK: - Fork
 
 /// fork(2). In the parent, returns the child's pid, or -1 with the error in `*error`. In the child,
-/// returns 0 after setting SIGINT's disposition and resetting SIGCHLD to its default, and, in a
-/// child of the server, closing the self-pipe; SIGPIPE stays ignored. A `server_child` (one the
-/// server forks to serve) ignores SIGINT and keeps the mask the server's loop runs with, which
-/// blocks nothing; any other child gets SIGINT at its default and an empty mask. SIGTERM, SIGHUP
-/// and SIGQUIT keep the server's handlers, which in any process but the server act as the
-/// default action: the child dies of them, as it would at SIG_DFL. No signal is blocked across
-/// the fork: SIGINT or SIGCHLD reaching the child before its first two calls is ignored.
+/// returns 0. A `server_child` (one the server forks to serve) makes no call after fork(2): it
+/// keeps the server's handlers, which outside the server ignore SIGINT, leave SIGCHLD's children
+/// to the child, and act as the default action of SIGTERM, SIGHUP and SIGQUIT; and it keeps the
+/// mask the server's loop runs with, which blocks nothing. Any other child gets SIGINT and
+/// SIGCHLD at their defaults and an empty mask. SIGPIPE stays ignored in both.
 pid_t CForkServer_fork(int *error, bool server_child);
 
 // MARK: - Running a program for a connection

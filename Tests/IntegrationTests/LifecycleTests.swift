@@ -146,8 +146,8 @@ import Testing
     }
 
     @Test func outOfDescriptorsPausesAcceptingWithoutSpinningThenRecovers() throws {
-        // Six descriptors: stdio, the listener and the self-pipe; accept(2) has none left.
-        let server = try ServerProcess("/usr/bin/prlimit", ["--nofile=6:64", "\(ServerProcess.buildDirectory)/echo-server", "--port", "0"])
+        // Four descriptors: stdio and the listener; accept(2) has none left.
+        let server = try ServerProcess("/usr/bin/prlimit", ["--nofile=4:64", "\(ServerProcess.buildDirectory)/echo-server", "--port", "0"])
         try server.waitUntilListening()
         let client = try TestClient(port: server.port)
         try client.send("patience")

@@ -47,6 +47,21 @@ import Testing
         #expect(try another.isServed("another"))
     }
 
+    @Test func signalsThatComeWhileTheServerForksOrWaitsAreAnsweredWithoutAnotherClient() throws {
+        // The loop waits in accept(2) itself. A SIGHUP sent as a client connects lands while the
+        // server forks, logs or waits; a child's end, while it waits. Each must end the wait,
+        // not sit there until the next client comes.
+        let server = try ServerProcess.startEchoServer([])
+        for round in 1...50 {
+            let client = try TestClient(port: server.port)
+            server.send(SIGHUP)
+            try server.waitForLines(containing: "SIGHUP: nothing to reload", count: round, timeout: 5)
+            #expect(try client.isServed())
+            client.close()
+            try server.waitForLines(containing: "echo-server: end ", count: round, timeout: 5)
+        }
+    }
+
     @Test(arguments: ServerModel.allCases)
     func sigquitSendsTheChildrenSIGTERMAtOnceReapsThemAndExits(model: ServerModel) throws {
         // A grace period far longer than the test's wait: only SIGQUIT's "at once" can pass.

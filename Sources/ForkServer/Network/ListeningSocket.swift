@@ -39,9 +39,20 @@ public struct ListeningSocket: Sendable {
     /// that died in the queue; `Errno.wouldBlock` when none is queued, `Errno.invalidArgument`
     /// once `stopAccepting()` was called.
     public func accept(retryOnInterrupt: Bool = true) throws(Errno) -> Connection {
+        try takeConnection { fd throws(Errno) in try Syscall.accept(fd, retryOnInterrupt: retryOnInterrupt) }
+    }
+
+    /// `accept()` for a server's loop: `Errno.interrupted` as soon as the signal handlers have
+    /// recorded a signal since `seen` (`ServerSignals.wakeups`), even one that arrives just
+    /// before accept4(2) would start waiting.
+    func accept(unlessWokenSince seen: CInt) throws(Errno) -> Connection {
+        try takeConnection { fd throws(Errno) in try Syscall.accept(fd, unlessWokenSince: seen) }
+    }
+
+    private func takeConnection(_ accept: (CInt) throws(Errno) -> (CInt, SocketAddress)) throws(Errno) -> Connection {
         while true {
             do {
-                let (fd, peer) = try Syscall.accept(descriptor.rawValue, retryOnInterrupt: retryOnInterrupt)
+                let (fd, peer) = try accept(descriptor.rawValue)
                 return Connection(descriptor: FileDescriptor(rawValue: fd), peerAddress: peer)
             } catch where error.isDeadQueuedConnection {
                 continue

@@ -53,9 +53,11 @@ public struct ForkingServer {
         // every client behind one proxy as one source.
         precondition(configuration.proxyProtocol == nil || !configuration.sourceLimits.isActive, "per-source limits count the proxy, not its clients")
         try ServerSignals.install()
+        // The loop waits in accept(2) itself, and pool workers do too, where the kernel wakes one
+        // of them per connection. A service manager's socket is shared: it sees the change, which
+        // is harmless to one that only polls it; the drain sets O_NONBLOCK back.
+        try listener.makeAcceptWait()
         if case .prefork = configuration.model {
-            // Workers wait in accept(2), where the kernel wakes one of them per connection.
-            try listener.makeAcceptWait()
             precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
             // The pool's drain shuts the listener down to wake its workers, which would end a
             // service manager's listening too.
@@ -84,85 +86,86 @@ public struct ForkingServer {
         precondition(Syscall.processID == creator, "a ForkingServer runs in the process that made it: make it after forking, not before")
         log.listening(on: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
         serviceStatus.ready(children: children.count)
-        withUnsafeTemporaryAllocation(of: pollfd.self, capacity: 2) { pollSet in
-            let wake = 0
-            let listening = 1
-            pollSet[wake] = pollfd(fd: ServerSignals.wakeDescriptor.rawValue, events: Int16(POLLIN), revents: 0)
-            pollSet[listening] = pollfd(fd: listener.descriptor.rawValue, events: Int16(POLLIN), revents: 0)
-            while ServerSignals.shutdownRequests == 0 && ServerSignals.quitRequests == 0 {
-                reapFinishedChildren()
-                if let pause, pause.hasPassed {
-                    self.pause = nil
+        while true {
+            // Read before anything the handlers record: a signal that comes after it ends the
+            // wait below at once, however late it comes.
+            let seen = ServerSignals.wakeups
+            if Self.stopRequests > 0 {
+                break
+            }
+            reapFinishedChildren()
+            if ServerSignals.hangupRequests != hangupsSeen {
+                hangupsSeen = ServerSignals.hangupRequests
+                // Nothing the parent holds is reloadable: a handler reads what it needs
+                // (forkserver's rules) afresh for each connection, and the limits are the
+                // command line's.
+                let tables = gate.map { " (\($0.summary))" } ?? ""
+                log.server("SIGHUP: nothing to reload; serving on\(tables)")
+            }
+            if let pause, pause.hasPassed {
+                self.pause = nil
+            }
+            serviceStatus.update(children: children.count)
+            let room = children.count < configuration.maxChildren && pause == nil
+            let deadline = Deadline.soonest(pause, serviceStatus.due)
+            let listener = self.listener
+            switch configuration.model {
+            case .forkPerConnection:
+                // With nothing else to wait for, the loop waits in accept(2) itself: no poll(2)
+                // before it, and no accept(2) that finds the queue empty after.
+                if !room {
+                    _ = wait(for: nil, until: deadline, unlessWokenSince: seen)
+                } else if deadline == nil || wait(for: listener, until: deadline, unlessWokenSince: seen) {
+                    _ = serveNextConnection { () throws(Errno) in try listener.accept(unlessWokenSince: seen) }
                 }
-                serviceStatus.update(children: children.count)
-                let room = children.count < configuration.maxChildren && pause == nil
-                var accepting = false
-                switch configuration.model {
-                case .forkPerConnection:
-                    accepting = room
-                case .prefork(_, let maxRequests):
-                    if room {
-                        startWorkers(maxRequests: maxRequests)
-                    }
+            case .prefork(_, let maxRequests):
+                if room {
+                    startWorkers(maxRequests: maxRequests)
                 }
-                let ready = try? Syscall.poll(
-                    pollSet.baseAddress!,
-                    count: accepting ? 2 : 1,
-                    timeoutMilliseconds: Deadline.soonest(pause, serviceStatus.due)?.remainingMilliseconds ?? -1,
-                    retryOnInterrupt: false
-                )
-                guard let ready, ready > 0 else {
-                    continue
-                }
-                if pollSet[wake].revents != 0 {
-                    ServerSignals.drainWakeups()
-                    if ServerSignals.hangupRequests != hangupsSeen {
-                        hangupsSeen = ServerSignals.hangupRequests
-                        // Nothing the parent holds is reloadable: a handler reads what it needs
-                        // (forkserver's rules) afresh for each connection, and the limits are
-                        // the command line's.
-                        let tables = gate.map { " (\($0.summary))" } ?? ""
-                        log.server("SIGHUP: nothing to reload; serving on\(tables)")
-                    }
-                }
-                if accepting && pollSet[listening].revents != 0 {
-                    acceptConnections()
-                }
+                _ = wait(for: nil, until: deadline, unlessWokenSince: seen)
             }
         }
         drain()
     }
 
+    /// Waits until `listener`, if given, has a client queued (true), `deadline` passes, or the
+    /// signal handlers have recorded a signal since `seen`.
+    private func wait(for listener: ListeningSocket?, until deadline: Deadline?, unlessWokenSince seen: CInt) -> Bool {
+        // poll(2) passes over a negative descriptor.
+        var client = pollfd(fd: listener?.descriptor.rawValue ?? -1, events: Int16(POLLIN), revents: 0)
+        let ready = try? Syscall.poll(&client, count: 1, timeoutMilliseconds: deadline?.remainingMilliseconds ?? -1, unlessWokenSince: seen)
+        return (ready ?? 0) > 0
+    }
+
     // MARK: - Fork per connection
 
-    /// Accepts queued connections until none is left, the limit is reached or shutdown is asked
-    /// (unless `evenWhenStopping`: the last pass of a drain).
-    private mutating func acceptConnections(evenWhenStopping: Bool = false) {
-        while children.count < configuration.maxChildren
-            && (evenWhenStopping || (ServerSignals.shutdownRequests == 0 && ServerSignals.quitRequests == 0)) {
-            let connection: Connection
-            do {
-                connection = try listener.accept()
-            } catch {
-                switch error {
-                case .wouldBlock:
-                    return
-                default:
-                    // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a surprise: never spin, never exit.
-                    if !acceptFailing {
-                        log.error("accept failed: \(log.describe(error)); retrying when a child ends or every 100 ms")
-                        acceptFailing = true
-                    }
-                    pause = .after(milliseconds: 100)
-                    return
+    /// Takes a client with `accept` and serves it in a child; false when there was none to take:
+    /// a signal to answer first, none queued, or accept(2) failing for want of resources, which
+    /// pauses new children until one ends or for 100 ms (logged once, never a spin or an exit).
+    private mutating func serveNextConnection(_ accept: () throws(Errno) -> Connection) -> Bool {
+        let connection: Connection
+        do {
+            connection = try accept()
+        } catch {
+            switch error {
+            case .interrupted, .wouldBlock:
+                break
+            default:
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a surprise.
+                if !acceptFailing {
+                    log.error("accept failed: \(log.describe(error)); retrying when a child ends or every 100 ms")
+                    acceptFailing = true
                 }
+                pause = .after(milliseconds: 100)
             }
-            if acceptFailing {
-                log.server("accept works again")
-                acceptFailing = false
-            }
-            fork(for: connection)
+            return false
         }
+        if acceptFailing {
+            log.server("accept works again")
+            acceptFailing = false
+        }
+        fork(for: connection)
+        return true
     }
 
     /// Serves `connection` in a child (forked, or spawned by the handler) and closes the
@@ -375,7 +378,7 @@ public struct ForkingServer {
         // a load balancer could not retry them elsewhere, since to it they were connected.
         // Not after SIGQUIT, which asks to stop now.
         if configuration.model.isForkPerConnection && ServerSignals.quitRequests == 0 {
-            acceptConnections(evenWhenStopping: true)
+            serveQueuedConnections()
         }
         if !configuration.model.isForkPerConnection {
             // Every worker stops accepting: idle ones leave accept(2) with EINVAL and exit; busy
@@ -404,6 +407,20 @@ public struct ForkingServer {
         log.server("stopped")
     }
 
+    /// The drain's last pass: serves the clients already queued, as many as the limit allows,
+    /// without waiting for more (O_NONBLOCK set back on the listener, as it was made).
+    private mutating func serveQueuedConnections() {
+        do {
+            try listener.descriptor.setNonBlocking(true)
+        } catch {
+            log.error("cannot serve the queued clients: \(log.describe(error))")
+            return
+        }
+        let listener = self.listener
+        while children.count < configuration.maxChildren && serveNextConnection({ () throws(Errno) in try listener.accept() }) {
+        }
+    }
+
     /// Every signal that asks the server to stop: SIGTERM, SIGINT and SIGQUIT.
     private static var stopRequests: Int {
         ServerSignals.shutdownRequests + ServerSignals.quitRequests
@@ -412,8 +429,8 @@ public struct ForkingServer {
     /// Reaps children until none is left (true), or until the deadline passes or another
     /// signal to stop asks to hurry (false).
     private mutating func waitForChildren(until deadline: Deadline?, unlessRequestsExceed requests: Int) -> Bool {
-        var wake = pollfd(fd: ServerSignals.wakeDescriptor.rawValue, events: Int16(POLLIN), revents: 0)
         while true {
+            let seen = ServerSignals.wakeups
             reapFinishedChildren()
             if children.isEmpty {
                 return true
@@ -421,8 +438,7 @@ public struct ForkingServer {
             if deadline?.hasPassed == true || Self.stopRequests > requests {
                 return false
             }
-            _ = try? Syscall.poll(&wake, count: 1, timeoutMilliseconds: deadline?.remainingMilliseconds ?? -1, retryOnInterrupt: false)
-            ServerSignals.drainWakeups()
+            _ = wait(for: nil, until: deadline, unlessWokenSince: seen)
         }
     }
 

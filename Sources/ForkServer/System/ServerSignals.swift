@@ -3,21 +3,18 @@ import CForkServer
 /// The signal handling of a forking server, which lives in the C shim because a signal handler
 /// must not run Swift code: SIGCHLD reaps children into a record, SIGTERM and SIGINT count
 /// shutdown requests, SIGHUP counts reload requests, SIGQUIT counts requests to stop at once,
-/// and each wakes the loop through a self-pipe.
+/// and each counts a wakeup, which ends the loop's wait (`Syscall.accept(_:unlessWokenSince:)`
+/// and `Syscall.poll(_:count:timeoutMilliseconds:unlessWokenSince:)`).
 enum ServerSignals {
-    /// Installs the handlers and the self-pipe once per process (`CForkServer_signals_install`).
+    /// Installs the handlers once per process (`CForkServer_signals_install`).
     static func install() throws(Errno) {
         _ = try Syscall.valueOrErrno(retryOnInterrupt: false) { CForkServer_signals_install() }
     }
 
-    /// Readable when a child was reaped or a shutdown signal arrived.
-    static var wakeDescriptor: FileDescriptor {
-        FileDescriptor(rawValue: CForkServer_signals_wake_fd())
-    }
-
-    /// Empties the self-pipe, so the next poll(2) waits for the next event.
-    static func drainWakeups() {
-        CForkServer_signals_drain_wake_fd()
+    /// How many signals the handlers have recorded (`CForkServer_signals_wakeups`). Read it
+    /// before looking at what they record; a wait given it then ends at once if another came.
+    static var wakeups: CInt {
+        CForkServer_signals_wakeups()
     }
 
     /// How many SIGTERM or SIGINT signals have arrived.

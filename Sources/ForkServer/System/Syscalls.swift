@@ -77,6 +77,17 @@ enum Syscall {
         return (connection, peer)
     }
 
+    /// accept4(2) with SOCK_CLOEXEC, made only if the signal handlers recorded nothing since
+    /// `seen` (`CForkServer_signals_accept`): `Errno.interrupted` when they did, before the call
+    /// or while it waited.
+    static func accept(_ fd: CInt, unlessWokenSince seen: CInt) throws(Errno) -> (CInt, SocketAddress) {
+        var peer = SocketAddress()
+        let connection = try valueOrErrno(retryOnInterrupt: false) {
+            peer.withMutableSockaddr { CForkServer_signals_accept(fd, $0, $1, seen) }
+        }
+        return (connection, peer)
+    }
+
     static func read(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, retryOnInterrupt: Bool) throws(Errno) -> Int {
         try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
             CForkServer.read(fd, buffer.baseAddress, buffer.count)
@@ -186,13 +197,23 @@ enum Syscall {
         })
     }
 
+    /// poll(2), made only if the signal handlers recorded nothing since `seen`
+    /// (`CForkServer_signals_poll`): `Errno.interrupted` when they did, before the call or while
+    /// it waited.
+    static func poll(_ fds: UnsafeMutablePointer<pollfd>?, count: Int, timeoutMilliseconds: CInt, unlessWokenSince seen: CInt) throws(Errno) -> Int {
+        Int(try valueOrErrno(retryOnInterrupt: false) {
+            CForkServer_signals_poll(fds, nfds_t(count), timeoutMilliseconds, seen)
+        })
+    }
+
     static func kill(_ pid: pid_t, signal: CInt) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.kill(pid, signal) }
     }
 
     /// fork(2) through the C shim (`CForkServer_fork`); 0 in the child. A `serverChild` (one
-    /// a server forks to serve) ignores SIGINT; any other child gets SIGINT at its default and
-    /// no signal blocked.
+    /// a server forks to serve) makes no call after fork(2) and ignores SIGINT through the
+    /// server's handlers; any other child gets SIGINT and SIGCHLD at their defaults and no
+    /// signal blocked.
     static func fork(serverChild: Bool) throws(Errno) -> pid_t {
         var error: CInt = 0
         let pid = CForkServer_fork(&error, serverChild)

@@ -105,21 +105,27 @@ extern const char CForkServer_wait_call_begin[];
 extern const char CForkServer_wait_call_end[];
 extern const char CForkServer_wait_call_cancelled[];
 
-#define WAIT_CALL_SYMBOLS(label) \
-    ".globl " label "\n" \
-    ".hidden " label "\n"
+// What the two architectures' assembly shares: the four symbols, global for cancel_wait and
+// hidden from other modules, and the function's frame for unwinders.
+#define WAIT_CALL_SYMBOL(label) ".globl " label "\n.hidden " label "\n"
+#define WAIT_CALL_BEGIN(type) \
+    ".text\n" \
+    WAIT_CALL_SYMBOL("CForkServer_wait_call") \
+    WAIT_CALL_SYMBOL("CForkServer_wait_call_begin") \
+    WAIT_CALL_SYMBOL("CForkServer_wait_call_end") \
+    WAIT_CALL_SYMBOL("CForkServer_wait_call_cancelled") \
+    ".type CForkServer_wait_call, " type "\n" \
+    "CForkServer_wait_call:\n" \
+    ".cfi_startproc\n" \
+    "CForkServer_wait_call_begin:\n"
+#define WAIT_CALL_END \
+    ".cfi_endproc\n" \
+    ".size CForkServer_wait_call, .-CForkServer_wait_call\n"
 
 #if defined(__x86_64__)
+// The request in rdi; the call's number in rax, its arguments in rdi, rsi, rdx, r10, r8, r9.
 __asm__(
-    ".text\n"
-    WAIT_CALL_SYMBOLS("CForkServer_wait_call")
-    WAIT_CALL_SYMBOLS("CForkServer_wait_call_begin")
-    WAIT_CALL_SYMBOLS("CForkServer_wait_call_end")
-    WAIT_CALL_SYMBOLS("CForkServer_wait_call_cancelled")
-    ".type CForkServer_wait_call, @function\n"
-    "CForkServer_wait_call:\n"
-    ".cfi_startproc\n"
-    "CForkServer_wait_call_begin:\n"
+    WAIT_CALL_BEGIN("@function")
     "    movq (%rdi), %rax\n"
     "    movl (%rax), %eax\n"
     "    cmpl 8(%rdi), %eax\n"
@@ -138,23 +144,15 @@ __asm__(
     "CForkServer_wait_call_cancelled:\n"
     "    movq $-4, %rax\n"
     "    ret\n"
-    ".cfi_endproc\n"
-    ".size CForkServer_wait_call, .-CForkServer_wait_call\n");
+    WAIT_CALL_END);
 
 static uintptr_t *interrupted_pc(ucontext_t *context) {
     return (uintptr_t *)&context->uc_mcontext.gregs[REG_RIP];
 }
 #elif defined(__aarch64__)
+// The request in x0; the call's number in x8, its arguments in x0 to x5.
 __asm__(
-    ".text\n"
-    WAIT_CALL_SYMBOLS("CForkServer_wait_call")
-    WAIT_CALL_SYMBOLS("CForkServer_wait_call_begin")
-    WAIT_CALL_SYMBOLS("CForkServer_wait_call_end")
-    WAIT_CALL_SYMBOLS("CForkServer_wait_call_cancelled")
-    ".type CForkServer_wait_call, %function\n"
-    "CForkServer_wait_call:\n"
-    ".cfi_startproc\n"
-    "CForkServer_wait_call_begin:\n"
+    WAIT_CALL_BEGIN("%function")
     "    ldr x9, [x0]\n"
     "    ldr w10, [x9]\n"
     "    ldr w11, [x0, #8]\n"
@@ -174,8 +172,7 @@ __asm__(
     "CForkServer_wait_call_cancelled:\n"
     "    mov x0, #-4\n"
     "    ret\n"
-    ".cfi_endproc\n"
-    ".size CForkServer_wait_call, .-CForkServer_wait_call\n");
+    WAIT_CALL_END);
 
 static uintptr_t *interrupted_pc(ucontext_t *context) {
     return (uintptr_t *)&context->uc_mcontext.pc;

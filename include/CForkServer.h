@@ -83,6 +83,8 @@ int CForkServer_set_parent_death_signal(int signo);
 /// How many signals the handlers have recorded since `CForkServer_signals_install`. A wait given
 /// this count as `seen` returns EINTR at once if another arrived since, even one that arrives
 /// just before the wait's system call; read it before looking at what the handlers record.
+/// This and the waits below, like the counts and the reaped record, are for a process that has
+/// installed the handlers.
 int CForkServer_signals_wakeups(void);
 
 /// accept4(2) with SOCK_CLOEXEC, unless a signal was recorded since `seen`: returns the new

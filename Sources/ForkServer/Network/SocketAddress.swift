@@ -95,22 +95,43 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Writes the address alone into `text` (INET6_ADDRSTRLEN bytes) with inet_ntop(3); false,
-    /// and nothing written, for a family that is neither IPv4 nor IPv6.
+    /// Writes the address alone into `text` (INET6_ADDRSTRLEN bytes, NUL-terminated): IPv4 as
+    /// four decimal octets, IPv6 with inet_ntop(3); false, and nothing written, for a family that
+    /// is neither. IPv4 is written here because glibc's inet_ntop formats it with sprintf(3),
+    /// whose frames take a page of stack: the server logs a client's address after each fork,
+    /// and each page of stack it writes then is a copy-on-write fault.
     func format(into text: UnsafeMutableBufferPointer<CChar>) -> Bool {
         withUnsafeBytes(of: storage) { bytes in
             switch family {
             case AF_INET:
-                withUnsafePointer(to: bytes.load(as: sockaddr_in.self).sin_addr) {
-                    inet_ntop(AF_INET, $0, text.baseAddress, socklen_t(text.count)) != nil
-                }
+                Self.format(ipv4: UInt32(bigEndian: bytes.load(as: sockaddr_in.self).sin_addr.s_addr), into: text)
+                return true
             case AF_INET6:
-                withUnsafePointer(to: bytes.load(as: sockaddr_in6.self).sin6_addr) {
+                return withUnsafePointer(to: bytes.load(as: sockaddr_in6.self).sin6_addr) {
                     inet_ntop(AF_INET6, $0, text.baseAddress, socklen_t(text.count)) != nil
                 }
             default:
-                false
+                return false
             }
+        }
+    }
+
+    /// `a.b.c.d`, NUL-terminated: at most 16 bytes.
+    private static func format(ipv4 address: UInt32, into text: UnsafeMutableBufferPointer<CChar>) {
+        var length = 0
+        for shift in stride(from: 24, through: 0, by: -8) {
+            let octet = UInt8(truncatingIfNeeded: address >> UInt32(shift))
+            if octet >= 100 {
+                text[length] = CChar(UInt8(ascii: "0") + octet / 100)
+                length += 1
+            }
+            if octet >= 10 {
+                text[length] = CChar(UInt8(ascii: "0") + octet / 10 % 10)
+                length += 1
+            }
+            text[length] = CChar(UInt8(ascii: "0") + octet % 10)
+            text[length + 1] = CChar(UInt8(ascii: shift == 0 ? "\0" : "."))
+            length += 2
         }
     }
 

@@ -46,8 +46,9 @@ public struct ForkingServer {
     private static var youngWorkerNanoseconds: UInt64 { 1_000_000_000 }
 
     /// Prepares to serve `listener`, installing the server's signal handling (SIGCHLD reaper,
-    /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), and allocating once the
-    /// tables of the per-source limits and the counters of bytes, when they are wanted.
+    /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), making the listener's
+    /// accept(2) wait (`makeAcceptWait()`), and allocating once the tables of the per-source
+    /// limits and the counters of bytes, when they are wanted.
     public init(listener: ListeningSocket, configuration: ServerConfiguration, handler: some ConnectionHandler, log: ServerLog) throws(Errno) {
         // The server sees the proxy's address, not the client's, so the limits would count
         // every client behind one proxy as one source.

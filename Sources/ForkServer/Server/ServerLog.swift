@@ -241,7 +241,11 @@ public struct ServerLog: Sendable {
     }
 
     /// Writes the line `build` puts together in place, at `level`: the lines of every
-    /// connection, written without an allocation (`LogLine`).
+    /// connection, written without an allocation (`LogLine`). Never inlined: the line's buffer
+    /// is then on the stack only while a line is written, not in the frames of the server's loop,
+    /// which it would spread over another page (each page the server writes after a fork is a
+    /// copy-on-write fault).
+    @inline(never)
     private func write(_ level: Verbosity, _ build: (inout LogLine) -> Void) {
         guard level <= verbosity else {
             return

@@ -57,8 +57,11 @@ struct signal_state {
     // Set when the handler left zombies because the ring was full; see CForkServer_reaped_next.
     volatile sig_atomic_t overflowed;
     volatile sig_atomic_t server_mark;
-    // One more for every signal a handler recorded; see CForkServer_signals_wakeups.
-    volatile sig_atomic_t wakeups;
+    // One more for every signal a handler recorded; see CForkServer_signals_wakeups. Unsigned, so
+    // that it wraps.
+    volatile unsigned wakeups;
+    // 1 while the server is in CForkServer_wait_call; see end_wait.
+    volatile unsigned waiting;
     volatile sig_atomic_t shutdown_count;
     volatile sig_atomic_t shutdown_signal;
     volatile sig_atomic_t hangup_count;
@@ -88,25 +91,35 @@ static sigset_t inherited_ignored;
 // A call the signal interrupts inside the kernel returns -EINTR by itself; restarted after an
 // SA_RESTART handler, its program counter is back on the instruction and it is cancelled the
 // same way. glibc (for thread cancellation, since 2.41) and musl do the same.
+//
+// The stretch also marks itself `waiting`, for the one case the program counter cannot tell: a
+// handler of the program's own interrupted it, and one of the server's interrupted that handler.
+// The server's handler then leaves SIGCHLD pending and blocked until the other handler returns
+// into the stretch, where SIGCHLD's handler ends the wait (musl re-sends its cancellation signal
+// so). A handler that interrupts the stretch must return into it, not jump out of it.
 struct wait_call {
-    const volatile sig_atomic_t *wakeups;
-    sig_atomic_t seen;
+    volatile unsigned *wakeups;
+    unsigned seen;
     long number;
     long arguments[6];
 };
 _Static_assert(offsetof(struct wait_call, seen) == 8, "the assembly's offset of seen");
 _Static_assert(offsetof(struct wait_call, number) == 16, "the assembly's offset of number");
 _Static_assert(offsetof(struct wait_call, arguments) == 24, "the assembly's offset of arguments");
+_Static_assert(offsetof(struct signal_state, waiting) == offsetof(struct signal_state, wakeups) + 4, "the assembly's offset of waiting");
 _Static_assert(EINTR == 4, "the assembly's EINTR");
 
 // Returns the kernel's result: a value, or -errno.
 long CForkServer_wait_call(const struct wait_call *call);
+// Where the program counter is before the call has returned: from `begin` to `end`.
 extern const char CForkServer_wait_call_begin[];
 extern const char CForkServer_wait_call_end[];
 extern const char CForkServer_wait_call_cancelled[];
+// The function's last byte and one.
+extern const char CForkServer_wait_call_done[];
 
-// What the two architectures' assembly shares: the four symbols, global for cancel_wait and
-// hidden from other modules, and the function's frame for unwinders.
+// What the two architectures' assembly shares: the symbols, global for end_wait and hidden from
+// other modules, and the function's frame for unwinders.
 #define WAIT_CALL_SYMBOL(label) ".globl " label "\n.hidden " label "\n"
 #define WAIT_CALL_BEGIN(type) \
     ".text\n" \
@@ -114,35 +127,54 @@ extern const char CForkServer_wait_call_cancelled[];
     WAIT_CALL_SYMBOL("CForkServer_wait_call_begin") \
     WAIT_CALL_SYMBOL("CForkServer_wait_call_end") \
     WAIT_CALL_SYMBOL("CForkServer_wait_call_cancelled") \
+    WAIT_CALL_SYMBOL("CForkServer_wait_call_done") \
     ".type CForkServer_wait_call, " type "\n" \
     "CForkServer_wait_call:\n" \
-    ".cfi_startproc\n" \
-    "CForkServer_wait_call_begin:\n"
+    ".cfi_startproc\n"
 #define WAIT_CALL_END \
+    "CForkServer_wait_call_done:\n" \
     ".cfi_endproc\n" \
     ".size CForkServer_wait_call, .-CForkServer_wait_call\n"
 
 #if defined(__x86_64__)
-// The request in rdi; the call's number in rax, its arguments in rdi, rsi, rdx, r10, r8, r9.
+// The request in rdi, kept in rbx (the system call keeps rbx); the call's number in rax, its
+// arguments in rdi, rsi, rdx, r10, r8, r9.
 __asm__(
     WAIT_CALL_BEGIN("@function")
-    "    movq (%rdi), %rax\n"
+    "    pushq %rbx\n"
+    "    .cfi_adjust_cfa_offset 8\n"
+    "    .cfi_rel_offset %rbx, 0\n"
+    "    movq %rdi, %rbx\n"
+    "CForkServer_wait_call_begin:\n"
+    "    movq (%rbx), %rax\n"
+    "    movl $1, 4(%rax)\n"
     "    movl (%rax), %eax\n"
-    "    cmpl 8(%rdi), %eax\n"
+    "    cmpl 8(%rbx), %eax\n"
     "    jne CForkServer_wait_call_cancelled\n"
-    "    movq %rdi, %r11\n"
-    "    movq 16(%r11), %rax\n"
-    "    movq 24(%r11), %rdi\n"
-    "    movq 32(%r11), %rsi\n"
-    "    movq 40(%r11), %rdx\n"
-    "    movq 48(%r11), %r10\n"
-    "    movq 56(%r11), %r8\n"
-    "    movq 64(%r11), %r9\n"
+    "    movq 16(%rbx), %rax\n"
+    "    movq 24(%rbx), %rdi\n"
+    "    movq 32(%rbx), %rsi\n"
+    "    movq 40(%rbx), %rdx\n"
+    "    movq 48(%rbx), %r10\n"
+    "    movq 56(%rbx), %r8\n"
+    "    movq 64(%rbx), %r9\n"
     "    syscall\n"
     "CForkServer_wait_call_end:\n"
+    "    movq (%rbx), %rcx\n"
+    "    movl $0, 4(%rcx)\n"
+    "    .cfi_remember_state\n"
+    "    popq %rbx\n"
+    "    .cfi_adjust_cfa_offset -8\n"
+    "    .cfi_restore %rbx\n"
     "    ret\n"
+    "    .cfi_restore_state\n"
     "CForkServer_wait_call_cancelled:\n"
+    "    movq (%rbx), %rcx\n"
+    "    movl $0, 4(%rcx)\n"
     "    movq $-4, %rax\n"
+    "    popq %rbx\n"
+    "    .cfi_adjust_cfa_offset -8\n"
+    "    .cfi_restore %rbx\n"
     "    ret\n"
     WAIT_CALL_END);
 
@@ -150,15 +182,19 @@ static uintptr_t *interrupted_pc(ucontext_t *context) {
     return (uintptr_t *)&context->uc_mcontext.gregs[REG_RIP];
 }
 #elif defined(__aarch64__)
-// The request in x0; the call's number in x8, its arguments in x0 to x5.
+// The request in x0, kept in x9 (the system call keeps every register but x0); the call's
+// number in x8, its arguments in x0 to x5.
 __asm__(
     WAIT_CALL_BEGIN("%function")
-    "    ldr x9, [x0]\n"
-    "    ldr w10, [x9]\n"
-    "    ldr w11, [x0, #8]\n"
-    "    cmp w10, w11\n"
-    "    b.ne CForkServer_wait_call_cancelled\n"
     "    mov x9, x0\n"
+    "CForkServer_wait_call_begin:\n"
+    "    ldr x10, [x9]\n"
+    "    mov w11, #1\n"
+    "    str w11, [x10, #4]\n"
+    "    ldr w11, [x10]\n"
+    "    ldr w12, [x9, #8]\n"
+    "    cmp w11, w12\n"
+    "    b.ne CForkServer_wait_call_cancelled\n"
     "    ldr x8, [x9, #16]\n"
     "    ldr x0, [x9, #24]\n"
     "    ldr x1, [x9, #32]\n"
@@ -168,8 +204,12 @@ __asm__(
     "    ldr x5, [x9, #64]\n"
     "    svc #0\n"
     "CForkServer_wait_call_end:\n"
+    "    ldr x10, [x9]\n"
+    "    str wzr, [x10, #4]\n"
     "    ret\n"
     "CForkServer_wait_call_cancelled:\n"
+    "    ldr x10, [x9]\n"
+    "    str wzr, [x10, #4]\n"
     "    mov x0, #-4\n"
     "    ret\n"
     WAIT_CALL_END);
@@ -181,16 +221,26 @@ static uintptr_t *interrupted_pc(ucontext_t *context) {
 #error "CForkServer_wait_call: write its assembly for this architecture (x86_64 and aarch64 have it)"
 #endif
 
-// Called by a handler that recorded a signal: a wait between its check and its system call
-// returns EINTR instead of entering it.
-static void cancel_wait(void *context) {
-    uintptr_t *pc = interrupted_pc(context);
-    if (*pc >= (uintptr_t)CForkServer_wait_call_begin && *pc < (uintptr_t)CForkServer_wait_call_end) {
+static bool pc_within(uintptr_t pc, uintptr_t from, uintptr_t to) {
+    return pc >= from && pc < to;
+}
+
+// Called by a handler that recorded a signal: the server's wait returns EINTR, now if the
+// handler interrupted it before its system call had returned, or once a handler of the
+// program's own that interrupted it has returned.
+static void end_wait(void *context) {
+    ucontext_t *interrupted = context;
+    uintptr_t *pc = interrupted_pc(interrupted);
+    if (pc_within(*pc, (uintptr_t)CForkServer_wait_call_begin, (uintptr_t)CForkServer_wait_call_end)) {
         *pc = (uintptr_t)CForkServer_wait_call_cancelled;
+    } else if (signal_state->waiting && !pc_within(*pc, (uintptr_t)CForkServer_wait_call, (uintptr_t)CForkServer_wait_call_done)) {
+        // Blocked in the interrupted handler, pending until its return restores the wait's mask.
+        sigaddset(&interrupted->uc_sigmask, SIGCHLD);
+        raise(SIGCHLD);
     }
 }
 
-static int wait_call(int seen, long number, long a, long b, long c, long d, long e) {
+static int wait_call(unsigned seen, long number, long a, long b, long c, long d, long e) {
     struct wait_call call = {.wakeups = &signal_state->wakeups, .seen = seen, .number = number, .arguments = {a, b, c, d, e, 0}};
     long result = CForkServer_wait_call(&call);
     if (result < 0 && result > -4096) {
@@ -200,15 +250,15 @@ static int wait_call(int seen, long number, long a, long b, long c, long d, long
     return (int)result;
 }
 
-int CForkServer_signals_wakeups(void) {
+unsigned CForkServer_signals_wakeups(void) {
     return signal_state->wakeups;
 }
 
-int CForkServer_signals_accept(int fd, struct sockaddr *address, socklen_t *length, int seen) {
+int CForkServer_signals_accept(int fd, struct sockaddr *address, socklen_t *length, unsigned seen) {
     return wait_call(seen, SYS_accept4, fd, (long)address, (long)length, SOCK_CLOEXEC, 0);
 }
 
-int CForkServer_signals_poll(struct pollfd *fds, nfds_t count, int timeout_milliseconds, int seen) {
+int CForkServer_signals_poll(struct pollfd *fds, nfds_t count, int timeout_milliseconds, unsigned seen) {
     struct timespec timeout = {.tv_sec = timeout_milliseconds / 1000, .tv_nsec = (long)(timeout_milliseconds % 1000) * 1000000};
     // No signal mask: ppoll(2) is the call both architectures have; poll(2) is not on aarch64.
     return wait_call(seen, SYS_ppoll, (long)fds, (long)count, timeout_milliseconds < 0 ? 0 : (long)&timeout, 0, 0);
@@ -280,7 +330,7 @@ static void on_sigchld(int signo, siginfo_t *info, void *context) {
     int saved = errno;
     reap_into_record();
     signal_state->wakeups += 1;
-    cancel_wait(context);
+    end_wait(context);
     errno = saved;
 }
 
@@ -304,7 +354,7 @@ static void on_request(int signo, siginfo_t *info, void *context) {
             signal_state->shutdown_count += 1;
         }
         signal_state->wakeups += 1;
-        cancel_wait(context);
+        end_wait(context);
     } else if (signo != SIGINT) {
         act_as_default(signo);
     }
@@ -318,7 +368,7 @@ static int set_handler(int signo, void (*handler)(int, siginfo_t *, void *)) {
     memset(&action, 0, sizeof action);
     action.sa_sigaction = handler;
     // SA_RESTART: a signal does not fail the server's other calls (a log line's write); the
-    // waits end by cancel_wait.
+    // waits end by end_wait.
     action.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
     // The handlers share the record: none may interrupt another.
     sigemptyset(&action.sa_mask);

@@ -85,16 +85,16 @@ int CForkServer_set_parent_death_signal(int signo);
 /// just before the wait's system call; read it before looking at what the handlers record.
 /// This and the waits below, like the counts and the reaped record, are for a process that has
 /// installed the handlers.
-int CForkServer_signals_wakeups(void);
+unsigned CForkServer_signals_wakeups(void);
 
 /// accept4(2) with SOCK_CLOEXEC, unless a signal was recorded since `seen`: returns the new
 /// descriptor, or -1 with errno set, EINTR when a signal came first or while it waited.
-int CForkServer_signals_accept(int fd, struct sockaddr *address, socklen_t *length, int seen);
+int CForkServer_signals_accept(int fd, struct sockaddr *address, socklen_t *length, unsigned seen);
 
 /// poll(2) (as ppoll(2), with no signal mask; a negative timeout waits for ever), unless a
 /// signal was recorded since `seen`: returns what poll returns, or -1 with errno set, EINTR
 /// when a signal came first or while it waited.
-int CForkServer_signals_poll(struct pollfd *fds, nfds_t count, int timeout_milliseconds, int seen);
+int CForkServer_signals_poll(struct pollfd *fds, nfds_t count, int timeout_milliseconds, unsigned seen);
 
 /// How many SIGTERM/SIGINT signals have arrived since `CForkServer_signals_install`.
 int CForkServer_signals_shutdown_count(void);

@@ -13,7 +13,7 @@ enum ServerSignals {
 
     /// How many signals the handlers have recorded (`CForkServer_signals_wakeups`). Read it
     /// before looking at what they record; a wait given it then ends at once if another came.
-    static var wakeups: CInt {
+    static var wakeups: CUnsignedInt {
         CForkServer_signals_wakeups()
     }
 

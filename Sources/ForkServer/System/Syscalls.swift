@@ -80,7 +80,7 @@ enum Syscall {
     /// accept4(2) with SOCK_CLOEXEC, made only if the signal handlers recorded nothing since
     /// `seen` (`CForkServer_signals_accept`): `Errno.interrupted` when they did, before the call
     /// or while it waited.
-    static func accept(_ fd: CInt, unlessWokenSince seen: CInt) throws(Errno) -> (CInt, SocketAddress) {
+    static func accept(_ fd: CInt, unlessWokenSince seen: CUnsignedInt) throws(Errno) -> (CInt, SocketAddress) {
         var peer = SocketAddress()
         let connection = try valueOrErrno(retryOnInterrupt: false) {
             peer.withMutableSockaddr { CForkServer_signals_accept(fd, $0, $1, seen) }
@@ -200,7 +200,7 @@ enum Syscall {
     /// poll(2), made only if the signal handlers recorded nothing since `seen`
     /// (`CForkServer_signals_poll`): `Errno.interrupted` when they did, before the call or while
     /// it waited.
-    static func poll(_ fds: UnsafeMutablePointer<pollfd>?, count: Int, timeoutMilliseconds: CInt, unlessWokenSince seen: CInt) throws(Errno) -> Int {
+    static func poll(_ fds: UnsafeMutablePointer<pollfd>?, count: Int, timeoutMilliseconds: CInt, unlessWokenSince seen: CUnsignedInt) throws(Errno) -> Int {
         Int(try valueOrErrno(retryOnInterrupt: false) {
             CForkServer_signals_poll(fds, nfds_t(count), timeoutMilliseconds, seen)
         })

@@ -149,6 +149,10 @@ import Testing
         // Four descriptors: stdio and the listener; accept(2) has none left.
         let server = try ServerProcess("/usr/bin/prlimit", ["--nofile=4:64", "\(ServerProcess.buildDirectory)/echo-server", "--port", "0"])
         try server.waitUntilListening()
+        // With no client, nothing has failed: nothing to log, and no retrying either.
+        let idleCPU = ProcessTable.entry(server.pid)?.cpuSeconds ?? 0
+        #expect(throws: (any Error).self) { try server.waitForLine(containing: "accept failed", timeout: 0.5) }
+        #expect((ProcessTable.entry(server.pid)?.cpuSeconds ?? 0) - idleCPU < 0.2)
         let client = try TestClient(port: server.port)
         try client.send("patience")
         try server.waitForLine(containing: "accept failed: Too many open files; retrying when a child ends or every 100 ms")

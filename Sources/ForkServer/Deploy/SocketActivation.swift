@@ -15,7 +15,7 @@ public enum SocketActivation {
     /// program of the server believes they are meant for it, and makes every passed
     /// descriptor close-on-exec before checking any, so that none leaks into a program even
     /// when one of them is refused. Each must be a listening TCP socket over IPv4 or IPv6; it
-    /// is made non-blocking, as the server's loop needs.
+    /// is made non-blocking, as the server's loop, which polls it before each accept(2), needs.
     public static func takeListeners() throws(SocketActivationError) -> [ListeningSocket] {
         let pid = Syscall.environmentValue("LISTEN_PID")
         let count = Syscall.environmentValue("LISTEN_FDS")

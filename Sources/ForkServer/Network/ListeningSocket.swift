@@ -3,7 +3,8 @@ import CForkServer
 /// A TCP socket listening on one address: socket(2), SO_REUSEADDR, bind(2), listen(2).
 ///
 /// The descriptor is close-on-exec and non-blocking, so `accept()` reports `Errno.wouldBlock`
-/// instead of waiting when no client is queued.
+/// instead of waiting when no client is queued; `ForkingServer` makes it wait
+/// (`makeAcceptWait()`) and waits in accept(2) itself.
 ///
 /// Unlike `Connection`, it stays copyable: `ForkingServer` stores it and closes it from its
 /// mutating methods (in each forked child, and in the drain), where a noncopyable property could
@@ -45,7 +46,7 @@ public struct ListeningSocket: Sendable {
     /// `accept()` for a server's loop: `Errno.interrupted` as soon as the signal handlers have
     /// recorded a signal since `seen` (`ServerSignals.wakeups`), even one that arrives just
     /// before accept4(2) would start waiting.
-    func accept(unlessWokenSince seen: CInt) throws(Errno) -> Connection {
+    func accept(unlessWokenSince seen: CUnsignedInt) throws(Errno) -> Connection {
         try takeConnection { fd throws(Errno) in try Syscall.accept(fd, unlessWokenSince: seen) }
     }
 

@@ -5,7 +5,8 @@ import CForkServer
 /// preforked workers that accept and serve one connection after another. Either way the parent
 /// only forks, reaps and supervises; the handler runs in a child.
 ///
-/// The parent must be single-threaded: the children run Swift code after fork(2). Children
+/// The parent must be single-threaded: the children run Swift code after fork(2), and a signal
+/// ends the loop's wait only on the thread that waits. Children
 /// ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the server drains
 /// on it, so its children finish their clients within the grace period instead of dying at once.
 public struct ForkingServer {
@@ -30,8 +31,16 @@ public struct ForkingServer {
     /// No new child until this deadline: set when accept(2) ran out of descriptors or memory
     /// (lifted early when a child ends), or when preforked workers keep dying (backoff).
     private var pause: Deadline?
-    /// Whether accept(2) is failing for want of resources; logged once when it starts and once
-    /// when it stops, not at every retry.
+    /// Whether the loop waits for a client in accept(2) itself, the listener's O_NONBLOCK
+    /// cleared: not on a service manager's socket, whose flags the manager shares and the server
+    /// leaves as they are, nor once accept(2) found the queue empty, which only a socket that
+    /// somebody sharing it made non-blocking reports. The loop then waits in poll(2) first.
+    private var acceptWaits: Bool
+    /// Whether accept(2) failed for want of resources. It fails so at once, client or none,
+    /// before it would wait: until it works again, the loop waits in poll(2) for a client first.
+    private var acceptShortOfResources = false
+    /// Whether accept(2) is failing for want of resources with a client queued; logged once when
+    /// it starts and once when it stops, not at every retry.
     private var acceptFailing = false
     /// The SIGHUP requests already answered.
     private var hangupsSeen = 0
@@ -54,10 +63,6 @@ public struct ForkingServer {
         // every client behind one proxy as one source.
         precondition(configuration.proxyProtocol == nil || !configuration.sourceLimits.isActive, "per-source limits count the proxy, not its clients")
         try ServerSignals.install()
-        // The loop waits in accept(2) itself, and pool workers do too, where the kernel wakes one
-        // of them per connection. A service manager's socket is shared: it sees the change, which
-        // is harmless to one that only polls it; the drain sets O_NONBLOCK back.
-        try listener.makeAcceptWait()
         if case .prefork = configuration.model {
             precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
             // The pool's drain shuts the listener down to wake its workers, which would end a
@@ -76,6 +81,12 @@ public struct ForkingServer {
         self.handler = handler
         self.log = log
         serviceStatus = ServiceStatus(notifier: configuration.notifier, address: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
+        // Last, when nothing else can fail: the loop waits in accept(2) on a socket of its own,
+        // and pool workers do, where the kernel wakes one of them per connection.
+        acceptWaits = !listener.isInherited
+        if acceptWaits {
+            try listener.makeAcceptWait()
+        }
     }
 
     /// Serves connections until SIGTERM or SIGINT, then drains: it stops accepting, gives the
@@ -114,9 +125,10 @@ public struct ForkingServer {
             case .forkPerConnection:
                 // With nothing else to wait for, the loop waits in accept(2) itself: no poll(2)
                 // before it, and no accept(2) that finds the queue empty after.
+                let acceptFirst = acceptWaits && !acceptShortOfResources && deadline == nil
                 if !room {
                     _ = wait(for: nil, until: deadline, unlessWokenSince: seen)
-                } else if deadline == nil || wait(for: listener, until: deadline, unlessWokenSince: seen) {
+                } else if acceptFirst || wait(for: listener, until: deadline, unlessWokenSince: seen) {
                     _ = serveNextConnection { () throws(Errno) in try listener.accept(unlessWokenSince: seen) }
                 }
             case .prefork(_, let maxRequests):
@@ -131,7 +143,7 @@ public struct ForkingServer {
 
     /// Waits until `listener`, if given, has a client queued (true), `deadline` passes, or the
     /// signal handlers have recorded a signal since `seen`.
-    private func wait(for listener: ListeningSocket?, until deadline: Deadline?, unlessWokenSince seen: CInt) -> Bool {
+    private func wait(for listener: ListeningSocket?, until deadline: Deadline?, unlessWokenSince seen: CUnsignedInt) -> Bool {
         // poll(2) passes over a negative descriptor.
         var client = pollfd(fd: listener?.descriptor.rawValue ?? -1, events: Int16(POLLIN), revents: 0)
         let ready = try? Syscall.poll(&client, count: 1, timeoutMilliseconds: deadline?.remainingMilliseconds ?? -1, unlessWokenSince: seen)
@@ -142,17 +154,25 @@ public struct ForkingServer {
 
     /// Takes a client with `accept` and serves it in a child; false when there was none to take:
     /// a signal to answer first, none queued, or accept(2) failing for want of resources, which
-    /// pauses new children until one ends or for 100 ms (logged once, never a spin or an exit).
+    /// with a client queued pauses new children until one ends or for 100 ms (logged once, never
+    /// a spin or an exit).
     private mutating func serveNextConnection(_ accept: () throws(Errno) -> Connection) -> Bool {
         let connection: Connection
         do {
             connection = try accept()
         } catch {
             switch error {
-            case .interrupted, .wouldBlock:
+            case .interrupted:
                 break
+            case .wouldBlock:
+                acceptWaits = false
             default:
-                // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a surprise.
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a surprise. The first may have come with no
+                // client queued: the loop polls for one, and the next is a client's.
+                if !acceptShortOfResources {
+                    acceptShortOfResources = true
+                    break
+                }
                 if !acceptFailing {
                     log.error("accept failed: \(log.describe(error)); retrying when a child ends or every 100 ms")
                     acceptFailing = true
@@ -165,6 +185,7 @@ public struct ForkingServer {
             log.server("accept works again")
             acceptFailing = false
         }
+        acceptShortOfResources = false
         fork(for: connection)
         return true
     }
@@ -409,7 +430,9 @@ public struct ForkingServer {
     }
 
     /// The drain's last pass: serves the clients already queued, as many as the limit allows,
-    /// without waiting for more (O_NONBLOCK set back on the listener, as it was made).
+    /// without waiting for more. Each accept(2) follows a poll(2) that found a client, since
+    /// accept(2) out of descriptors fails with no client queued too; and the listener is made
+    /// non-blocking, as it was made, in case another process sharing it took the client.
     private mutating func serveQueuedConnections() {
         do {
             try listener.descriptor.setNonBlocking(true)
@@ -418,7 +441,9 @@ public struct ForkingServer {
             return
         }
         let listener = self.listener
-        while children.count < configuration.maxChildren && serveNextConnection({ () throws(Errno) in try listener.accept() }) {
+        while children.count < configuration.maxChildren
+            && wait(for: listener, until: .after(milliseconds: 0), unlessWokenSince: ServerSignals.wakeups)
+            && serveNextConnection({ () throws(Errno) in try listener.accept() }) {
         }
     }
 

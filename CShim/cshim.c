@@ -119,10 +119,12 @@ extern const char CForkServer_wait_call_cancelled[];
 extern const char CForkServer_wait_call_done[];
 
 // What the two architectures' assembly shares: the symbols, global for end_wait and hidden from
-// other modules, and the function's frame for unwinders.
+// other modules, the function's frame for unwinders, and the section the compiler was in,
+// restored after.
 #define WAIT_CALL_SYMBOL(label) ".globl " label "\n.hidden " label "\n"
 #define WAIT_CALL_BEGIN(type) \
-    ".text\n" \
+    ".pushsection .text\n" \
+    ".p2align 4\n" \
     WAIT_CALL_SYMBOL("CForkServer_wait_call") \
     WAIT_CALL_SYMBOL("CForkServer_wait_call_begin") \
     WAIT_CALL_SYMBOL("CForkServer_wait_call_end") \
@@ -134,7 +136,8 @@ extern const char CForkServer_wait_call_done[];
 #define WAIT_CALL_END \
     "CForkServer_wait_call_done:\n" \
     ".cfi_endproc\n" \
-    ".size CForkServer_wait_call, .-CForkServer_wait_call\n"
+    ".size CForkServer_wait_call, .-CForkServer_wait_call\n" \
+    ".popsection\n"
 
 #if defined(__x86_64__)
 // The request in rdi, kept in rbx (the system call keeps rbx); the call's number in rax, its

@@ -62,6 +62,8 @@ struct signal_state {
     volatile unsigned wakeups;
     // 1 while the server is in CForkServer_wait_call; see end_wait.
     volatile unsigned waiting;
+    // Set when end_wait left SIGCHLD blocked in an interrupted handler; see wait_call.
+    volatile sig_atomic_t kicked;
     volatile sig_atomic_t shutdown_count;
     volatile sig_atomic_t shutdown_signal;
     volatile sig_atomic_t hangup_count;
@@ -96,7 +98,8 @@ static sigset_t inherited_ignored;
 // handler of the program's own interrupted it, and one of the server's interrupted that handler.
 // The server's handler then leaves SIGCHLD pending and blocked until the other handler returns
 // into the stretch, where SIGCHLD's handler ends the wait (musl re-sends its cancellation signal
-// so). A handler that interrupts the stretch must return into it, not jump out of it.
+// so). A handler that jumps out of the stretch instead of returning into it may leave SIGCHLD
+// blocked in the code it jumps to, until the next wait unblocks it (wait_call).
 struct wait_call {
     volatile unsigned *wakeups;
     unsigned seen;
@@ -239,11 +242,23 @@ static void end_wait(void *context) {
     } else if (signal_state->waiting && !pc_within(*pc, (uintptr_t)CForkServer_wait_call, (uintptr_t)CForkServer_wait_call_done)) {
         // Blocked in the interrupted handler, pending until its return restores the wait's mask.
         sigaddset(&interrupted->uc_sigmask, SIGCHLD);
+        signal_state->kicked = 1;
         raise(SIGCHLD);
     }
 }
 
 static int wait_call(unsigned seen, long number, long a, long b, long c, long d, long e) {
+    if (signal_state->kicked) {
+        // A handler of the program's own that jumped out of the last wait, rather than return
+        // into it, left `waiting` set, and a kick may have blocked SIGCHLD here for good: no
+        // child would be reaped again. Unblocked, the pending one is delivered now.
+        signal_state->kicked = 0;
+        signal_state->waiting = 0;
+        sigset_t child;
+        sigemptyset(&child);
+        sigaddset(&child, SIGCHLD);
+        sigprocmask(SIG_UNBLOCK, &child, NULL);
+    }
     struct wait_call call = {.wakeups = &signal_state->wakeups, .seen = seen, .number = number, .arguments = {a, b, c, d, e, 0}};
     long result = CForkServer_wait_call(&call);
     if (result < 0 && result > -4096) {

@@ -42,6 +42,8 @@ public struct ForkingServer {
     /// Whether accept(2) is failing for want of resources with a client queued; logged once when
     /// it starts and once when it stops, not at every retry.
     private var acceptFailing = false
+    /// Whether poll(2) is failing, other than for a signal; logged as `acceptFailing` is.
+    private var pollFailing = false
     /// The SIGHUP requests already answered.
     private var hangupsSeen = 0
     /// The next backoff after a worker that died young.
@@ -142,12 +144,30 @@ public struct ForkingServer {
     }
 
     /// Waits until `listener`, if given, has a client queued (true), `deadline` passes, or the
-    /// signal handlers have recorded a signal since `seen`.
-    private func wait(for listener: ListeningSocket?, until deadline: Deadline?, unlessWokenSince seen: CUnsignedInt) -> Bool {
-        // poll(2) passes over a negative descriptor.
+    /// signal handlers have recorded a signal since `seen`. A poll(2) that fails other than for a
+    /// signal (EINVAL when the descriptor limit is 0, ENOMEM) pauses new children for 100 ms,
+    /// logged once: the loop never spins. Without a listener it polls no descriptor, which
+    /// cannot fail so.
+    private mutating func wait(for listener: ListeningSocket?, until deadline: Deadline?, unlessWokenSince seen: CUnsignedInt) -> Bool {
         var client = pollfd(fd: listener?.descriptor.rawValue ?? -1, events: Int16(POLLIN), revents: 0)
-        let ready = try? Syscall.poll(&client, count: 1, timeoutMilliseconds: deadline?.remainingMilliseconds ?? -1, unlessWokenSince: seen)
-        return (ready ?? 0) > 0
+        let ready: Int
+        do {
+            ready = try Syscall.poll(&client, count: listener == nil ? 0 : 1, timeoutMilliseconds: deadline?.remainingMilliseconds ?? -1, unlessWokenSince: seen)
+        } catch {
+            if error != .interrupted {
+                if !pollFailing {
+                    log.error("poll failed: \(log.describe(error)); retrying every 100 ms")
+                    pollFailing = true
+                }
+                pause = .after(milliseconds: 100)
+            }
+            return false
+        }
+        if pollFailing && listener != nil {
+            log.server("poll works again")
+            pollFailing = false
+        }
+        return ready > 0
     }
 
     // MARK: - Fork per connection
@@ -441,10 +461,15 @@ public struct ForkingServer {
             return
         }
         let listener = self.listener
-        while children.count < configuration.maxChildren
-            && wait(for: listener, until: .after(milliseconds: 0), unlessWokenSince: ServerSignals.wakeups)
-            && serveNextConnection({ () throws(Errno) in try listener.accept() }) {
+        while children.count < configuration.maxChildren && hasQueuedClient(listener) && serveNextConnection({ () throws(Errno) in try listener.accept() }) {
         }
+    }
+
+    /// Whether a client is queued on `listener` now (poll(2) with no timeout, retried when a
+    /// signal interrupts it).
+    private func hasQueuedClient(_ listener: ListeningSocket) -> Bool {
+        var client = pollfd(fd: listener.descriptor.rawValue, events: Int16(POLLIN), revents: 0)
+        return ((try? Syscall.poll(&client, count: 1, timeoutMilliseconds: 0, retryOnInterrupt: true)) ?? 0) > 0
     }
 
     /// Every signal that asks the server to stop: SIGTERM, SIGINT and SIGQUIT.

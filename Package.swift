@@ -49,6 +49,8 @@ let package = Package(
         // The raw cost of fork+_exit+waitpid: in C, and in a Swift process built like echo-server.
         .executableTarget(name: "c-fork-probe", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
         .executableTarget(name: "fork-probe", dependencies: ["ForkServer", "CForkServer"], linkerSettings: forkingProgram),
+        // The server's wait against the signals that must end it, for the integration tests.
+        .executableTarget(name: "signal-wait-check", dependencies: ["CForkServer"], linkerSettings: plainC),
         .testTarget(name: "ForkServerTests", dependencies: ["ForkServer"]),
         // Runs the built programs as real processes over loopback.
         .testTarget(name: "IntegrationTests", dependencies: ["ForkServer", "ProcessInspection"]),

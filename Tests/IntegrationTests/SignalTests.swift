@@ -62,6 +62,14 @@ import Testing
         }
     }
 
+    @Test func theWaitEndsForASignalRecordedBeforeItDuringItOrInsideAnotherHandler() throws {
+        // signal-wait-check (Sources/signal-wait-check) runs the server's wait, handlers
+        // installed, against the three cases; one that no signal ends trips its 10 s watchdog.
+        let run = try FinishedProgram.run("\(ServerProcess.buildDirectory)/signal-wait-check", [], timeout: 60)
+        #expect(run.outputText == "ok recorded-before\nok while-waiting\nok nested\n")
+        #expect(run.status == .exited(0))
+    }
+
     @Test(arguments: ServerModel.allCases)
     func sigquitSendsTheChildrenSIGTERMAtOnceReapsThemAndExits(model: ServerModel) throws {
         // A grace period far longer than the test's wait: only SIGQUIT's "at once" can pass.

@@ -7,10 +7,13 @@ import PackageDescription
 // name lookups (getaddrinfo, getnameinfo, getservbyname) do, through NSS, which then needs the
 // running machine's glibc to be the one linked, as on the Debian machines this package targets.
 // Linker/ lays the image out for fork: a child's code in one place, and read-only data where
-// fork(2) copies no page-table entry for it (each file says why).
+// fork(2) copies no page-table entry for it (each file says why). -z separate-loadable-segments
+// starts each segment on a page of its own, so that the variables glibc's fork writes, which the
+// order file puts first in .data, share one page whatever the size of the code before them (a
+// .data that started 32 bytes before a page's end once split them: a fault more in every child).
 let linkerFiles = Context.packageDirectory + "/Linker"
 let forkingProgram: [LinkerSetting] = [.unsafeFlags([
-    "-static-executable", "-use-ld=lld",
+    "-static-executable", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "separate-loadable-segments",
     "-Xlinker", "--symbol-ordering-file=\(linkerFiles)/child-path.order",
     "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/writable-rodata.ld",
 ])]

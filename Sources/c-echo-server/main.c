@@ -10,6 +10,11 @@
  * With --no-fork it is UNP's iterative server instead: it serves each
  * connection itself, one after another. fork-bench uses that as the
  * ceiling a fork-per-connection server cannot pass.
+ *
+ * With --ballast-pages N it writes N pages of data before it serves, so
+ * that fork copies the page-table entries of a larger image: the same C
+ * server with as many present data pages as another server's image shows
+ * what that image costs each fork (BENCHMARKS.md).
  */
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
@@ -26,6 +31,10 @@
 #include <unistd.h>
 
 #define PROG "c-echo-server"
+
+/* --ballast-pages: data written once, so that each of its pages is present in the image fork copies. */
+#define BALLAST_PAGES 256
+static volatile char ballast[BALLAST_PAGES * 4096];
 
 static _Noreturn void usage_error(const char *fmt, ...)
 {
@@ -46,12 +55,13 @@ static _Noreturn void fatal(const char *what)
 
 static _Noreturn void usage(void)
 {
-    printf("usage: " PROG " [--host ADDR] [--port N] [--backlog N] [--no-fork]\n"
+    printf("usage: " PROG " [--host ADDR] [--port N] [--backlog N] [--no-fork] [--ballast-pages N]\n"
            "  --host ADDR   IPv4 or IPv6 literal to bind (default 127.0.0.1)\n"
            "  --port N      TCP port 0..65535, 0 = kernel picks (default 8001)\n"
            "  --backlog N   listen(2) backlog (default SOMAXCONN = %d)\n"
            "  --no-fork     serve each connection in this process, one at a time\n"
-           "  --help        show this help\n", SOMAXCONN);
+           "  --ballast-pages N  write N pages of data first, 0..%d (default 0)\n"
+           "  --help        show this help\n", SOMAXCONN, BALLAST_PAGES);
     exit(0);
 }
 
@@ -129,6 +139,7 @@ int main(int argc, char **argv)
     const char *host = "127.0.0.1";
     long port = 8001, backlog = SOMAXCONN;
     int no_fork = 0;
+    long ballast_pages = 0;
     const char *v;
 
     for (int i = 1; i < argc; i++) {
@@ -142,6 +153,8 @@ int main(int argc, char **argv)
             port = parse_num("--port", v, 0, 65535);
         else if ((v = opt_value(argc, argv, &i, "--backlog")) != NULL)
             backlog = parse_num("--backlog", v, 0, 1L << 30);
+        else if ((v = opt_value(argc, argv, &i, "--ballast-pages")) != NULL)
+            ballast_pages = parse_num("--ballast-pages", v, 0, BALLAST_PAGES);
         else
             usage_error("unknown argument '%s'", argv[i]);
     }
@@ -162,6 +175,9 @@ int main(int argc, char **argv)
     } else {
         usage_error("invalid --host '%s': not an IPv4 or IPv6 address literal", host);
     }
+
+    for (long page = 0; page < ballast_pages; page++)
+        ballast[page * 4096] = 1;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -166,6 +166,22 @@ import Testing
         try server.waitForLine(containing: "accept works again")
     }
 
+    @Test func aPoolOutOfDescriptorsStaysQuietWhenIdleAndLeavesAtTheDrain() throws {
+        // Four descriptors: stdio and the listener; no worker's accept(2) has one left.
+        let server = try ServerProcess("/usr/bin/prlimit", ["--nofile=4:64", "\(ServerProcess.buildDirectory)/echo-server", "--model", "prefork", "--workers", "2", "--port", "0"])
+        try server.waitUntilListening()
+        try server.waitForLines(containing: "echo-server: worker ", count: 2)
+        #expect(throws: (any Error).self) { try server.waitForLine(containing: "accept failed", timeout: 0.5) }
+        let client = try TestClient(port: server.port)
+        try client.send("patience")
+        try server.waitForLine(containing: "accept failed: Too many open files; pausing 100 ms")
+        // accept(2) fails for want of a descriptor before it would report the drain's shutdown:
+        // the workers see it in poll(2), and leave within the grace period, unsignalled.
+        server.send(SIGTERM)
+        #expect(try server.waitForExitCode(timeout: 20) == 0)
+        #expect(!server.lines.contains { $0.contains("sending SIGTERM") }, "\(server.lines)")
+    }
+
     @Test(.enabled(if: getuid() == 0, "needs root to run the server as a user with a process limit"))
     func aFailedForkDropsOnlyThatConnection() throws {
         // One process for an otherwise unused user: the server itself, so every fork fails (EAGAIN).

@@ -303,7 +303,19 @@ public struct ForkingServer {
         }
         serviceStatus.closeInChild()
         var served = 0
+        // Out of descriptors, accept(2) fails at once, client or none: the worker then waits in
+        // poll(2) for a client before it tries again, and reports only a failure with one queued.
+        var shortOfResources = false
         while served < maxRequests ?? .max {
+            if shortOfResources {
+                var client = pollfd(fd: listener.descriptor.rawValue, events: Int16(POLLIN), revents: 0)
+                _ = try? Syscall.poll(&client, count: 1, timeoutMilliseconds: -1, retryOnInterrupt: true)
+                if client.revents & Int16(POLLHUP) != 0 {
+                    // The server shut the listener down: it is draining. (accept(2) would fail
+                    // for want of a descriptor before it said so.)
+                    Syscall.exit(0)
+                }
+            }
             let connection: Connection
             do {
                 connection = try listener.accept()
@@ -314,12 +326,16 @@ public struct ForkingServer {
                     Syscall.exit(0)
                 default:
                     // EMFILE and its kind: this worker cannot take a client now; let another try.
-                    log.error("worker \(Syscall.processID): accept failed: \(log.describe(error)); pausing 100 ms")
-                    var nothing = pollfd()
-                    _ = try? Syscall.poll(&nothing, count: 0, timeoutMilliseconds: 100, retryOnInterrupt: true)
+                    if shortOfResources {
+                        log.error("worker \(Syscall.processID): accept failed: \(log.describe(error)); pausing 100 ms")
+                        var nothing = pollfd()
+                        _ = try? Syscall.poll(&nothing, count: 0, timeoutMilliseconds: 100, retryOnInterrupt: true)
+                    }
+                    shortOfResources = true
                     continue
                 }
             }
+            shortOfResources = false
             _ = serve(connection, inWorker: true)
             served += 1
         }

@@ -1,7 +1,12 @@
 import Glibc
 
+/// What one round measured of one server.
+protocol ServerRound {
+    var server: String { get }
+}
+
 /// One server at one concurrency in one round.
-struct Measurement {
+struct Measurement: ServerRound {
     let server: String
     let concurrency: Int
     let round: Int
@@ -38,7 +43,7 @@ struct ProbeMeasurement {
 }
 
 /// One server's stream of one size in one round.
-struct StreamMeasurement {
+struct StreamMeasurement: ServerRound {
     let server: String
     let bytes: Int
     let round: Int
@@ -120,22 +125,27 @@ struct Report {
     }
 
     var rows: [Row] {
-        options.concurrencies.flatMap { concurrency in
-            serverNames.compactMap { server -> Row? in
-                let cell = measurements.filter { $0.server == server && $0.concurrency == concurrency }
-                guard !cell.isEmpty else {
-                    return nil
-                }
-                return Row(
-                    server: server,
-                    concurrency: concurrency,
-                    connectionsPerSecond: median(cell.map(\.connectionsPerSecond)),
-                    latencyMilliseconds: (0..<4).map { index in median(cell.map { $0.latencyMilliseconds[index] }) },
-                    errors: cell.map(\.errors).reduce(0, +),
-                    cpuSecondsPer1000: median(cell.map(\.cpuSecondsPer1000)),
-                    zombies: cell.map(\.zombies).max()!,
-                    childrenLeft: cell.map(\.childrenLeft).max()!
-                )
+        cells(of: measurements, by: \.concurrency, in: options.concurrencies) { server, concurrency, cell in
+            Row(
+                server: server,
+                concurrency: concurrency,
+                connectionsPerSecond: median(cell.map(\.connectionsPerSecond)),
+                latencyMilliseconds: (0..<4).map { index in median(cell.map { $0.latencyMilliseconds[index] }) },
+                errors: cell.map(\.errors).reduce(0, +),
+                cpuSecondsPer1000: median(cell.map(\.cpuSecondsPer1000)),
+                zombies: cell.map(\.zombies).max()!,
+                childrenLeft: cell.map(\.childrenLeft).max()!
+            )
+        }
+    }
+
+    /// `row` of the rounds of each server at each of `keys` (a concurrency, a stream's size), in
+    /// the order of `keys` and then of the servers; a pair with no round is left out.
+    private func cells<Item: ServerRound, Key: Equatable, Row>(of items: [Item], by key: KeyPath<Item, Key>, in keys: [Key], _ row: (String, Key, [Item]) -> Row) -> [Row] {
+        keys.flatMap { value in
+            serverNames.compactMap { server in
+                let cell = items.filter { $0.server == server && $0[keyPath: key] == value }
+                return cell.isEmpty ? nil : row(server, value, cell)
             }
         }
     }
@@ -186,18 +196,12 @@ struct Report {
     }
 
     var streamRows: [StreamRow] {
-        options.streamSizes.flatMap { bytes in
-            serverNames.compactMap { server -> StreamRow? in
-                let cell = streams.filter { $0.server == server && $0.bytes == bytes }
-                guard !cell.isEmpty else {
-                    return nil
-                }
-                let rates = cell.compactMap(\.megabytesPerSecond)
-                return StreamRow(
-                    server: server, bytes: bytes, megabytesPerSecond: rates.isEmpty ? nil : median(rates),
-                    errors: cell.count - rates.count, zombies: cell.map(\.zombies).max()!, childrenLeft: cell.map(\.childrenLeft).max()!
-                )
-            }
+        cells(of: streams, by: \.bytes, in: options.streamSizes) { server, bytes, cell in
+            let rates = cell.compactMap(\.megabytesPerSecond)
+            return StreamRow(
+                server: server, bytes: bytes, megabytesPerSecond: rates.isEmpty ? nil : median(rates),
+                errors: cell.count - rates.count, zombies: cell.map(\.zombies).max()!, childrenLeft: cell.map(\.childrenLeft).max()!
+            )
         }
     }
 

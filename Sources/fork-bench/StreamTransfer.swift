@@ -57,6 +57,25 @@ struct StreamTransfer {
         setsockopt(fd, CInt(IPPROTO_TCP), TCP_QUICKACK, &on, socklen_t(MemoryLayout<CInt>.size))
     }
 
+    /// `call`, a read(2) or write(2) on a non-blocking socket, retried on EINTR: the bytes it
+    /// moved, or nil when none can move now (EAGAIN).
+    private static func nonBlocking(_ call: () -> Int) throws(Errno) -> Int? {
+        while true {
+            let count = call()
+            if count >= 0 {
+                return count
+            }
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN:
+                return nil
+            default:
+                throw Errno(rawValue: errno)
+            }
+        }
+    }
+
     func run() throws(BenchError) -> Result {
         let fd = socket(address.family, CInt(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
@@ -95,15 +114,14 @@ struct StreamTransfer {
             if connected && sent < byteCount && revents & Int16(POLLOUT | POLLERR | POLLHUP) != 0 {
                 while sent < byteCount {
                     let offset = sent % Pattern.period
-                    let written = pattern.bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, min(byteCount - sent, Pattern.period)) }
-                    if written < 0 {
-                        if errno == EINTR {
-                            continue
-                        }
-                        if errno == EAGAIN {
-                            break
-                        }
-                        return Result(error: "write after \(sent) of \(byteCount) bytes: \(Errno(rawValue: errno))")
+                    let written: Int?
+                    do {
+                        written = try Self.nonBlocking { pattern.bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, min(byteCount - sent, Pattern.period)) } }
+                    } catch {
+                        return Result(error: "write after \(sent) of \(byteCount) bytes: \(error)")
+                    }
+                    guard let written else {
+                        break
                     }
                     sent += written
                     moved = MonotonicClock.nanoseconds
@@ -111,15 +129,14 @@ struct StreamTransfer {
             }
             if connected && revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
                 while received < byteCount {
-                    let count = scratch.withUnsafeMutableBytes { read(fd, $0.baseAddress, min($0.count, byteCount - received)) }
-                    if count < 0 {
-                        if errno == EINTR {
-                            continue
-                        }
-                        if errno == EAGAIN {
-                            break
-                        }
-                        return Result(error: "read after \(received) of \(byteCount) bytes: \(Errno(rawValue: errno))")
+                    let read: Int?
+                    do {
+                        read = try Self.nonBlocking { scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, min($0.count, byteCount - received)) } }
+                    } catch {
+                        return Result(error: "read after \(received) of \(byteCount) bytes: \(error)")
+                    }
+                    guard let count = read else {
+                        break
                     }
                     if count == 0 {
                         return Result(error: "end of file after \(received) of \(byteCount) bytes")

@@ -1,6 +1,7 @@
 import ForkServer
 import Glibc
 import Testing
+import TestPeers
 
 /// Rules compiled by the real tcprules(1), looked up as tcpserver -x would, and checked against
 /// the real tcprulescheck(1) where it can say.
@@ -59,7 +60,7 @@ import Testing
         ])
     }
 
-    @Test func eachStepOfTheLookupOrderDecidesInTurn() throws {
+    @Test(.needs(.tcprules)) func eachStepOfTheLookupOrderDecidesInTurn() throws {
         let directory = try RulesDirectory()
         let rules = AccessRules(path: try directory.compile(Self.layeredRules))
         for (ip, host, info, key) in Self.layeredCases {
@@ -68,7 +69,7 @@ import Testing
         }
     }
 
-    @Test func theExactAddressWinsOverItsPrefixesAndPrefixesShortenInTurn() throws {
+    @Test(.needs(.tcprules)) func theExactAddressWinsOverItsPrefixesAndPrefixesShortenInTurn() throws {
         let directory = try RulesDirectory()
         let rules = AccessRules(path: try directory.compile(Self.layeredRules))
         #expect(try rules.decision(remoteIP: "1.2.3.4").environment == [EnvironmentVariable(name: "WHO", value: "exact")])
@@ -78,14 +79,14 @@ import Testing
         #expect(try rules.decision(remoteIP: "1.22.3.4").matchedKey == "1.")
     }
 
-    @Test func aDenyRuleDeniesAndSetsNothing() throws {
+    @Test(.needs(.tcprules)) func aDenyRuleDeniesAndSetsNothing() throws {
         let directory = try RulesDirectory()
         let rules = AccessRules(path: try directory.compile(Self.layeredRules))
         #expect(try rules.decision(remoteIP: "1.2.200.1") == AccessDecision(isAllowed: false, environment: [], matchedKey: "1.2."))
         #expect(try rules.decision(remoteIP: "9.9.9.9", remoteHost: "spam.com").isAllowed == false)
     }
 
-    @Test func variablesKeepTheirOrderEmptyValuesAndQuotedColonsAndCommas() throws {
+    @Test(.needs(.tcprules)) func variablesKeepTheirOrderEmptyValuesAndQuotedColonsAndCommas() throws {
         let directory = try RulesDirectory()
         let rules = AccessRules(path: try directory.compile("""
             5.6.7.8:allow,RELAYCLIENT="",TCPLOCALHOST="movie.edu",URL=|http://a.b:80/x,y=z|,QUOTE='say "hi"'
@@ -108,7 +109,7 @@ import Testing
             isAllowed: false, environment: [EnvironmentVariable(name: "WHY", value: "blocked")], matchedKey: "5.6.7."))
     }
 
-    @Test func theEmptyKeyIsTheDefaultAndNoMatchAllowsWithNothingSet() throws {
+    @Test(.needs(.tcprules)) func theEmptyKeyIsTheDefaultAndNoMatchAllowsWithNothingSet() throws {
         let directory = try RulesDirectory()
         let withDefault = AccessRules(path: try directory.compile(":deny\n10.0.0.1:allow\n", into: "default.cdb"))
         #expect(try withDefault.decision(remoteIP: "10.0.0.2") == AccessDecision(isAllowed: false, environment: [], matchedKey: ""))
@@ -118,14 +119,14 @@ import Testing
             == AccessDecision(isAllowed: true, environment: [], matchedKey: nil))
     }
 
-    @Test func theBareEqualsKeyMatchesOnlyANamedHost() throws {
+    @Test(.needs(.tcprules)) func theBareEqualsKeyMatchesOnlyANamedHost() throws {
         let directory = try RulesDirectory()
         let rules = AccessRules(path: try directory.compile("=:deny\n"))
         #expect(try rules.decision(remoteIP: "9.9.9.9", remoteHost: "nameless").isAllowed == false)
         #expect(try rules.decision(remoteIP: "9.9.9.9").isAllowed)
     }
 
-    @Test func decisionsAgreeWithTcprulescheck() throws {
+    @Test(.needs(.tcprules, .tcprulescheck)) func decisionsAgreeWithTcprulescheck() throws {
         let directory = try RulesDirectory()
         let cdb = try directory.compile(Self.layeredRules + "5.6.7.8:allow,RELAYCLIENT=\"\",URL=|http://a.b:80/x,y=z|\n")
         let rules = AccessRules(path: cdb)
@@ -148,7 +149,7 @@ import Testing
         return "rule \(key):\n" + decision.environment.map { "set environment variable \($0)\n" }.joined() + "allow connection\n"
     }
 
-    @Test func ipv6AddressesMatchExactlyThenByPrefixesEndingInAColonAsUcspiTcpIPv6Does() throws {
+    @Test(.needs(.tcprulescheck)) func ipv6AddressesMatchExactlyThenByPrefixesEndingInAColonAsUcspiTcpIPv6Does() throws {
         // The installed tcprules ends an address at its first colon, so this cdb is written here.
         let records: [(key: [UInt8], data: [UInt8])] = [
             ("2001:db8::1", "+A=exact\0"), ("2001:db8::", "+A=db8-double\0"), ("2001:db8:", "+A=db8\0"),
@@ -201,7 +202,7 @@ import Testing
             matchedKey: ""))
     }
 
-    @Test func fiveThousandRulesAreAllFoundAcrossEveryTable() throws {
+    @Test(.needs(.tcprules)) func fiveThousandRulesAreAllFoundAcrossEveryTable() throws {
         var text = ""
         for index in 0..<5000 {
             let verb = index % 7 == 0 ? "deny" : "allow"
@@ -236,7 +237,7 @@ import Testing
         }
     }
 
-    @Test func truncatedFilesFailAsMalformedOrStillAnswerRightlyNeverCrash() throws {
+    @Test(.needs(.tcprules)) func truncatedFilesFailAsMalformedOrStillAnswerRightlyNeverCrash() throws {
         let directory = try RulesDirectory()
         let cdb = try directory.compile(Self.layeredRules)
         let whole = try directory.read(cdb)
@@ -252,7 +253,7 @@ import Testing
         }
     }
 
-    @Test func flippedBytesFailAsMalformedOrGiveSomeAnswerNeverCrash() throws {
+    @Test(.needs(.tcprules)) func flippedBytesFailAsMalformedOrGiveSomeAnswerNeverCrash() throws {
         let directory = try RulesDirectory()
         let cdb = try directory.compile(Self.layeredRules)
         let whole = try directory.read(cdb)
@@ -351,7 +352,7 @@ import Testing
         #expect(try database.find(key) == nil)
     }
 
-    @Test func anEmptyDatabaseFindsNothing() throws {
+    @Test(.needs(.tcprules)) func anEmptyDatabaseFindsNothing() throws {
         let directory = try RulesDirectory()
         let cdb = try directory.compile("# nothing but a comment\n")
         #expect(try directory.read(cdb).count == 2048)

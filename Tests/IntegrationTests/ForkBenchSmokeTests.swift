@@ -1,13 +1,15 @@
-import Foundation
 import ForkServer
+import Foundation
 import Glibc
 import ProcessInspection
 import Testing
+import TestPeers
 
 /// fork-bench, briefly: its report is well formed and every server served every connection.
 /// No speed is asserted here; speed lives in fork-bench's own report and BENCHMARKS.md.
 @Suite struct ForkBenchSmokeTests {
-    @Test func aShortRunReportsEveryCellWithoutErrors() throws {
+    // fork-bench measures forkserver beside tcpserver, and leaves tcpserver out where it is missing.
+    @Test(.needs(.tcpserver)) func aShortRunReportsEveryCellWithoutErrors() throws {
         let output = try runToCompletion("fork-bench", [
             "--connections", "300", "--concurrency", "1,8", "--rounds", "1", "--probe-forks", "200",
             "--idle-clients", "5", "--stream", "1M", "--json",
@@ -73,7 +75,7 @@ import Testing
 
     /// --peers adds a row for each of socat, xinetd and ncat that is installed here (and
     /// tcpserver, which --only-extra would otherwise leave out), each serving every connection.
-    @Test func thePeersThatAreInstalledAreMeasured() throws {
+    @Test(.needs(.tcpserver, .socat)) func thePeersThatAreInstalledAreMeasured() throws {
         let output = try runToCompletion("fork-bench", [
             "--only-extra", "--peers", "--connections", "50", "--concurrency", "2", "--rounds", "1",
             "--idle-clients", "3", "--stream", "64K", "--json",
@@ -100,7 +102,7 @@ import Testing
         #expect(Set(streams.compactMap { $0["server"] as? String }) == Set(installed))
     }
 
-    @Test func ctrlCStopsEveryServerItStarted() throws {
+    @Test(.needs(.tcpserver)) func ctrlCStopsEveryServerItStarted() throws {
         let bench = try ServerProcess("fork-bench", ["--connections", "1000000", "--probe-forks", "0"])
         try bench.waitForLines(containing: "fork-bench: started ", count: 8, timeout: 60)
         let servers = ProcessTable.children(of: bench.pid).map(\.pid)

@@ -2,13 +2,14 @@ import ForkServer
 import Glibc
 import ProcessInspection
 import Testing
+import TestPeers
 
 /// forkserver beside the real tcpserver (ucspi-tcp 0.88): the same arguments, the same program,
 /// one client; what the program sees and what the log says must be the same, once pids and
 /// ports are named instead of numbered and each line's `tcpserver: `/`forkserver: ` is taken off.
 ///
 /// Both always run with `-H -R -l 0`: no DNS, no IDENT, no lookup of the local name.
-@Suite struct ForkServerProgramDifferentialTests {
+@Suite(.needs(.tcpserver, .tcprules, .python3)) struct ForkServerProgramDifferentialTests {
     /// One way of running both servers.
     struct Case: Sendable, CustomTestStringConvertible {
         let testDescription: String
@@ -57,7 +58,7 @@ import Testing
 
     /// A program that prints TCP_NODELAY, SO_KEEPALIVE and the IPv4 options of its connection.
     static let socketOptionsPrinter = [
-        "/usr/bin/python3", "-c",
+        Peer.python3.path, "-c",
         """
         import socket
         s = socket.socket(fileno=0)

@@ -2,6 +2,7 @@ import ForkServer
 import Glibc
 import ProcessInspection
 import Testing
+import TestPeers
 
 /// forkserver, tcpserver's command line running any program per connection: real programs
 /// (cat, env, sh), real clients (sockets on loopback and the real tcpclient), real rules
@@ -121,7 +122,7 @@ import Testing
 
     // MARK: - Rules
 
-    @Test func anAllowRuleSetsItsVariable() throws {
+    @Test(.needs(.tcprules)) func anAllowRuleSetsItsVariable() throws {
         let directory = try TemporaryDirectory()
         let rules = try directory.compileRules("127.0.0.1:allow,GREETING=\"hi\"\n")
         let server = try UCSPIServer(.forkserver, ["-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
@@ -131,7 +132,7 @@ import Testing
         #expect(seen["TCPREMOTEIP"] == "127.0.0.1")
     }
 
-    @Test func aDenyRuleClosesTheConnectionWithNothingButTheBanner() throws {
+    @Test(.needs(.tcprules)) func aDenyRuleClosesTheConnectionWithNothingButTheBanner() throws {
         let directory = try TemporaryDirectory()
         let rules = try directory.compileRules("127.0.0.1:deny\n")
         let server = try UCSPIServer(.forkserver, ["-v", "-B", "banner\r\n", "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
@@ -143,7 +144,7 @@ import Testing
         #expect(server.logLines.contains("end \(pid) status 25600"), "\(server.logLines)")
     }
 
-    @Test func aMissingRulesFileDropsEachConnectionAndTheServerGoesOn() throws {
+    @Test(.needs(.tcprules)) func aMissingRulesFileDropsEachConnectionAndTheServerGoesOn() throws {
         let directory = try TemporaryDirectory()
         let rules = "\(directory.path)/rules.cdb"
         let server = try UCSPIServer(.forkserver, ["-v", "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
@@ -169,7 +170,7 @@ import Testing
         #expect(environmentVariables(in: try client.receiveUntilEnd())["TCPREMOTEIP"] == "127.0.0.1")
     }
 
-    @Test func recompiledRulesApplyToTheNextClientWithoutASignal() throws {
+    @Test(.needs(.tcprules)) func recompiledRulesApplyToTheNextClientWithoutASignal() throws {
         let directory = try TemporaryDirectory()
         let rules = try directory.compileRules("127.0.0.1:allow,ROUND=\"one\"\n")
         let server = try UCSPIServer(.forkserver, ["-v", "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
@@ -184,7 +185,7 @@ import Testing
         #expect(environmentVariables(in: try third.receiveUntilEnd())["ROUND"] == "three")
     }
 
-    @Test func withDashHARuleForTheClientsNameComesBeforeAnAddressPrefix() throws {
+    @Test(.needs(.tcprules)) func withDashHARuleForTheClientsNameComesBeforeAnAddressPrefix() throws {
         let directory = try TemporaryDirectory()
         // tcprules' order: the exact address, then =host, then shorter and shorter prefixes.
         let rules = try directory.compileRules("=localhost:allow,MATCHED=\"name\"\n127.:allow,MATCHED=\"prefix\"\n")
@@ -275,9 +276,9 @@ import Testing
 
     // MARK: - tcpclient
 
-    @Test func theRealTcpclientReadsWhatTheProgramWrites() throws {
+    @Test(.needs(.tcpclient)) func theRealTcpclientReadsWhatTheProgramWrites() throws {
         let server = try UCSPIServer(.forkserver, ["127.0.0.1", "0", "/usr/bin/env"])
-        let result = try FinishedProgram.run("/usr/bin/tcpclient", [
+        let result = try FinishedProgram.run(Peer.tcpclient.path, [
             "-H", "-R", "-l", "0", "127.0.0.1", "\(server.port)",
             "/bin/sh", "-c", "echo CLIENTPORT=$TCPLOCALPORT; exec cat <&6",
         ])
@@ -287,9 +288,9 @@ import Testing
         #expect(seen["TCPLOCALPORT"] == "\(server.port)" && seen["PROTO"] == "TCP")
     }
 
-    @Test func theRealTcpclientWritesWhatTheProgramReads() throws {
+    @Test(.needs(.tcpclient)) func theRealTcpclientWritesWhatTheProgramReads() throws {
         let server = try UCSPIServer(.forkserver, ["127.0.0.1", "0", "/bin/sh", "-c", "read line; echo \"got $line\""])
-        let result = try FinishedProgram.run("/usr/bin/tcpclient", [
+        let result = try FinishedProgram.run(Peer.tcpclient.path, [
             "-H", "-R", "-l", "0", "127.0.0.1", "\(server.port)", "/bin/sh", "-c", "echo ping >&7; exec cat <&6",
         ])
         #expect(result.status == .exited(0))
@@ -311,7 +312,7 @@ import Testing
         }
     }
 
-    @Test(
+    @Test(.needs(.tcpserver), 
         .enabled(if: getuid() == 0, "needs root to start the server as nobody"),
         arguments: UCSPIServer.Implementation.allCases, [("-u", "uid"), ("-g", "gid")]
     )

@@ -1,5 +1,6 @@
 import ForkServer
 import Glibc
+import TestPeers
 
 /// A failed step of a test's setup, with what happened.
 struct SetupFailure: Error, CustomStringConvertible {
@@ -37,7 +38,7 @@ final class RulesDirectory {
         try write(Array(rules.utf8), to: source)
         let cdb = "\(path)/\(name)"
         let status = try ChildProcess.spawn(
-            path: "/usr/bin/tcprules",
+            path: Peer.tcprules.path,
             arguments: [cdb, "\(path)/\(name).tmp"],
             standardInput: .open(path: source),
             standardOutput: .null,
@@ -59,7 +60,7 @@ final class RulesDirectory {
         if let remoteInfo {
             arguments.append("TCPREMOTEINFO=\(remoteInfo)")
         }
-        arguments += ["/usr/bin/tcprulescheck", cdb]
+        arguments += [Peer.tcprulescheck.path, cdb]
         let output = "\(path)/tcprulescheck.out"
         try write([], to: output)
         let status = try ChildProcess.spawn(

@@ -1,10 +1,11 @@
 import ForkServer
 import Glibc
 import Testing
+import TestPeers
 
 /// A real HAProxy in front, sending the PROXY protocol: the servers see and log the client's
 /// own address and port, not HAProxy's.
-@Suite struct HAProxyTests {
+@Suite(.needs(.haproxy)) struct HAProxyTests {
     @Test(arguments: ["send-proxy", "send-proxy-v2"])
     func echoServerBehindHAProxyLogsEachClientsOwnAddressAndPort(option: String) throws {
         let server = try ServerProcess.startEchoServer(["--proxy-protocol"])

@@ -1,28 +1,29 @@
 import ForkServer
 import Glibc
 import Testing
+import TestPeers
 
 /// contrib/scale-out/run: three hosts in network namespaces behind a real HAProxy, one drained
-/// with SIGTERM in the middle of the load. Runs where network namespaces can be made (as root,
-/// with iproute2 and haproxy: CI).
+/// with SIGTERM in the middle of the load. Needs HAProxy and iproute2, and runs where network
+/// namespaces can be made (as root: CI).
 @Suite struct ScaleOutTests {
     /// Whether this machine lets the test make a network namespace of its own.
     static let isAvailable: Bool = {
-        guard getuid() == 0, access("/usr/sbin/haproxy", X_OK) == 0, access("/usr/bin/bash", X_OK) == 0 else {
+        guard getuid() == 0, Peer.ip.isInstalled else {
             return false
         }
         let probe = "fsso-probe-\(getpid())"
-        guard let added = try? ChildProcess.spawn(path: "/usr/sbin/ip", arguments: ["netns", "add", probe], standardOutput: .null, standardError: .null),
+        guard let added = try? ChildProcess.spawn(path: Peer.ip.path, arguments: ["netns", "add", probe], standardOutput: .null, standardError: .null),
               (try? added.wait()) == .exited(0) else {
             return false
         }
-        if let removed = try? ChildProcess.spawn(path: "/usr/sbin/ip", arguments: ["netns", "del", probe]) {
+        if let removed = try? ChildProcess.spawn(path: Peer.ip.path, arguments: ["netns", "del", probe]) {
             _ = try? removed.wait()
         }
         return true
     }()
 
-    @Test(.enabled(if: ScaleOutTests.isAvailable), arguments: ["echo-server", "forkserver"])
+    @Test(.needs(.haproxy, .ip), .enabled(if: ScaleOutTests.isAvailable, "needs root to make network namespaces"), arguments: ["echo-server", "forkserver"])
     func allThreeHostsServeTheRealClientsAndADrainLosesNoConnection(program: String) throws {
         let script = "\(SystemdUnitTests.packageRoot)/contrib/scale-out/run"
         // The script's report is on its standard output: sent to the standard error the test reads.

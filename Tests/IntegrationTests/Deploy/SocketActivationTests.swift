@@ -2,18 +2,15 @@ import ForkServer
 import Glibc
 import ProcessInspection
 import Testing
+import TestPeers
 
 /// Socket activation with the real systemd-socket-activate as the parent: it listens, and on
 /// the first client execs the server with the socket as descriptor 3 and LISTEN_FDS=1.
-@Suite struct SocketActivationTests {
-    static let activator = "/usr/bin/systemd-socket-activate"
+@Suite(.needs(.systemdSocketActivate)) struct SocketActivationTests {
 
     /// Starts `systemd-socket-activate -l 127.0.0.1:PORT` with `command` and waits until it listens.
     static func activate(_ command: [String], listening ports: [UInt16]) throws -> ServerProcess {
-        guard access(activator, X_OK) == 0 else {
-            throw TestFailure("\(activator) is missing: apt-get install systemd (.ci/run does)")
-        }
-        let process = try ServerProcess(activator, ports.flatMap { ["-l", "127.0.0.1:\($0)"] } + command)
+        let process = try ServerProcess(Peer.systemdSocketActivate.path, ports.flatMap { ["-l", "127.0.0.1:\($0)"] } + command)
         try process.waitForLines(containing: "Listening on 127.0.0.1:", count: ports.count)
         return process
     }

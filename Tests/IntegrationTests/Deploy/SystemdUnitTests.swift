@@ -2,11 +2,11 @@ import ForkServer
 import Glibc
 import ProcessInspection
 import Testing
+import TestPeers
 
 /// contrib/systemd's unit files, checked by the real `systemd-analyze verify`, which needs no
 /// running systemd: every key known, every command executable.
 @Suite struct SystemdUnitTests {
-    static let analyzer = "/usr/bin/systemd-analyze"
     static let units = ["echo-server.socket", "echo-server.service", "forkserver-daytime.service"]
 
     /// The package's root, from this file's path (Tests/IntegrationTests/Deploy/...).
@@ -16,10 +16,7 @@ import Testing
         return parts.joined(separator: "/")
     }()
 
-    @Test func theUnitFilesPassSystemdAnalyzeVerify() throws {
-        guard access(Self.analyzer, X_OK) == 0 else {
-            throw TestFailure("\(Self.analyzer) is missing: apt-get install systemd (.ci/run does)")
-        }
+    @Test(.needs(.systemdAnalyze)) func theUnitFilesPassSystemdAnalyzeVerify() throws {
         let directory = try TemporaryDirectory()
         var paths: [String] = []
         for unit in Self.units {
@@ -31,7 +28,7 @@ import Testing
             paths.append(try directory.write(built.joined(separator: "\n"), to: unit))
         }
         #expect(paths.count == 3)
-        let analyzer = try ServerProcess(Self.analyzer, ["verify", "--man=no"] + paths)
+        let analyzer = try ServerProcess(Peer.systemdAnalyze.path, ["verify", "--man=no"] + paths)
         #expect(try analyzer.waitForExitCode() == 0)
         #expect(analyzer.lines.isEmpty, "\(analyzer.lines)")
     }

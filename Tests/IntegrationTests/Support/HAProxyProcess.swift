@@ -1,11 +1,11 @@
 import ForkServer
 import Glibc
+import TestPeers
 
 /// A real HAProxy (Debian's haproxy package) in front of servers under test, in TCP mode. Its
 /// frontend is a `LoopbackListener` the test opened and passes as descriptor 3 (`bind fd@3`),
 /// so clients can connect at once: the kernel queues them until HAProxy accepts.
 final class HAProxyProcess {
-    static let executable = "/usr/sbin/haproxy"
     let process: ServerProcess
     let directory: TemporaryDirectory
     /// The frontend's port: where clients connect.
@@ -15,9 +15,6 @@ final class HAProxyProcess {
     /// Starts HAProxy balancing over `servers`, each a line's tail such as
     /// `127.0.0.1:8001 send-proxy-v2`.
     init(servers: [String], backendOptions: [String] = []) throws {
-        guard access(Self.executable, X_OK) == 0 else {
-            throw TestFailure("\(Self.executable) is missing: apt-get install haproxy (.ci/run does)")
-        }
         directory = try TemporaryDirectory()
         frontend = try LoopbackListener()
         port = frontend.port
@@ -39,7 +36,7 @@ final class HAProxyProcess {
         let path = try directory.write(configuration, to: "haproxy.cfg")
         // The listener arrives as standard input, which the shell moves to descriptor 3.
         process = try ServerProcess(
-            "/bin/sh", ["-c", "exec \(Self.executable) -f \(path) -db 3<&0 </dev/null"],
+            "/bin/sh", ["-c", "exec \(Peer.haproxy.path) -f \(path) -db 3<&0 </dev/null"],
             standardInput: .descriptor(FileDescriptor(rawValue: frontend.fd))
         )
     }

@@ -1,5 +1,6 @@
 import ForkServer
 import Glibc
+import TestPeers
 
 /// A directory under /tmp (mkdtemp(3)) for a test's files, scripts, rules and sockets; removed
 /// with everything in it when the test lets go of it.
@@ -49,7 +50,7 @@ final class TemporaryDirectory {
     func compileRules(_ rules: String, into name: String = "rules.cdb") throws -> String {
         let source = try write(rules, to: "\(name).txt")
         let cdb = "\(path)/\(name)"
-        let result = try FinishedProgram.run("/usr/bin/tcprules", [cdb, "\(cdb).tmp"], input: source)
+        let result = try FinishedProgram.run(Peer.tcprules.path, [cdb, "\(cdb).tmp"], input: source)
         guard result.status == .exited(0) else {
             throw TestFailure("tcprules ended with \(result.status) on:\n\(rules)")
         }

@@ -2,6 +2,7 @@ import ForkServer
 import Glibc
 import ProcessInspection
 import Testing
+import TestPeers
 
 /// forkserver, or the real tcpserver of ucspi-tcp, started with `-1` in a process group of its
 /// own: the port is read from standard output (the server prints it once listening, then lets
@@ -17,7 +18,7 @@ final class UCSPIServer {
         var path: String {
             switch self {
             case .forkserver: "\(ServerProcess.buildDirectory)/forkserver"
-            case .tcpserver: "/usr/bin/tcpserver"
+            case .tcpserver: Peer.tcpserver.path
             }
         }
 

@@ -639,9 +639,8 @@ static void write_log_lines(const CForkServer_exec_request *request) {
         }
     }
     // One write, as every log line of the server: lines of concurrent processes never mix. A log
-    // that cannot be written does not keep the client from its program, as in the server.
-    ssize_t ignored = write(STDERR_FILENO, request->log_buffer, length);
-    (void)ignored;
+    // that cannot be written now does not keep the client from its program, as in the server.
+    CForkServer_log_write(request->log_buffer, length);
 }
 
 void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkServer_exec_failure *failure) {
@@ -653,6 +652,12 @@ void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkS
     // the program would run in the server's group, as every program tcpserver and s6-tcpserverd
     // start does, and the drain would signal it by its pid alone (ForkingServer's send).
     setpgid(0, 0);
+    // tcpserver's order: the pid and ok or deny lines come before anything the program writes.
+    // Written while SIGPIPE is still ignored: a log on a pipe with no reader must not kill the
+    // client's program before it runs. Where signals are blocked (a spawned child), that write
+    // leaves SIGPIPE pending; ignoring it again discards it (sigaction(2)), before the defaults.
+    write_log_lines(request);
+    set_disposition(SIGPIPE, SIG_IGN);
     // The server's dispositions back to the defaults: caught ones would go at exec(2) by
     // themselves, ignored ones would not. sigaction(2) fails only for a signal that does not
     // exist or cannot be caught, and the set holds neither.
@@ -663,8 +668,6 @@ void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkS
             set_disposition(signo, SIG_DFL);
         }
     }
-    // tcpserver's order: the pid and ok or deny lines come before anything the program writes.
-    write_log_lines(request);
     if (request->exit_status != 0) {
         _exit(request->exit_status);
     }

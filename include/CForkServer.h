@@ -59,6 +59,25 @@ ssize_t CForkServer_splice(int from, int to, size_t length);
 /// descriptor from `lowest` up.
 int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);
 
+// MARK: - Log (CShim/log.c)
+
+/// Makes the log's writes never block, once in the server: standard error opened again through
+/// /proc (a description of the server's own, O_NONBLOCK and close-on-exec) when it is a pipe,
+/// FIFO or terminal, or written with MSG_DONTWAIT when it is a socket. Standard error itself is
+/// left as it is, for the programs the server runs. Returns 0, or -1 with errno set when the log
+/// stays blocking (no /proc, no descriptor left).
+int CForkServer_log_open(void);
+
+/// Writes one line of the log (shorter than PIPE_BUF), whole or not at all; false, and the line
+/// counted as dropped, when it could not be written at once.
+bool CForkServer_log_write(const void *bytes, size_t length);
+
+/// The lines dropped and not yet reported, in this process (and a spawned child's, which shares it).
+unsigned long CForkServer_log_dropped(void);
+
+/// Takes `count` reported lines off the dropped count.
+void CForkServer_log_forget_dropped(unsigned long count);
+
 // MARK: - Signals
 
 /// Installs the signal dispositions of a forking server, once per process:

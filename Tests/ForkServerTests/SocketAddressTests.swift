@@ -33,7 +33,7 @@ import Testing
             var address = in_addr(s_addr: value.bigEndian)
             var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
             try #require(inet_ntop(AF_INET, &address, &text, socklen_t(text.count)) != nil)
-            let expected = String(cString: text)
+            let expected = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let socketAddress = try #require(SocketAddress(ipAddress: expected, port: 1))
             #expect(socketAddress.ipAddress == expected)
         }

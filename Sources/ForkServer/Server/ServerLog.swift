@@ -1,7 +1,9 @@
 import CForkServer
 
 /// The server's log on standard error, one write(2) per line, so nothing sits in a stdio buffer
-/// when the server forks and lines of the parent and its children never interleave.
+/// when the server forks and lines of the parent and its children never interleave. Once the
+/// server has started, no write waits for the log's reader: a line that cannot be written at once
+/// is dropped, and the next line written says how many were (`neverBlock()`).
 ///
 /// A `ForkingServer` reports its events here (`listening`, `childStarted`, `childEnded`, ...), and
 /// the log writes them in one of two styles: this package's own, or tcpserver's, word for word,
@@ -232,11 +234,8 @@ public struct ServerLog: Sendable {
     }
 
     private func write(_ level: Verbosity, _ message: @autoclosure () -> String) {
-        guard var line = line(level, message()) else {
-            return
-        }
-        line.withUTF8 { bytes in
-            try? FileDescriptor.standardError.writeAll(UnsafeRawBufferPointer(bytes))
+        write(level) { line in
+            line.append(message())
         }
     }
 
@@ -250,11 +249,38 @@ public struct ServerLog: Sendable {
         guard level <= verbosity else {
             return
         }
+        let dropped = CForkServer_log_dropped()
+        if dropped > 0 {
+            reportDropped(dropped)
+        }
         LogLine.withLine { line in
             line.append(name)
             line.append(": ")
             build(&line)
-            try? FileDescriptor.standardError.writeAll(line.terminated())
+            let bytes = line.terminated()
+            _ = CForkServer_log_write(bytes.baseAddress, bytes.count)
+        }
+    }
+
+    /// Says how many lines could not be written (`CForkServer_log_write`): before the next line
+    /// that can be, which this one's failing to be written too does not count among them.
+    private func reportDropped(_ count: UInt) {
+        LogLine.withLine { line in
+            line.append(name)
+            line.append(style == .tcpserver ? ": warning: dropped " : ": dropped ")
+            line.append(count)
+            line.append(" log lines that could not be written at once")
+            let bytes = line.terminated()
+            CForkServer_log_forget_dropped(CForkServer_log_write(bytes.baseAddress, bytes.count) ? count : 1)
+        }
+    }
+
+    /// Makes this process's log writes never wait for the log's reader (`CForkServer_log_open`):
+    /// a line that cannot be written at once is dropped and counted, and the next one written
+    /// says how many were. Called once by the server, before it serves.
+    func neverBlock() {
+        if CForkServer_log_open() != 0 {
+            error("the log may block the server: cannot open standard error again: \(describe(Errno.current))")
         }
     }
 }

@@ -1,3 +1,4 @@
+import CForkServer
 import ForkServer
 import Glibc
 import ProcessInspection
@@ -167,6 +168,23 @@ final class ServerProcess: ProgramUnderTest {
         }
         collector.append(buffer[..<count])
         return true
+    }
+
+    /// Makes the pipe of standard error as small as a pipe can be (a page), so that a log nobody
+    /// reads is full after a few dozen lines. Called when the pipe holds less than that.
+    func shrinkLogPipe() throws {
+        guard fcntl(errorPipe, CFORKSERVER_F_SETPIPE_SZ, 4096) >= 0 else {
+            throw TestFailure.system("F_SETPIPE_SZ")
+        }
+    }
+
+    /// Closes the test's end of standard error, so that the process writes to a pipe without a
+    /// reader; the lines read before stay in `lines`.
+    func closeLogPipe() {
+        if errorPipe >= 0 {
+            close(errorPipe)
+            errorPipe = -1
+        }
     }
 
     /// Sends `signal` to the process.

@@ -74,6 +74,13 @@ public struct ListeningSocket: Sendable {
         try Syscall.shutdown(descriptor.rawValue, how: CInt(SHUT_RD))
     }
 
+    /// How many clients the kernel has completed and queued for accept(2) now, oldest first
+    /// (TCP_INFO's `tcpi_unacked`, which a listening socket fills with its queue's length); nil
+    /// when the kernel does not say.
+    public var queuedConnections: Int? {
+        (try? Syscall.tcpInfo(descriptor.rawValue)).map { Int($0.tcpi_unacked) }
+    }
+
     /// Closes the listening descriptor; queued clients that were never accepted are reset.
     public func close() throws(Errno) {
         try descriptor.close()

@@ -57,8 +57,7 @@ public struct ForkingServer {
     private static var youngWorkerNanoseconds: UInt64 { 1_000_000_000 }
 
     /// Prepares to serve `listener`, installing the server's signal handling (SIGCHLD reaper,
-    /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), making the log's writes never
-    /// wait for its reader (`ServerLog.neverBlock()`), making the listener's
+    /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), making the listener's
     /// accept(2) wait (`makeAcceptWait()`), and allocating once the tables of the per-source
     /// limits and the counters of bytes, when they are wanted.
     public init(listener: ListeningSocket, configuration: ServerConfiguration, handler: some ConnectionHandler, log: ServerLog) throws(Errno) {
@@ -66,7 +65,6 @@ public struct ForkingServer {
         // every client behind one proxy as one source.
         precondition(configuration.proxyProtocol == nil || !configuration.sourceLimits.isActive, "per-source limits count the proxy, not its clients")
         try ServerSignals.install()
-        log.neverBlock()
         if case .prefork = configuration.model {
             precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
             // The pool's drain shuts the listener down to wake its workers, which would end a
@@ -432,13 +430,34 @@ public struct ForkingServer {
 
     /// SIGTERM or SIGINT: stop accepting, give the children the grace period, then SIGTERM, then
     /// SIGKILL. SIGQUIT, or another SIGTERM or SIGINT during the grace period: SIGTERM at once.
+    ///
+    /// Clients the kernel had completed and queued when the drain began are served, not reset by
+    /// the listener's close: to them, and to a load balancer in front, they are connected, so it
+    /// could not retry them elsewhere. As many as the limit allows at once, the rest as children
+    /// end (or pool workers free up), within the grace period; clients that arrive meanwhile
+    /// queue behind them. Those still queued when the grace period ends are reset when the
+    /// listener closes (a service manager's socket keeps them for its next start), and the log
+    /// says how many. Not after SIGQUIT, which asks to stop now.
     private mutating func drain() {
         serviceStatus.stopping(children: children.count)
-        // Clients the kernel has already accepted are served rather than reset by the close:
-        // a load balancer could not retry them elsewhere, since to it they were connected.
-        // Not after SIGQUIT, which asks to stop now.
-        if configuration.model.isForkPerConnection && ServerSignals.quitRequests == 0 {
-            serveQueuedConnections()
+        let requests = Self.stopRequests
+        let graceEnds = Deadline.after(configuration.gracePeriod)
+        if ServerSignals.quitRequests == 0 {
+            var queued = listener.queuedConnections ?? 0
+            if configuration.model.isForkPerConnection {
+                serveQueuedConnections(&queued, until: nil, unlessRequestsExceed: requests)
+            }
+            let waiting = queued > 0 ? "; \(queued) clients queued before it are served as children free up" : ""
+            log.server("\(ServerSignals.shutdownSignalName): stopped accepting; \(children.count) children have \(ServerLog.seconds(configuration.gracePeriod)) s to finish\(waiting)")
+            if configuration.model.isForkPerConnection {
+                serveQueuedConnections(&queued, until: graceEnds, unlessRequestsExceed: requests)
+            } else {
+                waitForWorkersToTakeQueuedConnections(&queued, until: graceEnds, unlessRequestsExceed: requests)
+            }
+            if queued > 0 {
+                let fate = listener.isInherited ? "left queued on the service manager's socket" : "reset"
+                log.error("\(queued) queued clients not served within the grace period: \(fate)")
+            }
         }
         if !configuration.model.isForkPerConnection {
             // Every worker stops accepting: idle ones leave accept(2) with EINVAL and exit; busy
@@ -448,13 +467,9 @@ public struct ForkingServer {
             try? listener.stopAccepting()
         }
         try? listener.close()
-        if ServerSignals.quitRequests == 0 {
-            let requests = Self.stopRequests
-            log.server("\(ServerSignals.shutdownSignalName): stopped accepting; \(children.count) children have \(ServerLog.seconds(configuration.gracePeriod)) s to finish")
-            if waitForChildren(until: .after(configuration.gracePeriod), unlessRequestsExceed: requests) {
-                log.server("stopped")
-                return
-            }
+        if ServerSignals.quitRequests == 0 && waitForChildren(until: graceEnds, unlessRequestsExceed: requests) {
+            log.server("stopped")
+            return
         }
         if ServerSignals.quitRequests > 0 {
             log.server("SIGQUIT: stopped accepting; stopping now")
@@ -467,11 +482,17 @@ public struct ForkingServer {
         log.server("stopped")
     }
 
-    /// The drain's last pass: serves the clients already queued, as many as the limit allows,
-    /// without waiting for more. Each accept(2) follows a poll(2) that found a client, since
-    /// accept(2) out of descriptors fails with no client queued too; and the listener is made
-    /// non-blocking, as it was made, in case another process sharing it took the client.
-    private mutating func serveQueuedConnections() {
+    /// Serves the `queued` clients the drain found, oldest first (the kernel's queue is FIFO):
+    /// as many as the limit allows now and, given a deadline, the rest as children end, until it
+    /// passes or another signal to stop asks to hurry. Counts down `queued`, to 0 when no client
+    /// is left to take (another process sharing the listener took it, or it died in the queue).
+    /// Each accept(2) follows a poll(2) that found a client, since accept(2) out of descriptors
+    /// fails with no client queued too; and the listener is made non-blocking, as it was made,
+    /// in case another process sharing it took the client.
+    private mutating func serveQueuedConnections(_ queued: inout Int, until deadline: Deadline?, unlessRequestsExceed requests: Int) {
+        guard queued > 0 else {
+            return
+        }
         do {
             try listener.descriptor.setNonBlocking(true)
         } catch {
@@ -479,7 +500,37 @@ public struct ForkingServer {
             return
         }
         let listener = self.listener
-        while children.count < configuration.maxChildren && hasQueuedClient(listener) && serveNextConnection({ () throws(Errno) in try listener.accept() }) {
+        while queued > 0 {
+            let seen = ServerSignals.wakeups
+            reapFinishedChildren()
+            if children.count < configuration.maxChildren {
+                if hasQueuedClient(listener) && serveNextConnection({ () throws(Errno) in try listener.accept() }) {
+                    queued -= 1
+                } else {
+                    queued = 0
+                }
+                continue
+            }
+            guard let deadline, !deadline.hasPassed, Self.stopRequests <= requests else {
+                return
+            }
+            _ = wait(for: nil, until: deadline, unlessWokenSince: seen)
+        }
+    }
+
+    /// The pool's drain: its workers take the queued clients as they free up, and the listener
+    /// stays open until they have (its queue is empty), the deadline passes, another signal to
+    /// stop asks to hurry, or no worker is left. Nothing tells the server when a worker takes a
+    /// client, so it looks every 10 ms, while clients are queued.
+    private mutating func waitForWorkersToTakeQueuedConnections(_ queued: inout Int, until deadline: Deadline, unlessRequestsExceed requests: Int) {
+        while queued > 0 {
+            let seen = ServerSignals.wakeups
+            reapFinishedChildren()
+            if children.isEmpty || deadline.hasPassed || Self.stopRequests > requests {
+                return
+            }
+            _ = wait(for: nil, until: .soonest(deadline, .after(milliseconds: 10)), unlessWokenSince: seen)
+            queued = listener.queuedConnections ?? 0
         }
     }
 

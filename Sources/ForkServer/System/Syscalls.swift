@@ -34,6 +34,16 @@ enum Syscall {
         }
     }
 
+    /// getsockopt(2) of TCP_INFO.
+    static func tcpInfo(_ fd: CInt) throws(Errno) -> tcp_info {
+        var info = tcp_info()
+        var length = socklen_t(MemoryLayout<tcp_info>.size)
+        _ = try valueOrErrno(retryOnInterrupt: false) {
+            getsockopt(fd, CInt(IPPROTO_TCP), TCP_INFO, &info, &length)
+        }
+        return info
+    }
+
     static func bind(_ fd: CInt, to address: SocketAddress) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) {
             address.withSockaddr { CForkServer.bind(fd, $0, $1) }

@@ -172,14 +172,26 @@ import Testing
         try server.waitUntilListening()
         try server.waitForLines(containing: "echo-server: worker ", count: 2)
         #expect(throws: (any Error).self) { try server.waitForLine(containing: "accept failed", timeout: 0.5) }
-        let client = try TestClient(port: server.port)
-        try client.send("patience")
-        try server.waitForLine(containing: "accept failed: Too many open files; pausing 100 ms")
         // accept(2) fails for want of a descriptor before it would report the drain's shutdown:
-        // the workers see it in poll(2), and leave within the grace period, unsignalled.
+        // the workers see it in poll(2), and leave at once, unsignalled.
         server.send(SIGTERM)
         #expect(try server.waitForExitCode(timeout: 20) == 0)
         #expect(!server.lines.contains { $0.contains("sending SIGTERM") }, "\(server.lines)")
+    }
+
+    @Test func aPoolOutOfDescriptorsWithAClientQueuedSaysSoOnceAndResetsItAtTheGracePeriodsEnd() throws {
+        let server = try ServerProcess("/usr/bin/prlimit", [
+            "--nofile=4:64", "\(ServerProcess.buildDirectory)/echo-server", "--model", "prefork", "--workers", "2", "--grace", "1", "--port", "0",
+        ])
+        try server.waitUntilListening()
+        let client = try TestClient(port: server.port)
+        try client.send("patience")
+        try server.waitForLine(containing: "accept failed: Too many open files; pausing 100 ms")
+        // The drain waits the grace period for a worker to take the client; none can.
+        server.send(SIGTERM)
+        try server.waitForLine(containing: "1 queued clients not served within the grace period: reset")
+        #expect(try client.closedByPeer(within: 10))
+        #expect(try server.waitForExitCode(timeout: 20) == 0)
     }
 
     @Test(.enabled(if: getuid() == 0, "needs root to run the server as a user with a process limit"))

@@ -62,6 +62,24 @@ import Testing
         #expect(table.count(of: a) == 0)
     }
 
+    @Test func refusalsAtTheLimitAreLoggedOnceEveryTenSecondsWithTheCountBetween() {
+        let table = ConnectionsPerSource(limit: 1, maxChildren: 40)
+        let a = source("127.0.0.1")
+        let second: UInt64 = 1_000_000_000
+        let start = 1000 * second
+        #expect(table.refusal(of: a, at: start) == nil, "a source with no connection is not at its limit")
+        #expect(table.add(a))
+        #expect(table.refusal(of: a, at: start) == 0)
+        #expect(table.refusal(of: a, at: start + second) == nil)
+        #expect(table.refusal(of: a, at: start + 9 * second) == nil)
+        #expect(table.refusal(of: a, at: start + 10 * second) == 2)
+        #expect(table.refusal(of: a, at: start + 10 * second) == nil)
+        // A source that leaves and comes back starts afresh.
+        table.remove(a)
+        #expect(table.add(a))
+        #expect(table.refusal(of: a, at: start + 11 * second) == 0)
+    }
+
     @Test func theConnectionTableHoldsAsManySourcesAsChildrenAndNeverGrows() {
         // Full to maxChildren with one connection per source, over and over, in changing
         // orders: every count is found (removal keeps every probe run intact), nothing leaks.

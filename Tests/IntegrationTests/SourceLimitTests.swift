@@ -45,7 +45,10 @@ import Testing
         // timeout, for ever); with one, it holds 8 and the rest of the world is served.
         let server = try ServerProcess.startEchoServer(["--max-per-source", "8"])
         let idle = try (0..<40).map { _ in try TestClient(port: server.port, source: "127.0.0.66") }
-        try server.waitForLines(containing: "127.0.0.66 is at its limit of 8 connections", count: 32)
+        for refused in idle[8...] {
+            #expect(try refused.closedByPeer(within: 10))
+        }
+        try server.waitForLine(containing: "127.0.0.66 is at its limit of 8 connections")
         server.readAvailableLines()
         #expect(server.lines.filter { $0.contains(" from 127.0.0.66:") && $0.contains(": pid ") }.count == 8)
         for source in ["127.0.0.1", "127.0.0.2", "127.1.2.3"] {
@@ -123,6 +126,22 @@ import Testing
         let fresh = try TestClient(port: server.port, source: "127.9.9.9")
         #expect(try fresh.isServed())
         #expect(ProcessTable.exists(server.pid))
+    }
+
+    /// A source at its limit that keeps connecting gets one line every ten seconds, which counts
+    /// the refusals it does not log: it cannot flood the log.
+    @Test func aSourceHammeringItsLimitGetsOneLineNotOnePerConnection() throws {
+        let server = try ServerProcess.startEchoServer(["--max-per-source", "1"])
+        let held = try TestClient(port: server.port, source: "127.0.0.5")
+        #expect(try held.isServed())
+        for _ in 0..<200 {
+            let refused = try TestClient(port: server.port, source: "127.0.0.5")
+            #expect(try refused.closedByPeer(within: 10))
+        }
+        let other = try TestClient(port: server.port, source: "127.0.0.6")
+        #expect(try other.isServed())
+        try server.waitForLine(containing: " from 127.0.0.6:\(other.localPort) ")
+        #expect(server.lines.filter { $0.contains("is at its limit") }.count == 1, "\(server.lines.filter { $0.contains("is at its limit") })")
     }
 
     @Test func forkserverRefusesASourceOverDashCWithItsMessageAndServesTheOthers() throws {

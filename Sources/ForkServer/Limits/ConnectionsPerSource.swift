@@ -16,6 +16,8 @@ package final class ConnectionsPerSource {
         var count: UInt32
         /// The slot the key's hash points to, so that removal need not hash again.
         var home: UInt32
+        /// When this source's refusals at the limit are logged.
+        var refusals: LogThrottle
     }
 
     /// The most connections from one source.
@@ -73,9 +75,18 @@ package final class ConnectionsPerSource {
             slot = (slot + 1) & mask
         }
         // An empty slot always comes: the table is at most half full (see above).
-        entries[slot] = Entry(high: source.high, low: source.low, count: 1, home: home)
+        entries[slot] = Entry(high: source.high, low: source.low, count: 1, home: home, refusals: LogThrottle())
         sources += 1
         return true
+    }
+
+    /// Counts a refusal of `source` at the limit at `now` (`LogThrottle.event`): the refusals not
+    /// logged before it when a line is due, nil when none is, or when `source` has no connection.
+    package func refusal(of source: SourceKey, at now: UInt64) -> Int? {
+        guard let slot = find(source) else {
+            return nil
+        }
+        return entries[slot].refusals.event(at: now)
     }
 
     /// Forgets one connection of `source`; its entry goes when it has none left.

@@ -24,10 +24,10 @@ final class SourceGate {
         // The concurrency limit first: it changes nothing when it refuses, whereas the rate
         // limit spends a token when it lets a connection in.
         if let perSource, perSource.count(of: source) >= perSource.limit {
-            log.droppedConnection(
-                from: connection.peerAddress,
-                "\(source.naming(connection.peerAddress)) is at its limit of \(perSource.limit) connection\(perSource.limit == 1 ? "" : "s")"
-            )
+            if let unlogged = perSource.refusal(of: source, at: Syscall.monotonicNanoseconds()) {
+                let limit = "\(perSource.limit) connection\(perSource.limit == 1 ? "" : "s")"
+                log.droppedConnection(from: connection.peerAddress, "\(source.naming(connection.peerAddress)) is at its limit of \(limit)\(LogThrottle.since(unlogged, more: "refused"))")
+            }
             if !limits.refusalMessage.isEmpty {
                 send(limits.refusalMessage, to: connection)
             }
@@ -35,8 +35,7 @@ final class SourceGate {
         }
         if let rates, case .refused(let logged, let unlogged) = rates.admit(source, at: Syscall.monotonicNanoseconds()) {
             if logged {
-                let since = unlogged == 0 ? "" : " (\(unlogged) more refused since the last line)"
-                log.droppedConnection(from: connection.peerAddress, "\(source.naming(connection.peerAddress)) is over its rate of \(rates.rate)\(since)")
+                log.droppedConnection(from: connection.peerAddress, "\(source.naming(connection.peerAddress)) is over its rate of \(rates.rate)\(LogThrottle.since(unlogged, more: "refused"))")
             }
             return nil
         }

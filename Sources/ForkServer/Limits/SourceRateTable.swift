@@ -18,10 +18,8 @@ package final class SourceRateTable {
         var low: UInt64
         /// When this source's bucket is full again (CLOCK_MONOTONIC ns); 0 for a free entry.
         var fullAt: UInt64
-        /// When a refusal of this source was last logged; 0 for never.
-        var loggedAt: UInt64
-        /// Refusals not logged since then.
-        var unlogged: UInt32
+        /// When this source's refusals are logged.
+        var refusals: LogThrottle
     }
 
     /// What `admit` decided.
@@ -33,8 +31,6 @@ package final class SourceRateTable {
     }
 
     private static var ways: Int { 8 }
-    /// A source over its rate gets one log line per this many nanoseconds at most.
-    package static var logIntervalNanoseconds: UInt64 { 10_000_000_000 }
 
     package let rate: ConnectionRate
     /// Entries in the table: the most sources remembered at once.
@@ -95,18 +91,14 @@ package final class SourceRateTable {
         }
         // Unknown, or forgotten: a full bucket. The entry taken is free, or the one nearest to
         // full (and forgotten already when that instant has passed).
-        entries[victim] = Entry(high: source.high, low: source.low, fullAt: now + interval, loggedAt: 0, unlogged: 0)
+        entries[victim] = Entry(high: source.high, low: source.low, fullAt: now + interval, refusals: LogThrottle())
         return .allowed
     }
 
     private func refuse(_ slot: Int, at now: UInt64) -> Decision {
-        if entries[slot].loggedAt != 0 && now - entries[slot].loggedAt < Self.logIntervalNanoseconds {
-            entries[slot].unlogged += 1
+        guard let unlogged = entries[slot].refusals.event(at: now) else {
             return .refused(log: false, unlogged: 0)
         }
-        let unlogged = Int(entries[slot].unlogged)
-        entries[slot].loggedAt = now
-        entries[slot].unlogged = 0
         return .refused(log: true, unlogged: unlogged)
     }
 }

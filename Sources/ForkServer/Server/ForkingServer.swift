@@ -304,8 +304,10 @@ public struct ForkingServer {
         serviceStatus.closeInChild()
         var served = 0
         // Out of descriptors, accept(2) fails at once, client or none: the worker then waits in
-        // poll(2) for a client before it tries again, and reports only a failure with one queued.
+        // poll(2) for a client before it tries again, and reports only a failure with one queued,
+        // once every ten seconds at most.
         var shortOfResources = false
+        var failures = LogThrottle()
         while served < maxRequests ?? .max {
             if shortOfResources {
                 var client = pollfd(fd: listener.descriptor.rawValue, events: Int16(POLLIN), revents: 0)
@@ -327,7 +329,9 @@ public struct ForkingServer {
                 default:
                     // EMFILE and its kind: this worker cannot take a client now; let another try.
                     if shortOfResources {
-                        log.error("worker \(Syscall.processID): accept failed: \(log.describe(error)); pausing 100 ms")
+                        if let unlogged = failures.event(at: Syscall.monotonicNanoseconds()) {
+                            log.error("worker \(Syscall.processID): accept failed: \(log.describe(error)); pausing 100 ms\(LogThrottle.since(unlogged, more: "failures"))")
+                        }
                         var nothing = pollfd()
                         _ = try? Syscall.poll(&nothing, count: 0, timeoutMilliseconds: 100, retryOnInterrupt: true)
                     }
@@ -447,26 +451,26 @@ public struct ForkingServer {
             if configuration.model.isForkPerConnection {
                 serveQueuedConnections(&queued, until: nil, unlessRequestsExceed: requests)
             }
+            if queued == 0 {
+                stopListening()
+            }
             let waiting = queued > 0 ? "; \(queued) clients queued before it are served as children free up" : ""
             log.server("\(ServerSignals.shutdownSignalName): stopped accepting; \(children.count) children have \(ServerLog.seconds(configuration.gracePeriod)) s to finish\(waiting)")
-            if configuration.model.isForkPerConnection {
-                serveQueuedConnections(&queued, until: graceEnds, unlessRequestsExceed: requests)
-            } else {
-                waitForWorkersToTakeQueuedConnections(&queued, until: graceEnds, unlessRequestsExceed: requests)
-            }
             if queued > 0 {
-                let fate = listener.isInherited ? "left queued on the service manager's socket" : "reset"
-                log.error("\(queued) queued clients not served within the grace period: \(fate)")
+                if configuration.model.isForkPerConnection {
+                    serveQueuedConnections(&queued, until: graceEnds, unlessRequestsExceed: requests)
+                } else {
+                    waitForWorkersToTakeQueuedConnections(&queued, until: graceEnds, unlessRequestsExceed: requests)
+                }
+                if queued > 0 {
+                    let fate = listener.isInherited ? "left queued on the service manager's socket" : "reset"
+                    log.error("\(queued) queued clients not served within the grace period: \(fate)")
+                }
+                stopListening()
             }
+        } else {
+            stopListening()
         }
-        if !configuration.model.isForkPerConnection {
-            // Every worker stops accepting: idle ones leave accept(2) with EINVAL and exit; busy
-            // ones finish their connection first. A child per connection never held the
-            // listener, so the fork model only closes it: shutdown(2) would also end the
-            // listening of a service manager that keeps the socket (socket activation).
-            try? listener.stopAccepting()
-        }
-        try? listener.close()
         if ServerSignals.quitRequests == 0 && waitForChildren(until: graceEnds, unlessRequestsExceed: requests) {
             log.server("stopped")
             return
@@ -480,6 +484,17 @@ public struct ForkingServer {
             _ = waitForChildren(until: nil, unlessRequestsExceed: .max)
         }
         log.server("stopped")
+    }
+
+    /// Every worker stops accepting: idle ones leave accept(2) with EINVAL and exit; busy ones
+    /// finish their connection first. A child per connection never held the listener, so the
+    /// fork model only closes it: shutdown(2) would also end the listening of a service manager
+    /// that keeps the socket (socket activation). Clients still queued are reset.
+    private func stopListening() {
+        if !configuration.model.isForkPerConnection {
+            try? listener.stopAccepting()
+        }
+        try? listener.close()
     }
 
     /// Serves the `queued` clients the drain found, oldest first (the kernel's queue is FIFO):

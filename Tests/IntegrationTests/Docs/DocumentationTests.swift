@@ -1,0 +1,258 @@
+import ForkServer
+import Glibc
+import ProcessInspection
+import Testing
+
+/// The documentation against the package: the Markdown's relative links lead to files and
+/// headings that exist, and the examples it shows are the code that is built.
+@Suite struct DocumentationTests {
+    /// The package's root, from this file's path (Tests/IntegrationTests/Docs/...).
+    static let packageRoot: String = {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(4)
+        return parts.joined(separator: "/")
+    }()
+
+    /// README.md, BENCHMARKS.md and every Markdown file under docs/, relative to the root.
+    static var markdownFiles: [String] {
+        ["README.md", "BENCHMARKS.md"] + names(in: "\(packageRoot)/docs").filter { $0.hasSuffix(".md") }.map { "docs/\($0)" }
+    }
+
+    @Test func theReadmeStartsWithTheTwoCommandsANewcomerNeeds() throws {
+        let lines = try Self.contents(of: "README.md").split(separator: "\n", omittingEmptySubsequences: false).prefix(6)
+        #expect(lines.count == 6)
+        #expect(lines[2] == "```sh")
+        #expect(lines[3].hasPrefix("swift run -c release echo-server "))
+        // .ci/run runs this command: the one the README gives.
+        #expect(lines[4].hasPrefix("swift test "))
+        #expect(lines[5] == "```")
+        #expect(try Self.contents(of: ".ci/run").split(separator: "\n").contains("swift test"))
+    }
+
+    @Test func theReadmeIsAFrontDoorOfAtMost200Lines() throws {
+        let lines = try Self.contents(of: "README.md").split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count <= 201, "\(lines.count) lines")
+    }
+
+    @Test func everyRelativeLinkInTheMarkdownLeadsToAFileAndHeadingThatExist() throws {
+        let files = Self.markdownFiles
+        #expect(files.contains("docs/forkserver.md"), "\(files)")
+        var broken: [String] = []
+        var checked = 0
+        for file in files {
+            let directory = file.split(separator: "/").dropLast().joined(separator: "/")
+            for target in Markdown.links(in: try Self.contents(of: file)) {
+                if target.contains("://") || target.hasPrefix("mailto:") {
+                    continue
+                }
+                checked += 1
+                let parts = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
+                let path = parts[0].isEmpty ? file : Self.normalized(directory.isEmpty ? String(parts[0]) : "\(directory)/\(parts[0])")
+                guard let path, Self.exists(path) else {
+                    broken.append("\(file): \(target): no such file")
+                    continue
+                }
+                guard parts.count == 2 else {
+                    continue
+                }
+                guard path.hasSuffix(".md") else {
+                    broken.append("\(file): \(target): an anchor into a file that is not Markdown")
+                    continue
+                }
+                if !Markdown.anchors(in: try Self.contents(of: path)).contains(String(parts[1])) {
+                    broken.append("\(file): \(target): no such heading in \(path)")
+                }
+            }
+        }
+        #expect(checked > 20, "only \(checked) links found")
+        #expect(broken.isEmpty, "\(broken.joined(separator: "\n"))")
+    }
+
+    @Test func theLinkCheckerReadsLinksAndHeadingsAsGitHubDoes() {
+        let text = """
+            # Signals: echo-server and forkserver
+            ## The loop waits in `accept(2)` (428a6e1)
+            ## The seeds' pitfalls, and what the code does instead
+            ## Options
+            ## Options
+            ```sh
+            # not a heading [nor](a-link.md)
+            ```
+            See [the log](echo-server.md#the-log), `[code](not-a-link.md)` and [BENCHMARKS.md](../BENCHMARKS.md).
+            """
+        #expect(Markdown.links(in: text) == ["echo-server.md#the-log", "../BENCHMARKS.md"])
+        #expect(Markdown.anchors(in: text) == [
+            "signals-echo-server-and-forkserver", "the-loop-waits-in-accept2-428a6e1",
+            "the-seeds-pitfalls-and-what-the-code-does-instead", "options", "options-1",
+        ])
+        #expect(Self.normalized("docs/../BENCHMARKS.md") == "BENCHMARKS.md")
+        #expect(Self.normalized("../outside.md") == nil)
+    }
+
+    @Test func theLibraryPageShowsUpcaseServerAsItIsBuilt() throws {
+        let page = try Self.contents(of: "docs/library.md")
+        let example = try #require(Markdown.codeBlocks(in: page, language: "swift").first)
+        let source = try Self.contents(of: "Sources/upcase-server/main.swift")
+        #expect(source.hasSuffix(example), "docs/library.md's example differs from Sources/upcase-server/main.swift")
+        // The README shows the handler alone: every line of it is a line of the program.
+        let readme = try #require(Markdown.codeBlocks(in: try Self.contents(of: "README.md"), language: "swift").first)
+        let sourceLines = Set(source.split(separator: "\n").map { $0.trimmingBlanks })
+        let missing = readme.split(separator: "\n").map { $0.trimmingBlanks }.filter { !sourceLines.contains($0) }
+        #expect(missing.isEmpty, "README lines not in Sources/upcase-server/main.swift: \(missing)")
+    }
+
+    // MARK: - Files
+
+    static func contents(of path: String) throws -> String {
+        guard let text = ProcessTable.readFile("\(packageRoot)/\(path)") else {
+            throw TestFailure.system("open \(packageRoot)/\(path)")
+        }
+        return text
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var status = stat()
+        return stat("\(packageRoot)/\(path)", &status) == 0
+    }
+
+    /// The names in `directory`, sorted, without `.` and `..`.
+    static func names(in directory: String) -> [String] {
+        guard let stream = opendir(directory) else {
+            return []
+        }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." {
+                names.append(name)
+            }
+        }
+        return names.sorted()
+    }
+
+    /// `path` with its `.` and `..` components resolved; nil when it leaves the package.
+    static func normalized(_ path: String) -> String? {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") {
+            switch part {
+            case ".":
+                continue
+            case "..":
+                guard parts.popLast() != nil else {
+                    return nil
+                }
+            default:
+                parts.append(part)
+            }
+        }
+        return parts.joined(separator: "/")
+    }
+}
+
+/// What the tests read of Markdown: inline links, headings as GitHub anchors them, and fenced
+/// code blocks. Code (fenced blocks and `spans`) holds neither links nor headings.
+enum Markdown {
+    /// The targets of the inline links `[text](target)`, in order.
+    static func links(in text: String) -> [String] {
+        var targets: [String] = []
+        for line in prose(text) {
+            let characters = Array(withoutCodeSpans(line))
+            var index = 0
+            while index + 1 < characters.count {
+                if characters[index] == "]" && characters[index + 1] == "(" {
+                    guard let close = characters[(index + 2)...].firstIndex(of: ")") else {
+                        break
+                    }
+                    targets.append(String(characters[(index + 2)..<close]))
+                    index = close
+                }
+                index += 1
+            }
+        }
+        return targets
+    }
+
+    /// The anchors GitHub gives the headings: lowercased, letters, digits, `-` and `_` kept,
+    /// spaces made `-`, the rest dropped; a repeated one gets `-1`, `-2`, ...
+    static func anchors(in text: String) -> [String] {
+        var anchors: [String] = []
+        var seen: [String: Int] = [:]
+        for line in prose(text) where line.hasPrefix("#") {
+            let title = line.drop { $0 == "#" }
+            guard title.first == " " else {
+                continue
+            }
+            var slug = ""
+            for character in title.trimmingBlanks.lowercased() {
+                if character == " " {
+                    slug.append("-")
+                } else if character.isLetter || character.isNumber || character == "-" || character == "_" {
+                    slug.append(character)
+                }
+            }
+            let count = seen[slug, default: 0]
+            seen[slug] = count + 1
+            anchors.append(count == 0 ? slug : "\(slug)-\(count)")
+        }
+        return anchors
+    }
+
+    /// The contents of the fenced code blocks marked `language`.
+    static func codeBlocks(in text: String, language: String) -> [String] {
+        var blocks: [String] = []
+        var current: [Substring]?
+        var fenced = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") {
+                if fenced, let lines = current {
+                    blocks.append(lines.map { "\($0)\n" }.joined())
+                }
+                current = !fenced && line.dropFirst(3) == language ? [] : nil
+                fenced.toggle()
+            } else if fenced {
+                current?.append(line)
+            }
+        }
+        return blocks
+    }
+
+    /// The lines outside fenced code blocks.
+    private static func prose(_ text: String) -> [Substring] {
+        var lines: [Substring] = []
+        var fenced = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.trimmingBlanks.hasPrefix("```") {
+                fenced.toggle()
+            } else if !fenced {
+                lines.append(line)
+            }
+        }
+        return lines
+    }
+
+    /// `line` without its code spans (`...`).
+    private static func withoutCodeSpans(_ line: Substring) -> String {
+        var result = ""
+        var inCode = false
+        for character in line {
+            if character == "`" {
+                inCode.toggle()
+            } else if !inCode {
+                result.append(character)
+            }
+        }
+        return result
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs.
+    var trimmingBlanks: String {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let start = firstIndex(where: { !blank($0) }), let end = lastIndex(where: { !blank($0) }) else {
+            return ""
+        }
+        return String(self[start...end])
+    }
+}

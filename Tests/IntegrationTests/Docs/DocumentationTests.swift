@@ -4,7 +4,9 @@ import ProcessInspection
 import Testing
 
 /// The documentation against the package: the Markdown's relative links lead to files and
-/// headings that exist, and the examples it shows are the code that is built.
+/// headings that exist, the examples it shows are the code that is built, and the manual pages
+/// list the options each program's `--help` lists. Nothing here needs man(1) or groff(1): the
+/// manual pages are read as the roff source they are.
 @Suite struct DocumentationTests {
     /// The package's root, from this file's path (Tests/IntegrationTests/Docs/...).
     static let packageRoot: String = {
@@ -99,6 +101,56 @@ import Testing
         let sourceLines = Set(source.split(separator: "\n").map { $0.trimmingBlanks })
         let missing = readme.split(separator: "\n").map { $0.trimmingBlanks }.filter { !sourceLines.contains($0) }
         #expect(missing.isEmpty, "README lines not in Sources/upcase-server/main.swift: \(missing)")
+    }
+
+    // MARK: - Manual pages
+
+    /// The programs with a manual page, each of which prints its options with `--help`.
+    static let manualPages = ["echo-server", "forkserver", "peer-chat"]
+
+    @Test(arguments: manualPages)
+    func theManualPageListsTheOptionsHelpLists(program: String) throws {
+        let help = try FinishedProgram.run("\(ServerProcess.buildDirectory)/\(program)", ["--help"])
+        #expect(help.status == .exited(0))
+        let fromHelp = Options.inHelp(help.outputText)
+        let fromPage = Options.inManualPage(try Self.contents(of: "man/\(program).1"))
+        #expect(fromHelp.contains("--help") && fromHelp.count > 3, "\(fromHelp)")
+        #expect(fromHelp.subtracting(fromPage).isEmpty, "in --help, not in man/\(program).1: \(fromHelp.subtracting(fromPage).sorted())")
+        #expect(fromPage.subtracting(fromHelp).isEmpty, "in man/\(program).1, not in --help: \(fromPage.subtracting(fromHelp).sorted())")
+    }
+
+    @Test func theOptionReadersFindEverySpellingOfAnOption() {
+        let help = """
+            options:
+              -c N, --max-children N  at most N programs at once
+              -v / -Q / -q            log every connection / errors only / nothing
+              --proxy-from CIDR       a proxy whose headers are believed; with
+                                      --proxy-protocol only
+              -C N[:MSG], --max-per-source N[:MSG]
+                                      at most N programs at once from one source
+            """
+        #expect(Options.inHelp(help) == ["-c", "--max-children", "-v", "-Q", "-q", "--proxy-from", "-C", "--max-per-source"])
+        let page = #"""
+            .SH DESCRIPTION
+            .TP
+            .B \-x
+            not an option of this section
+            .SH OPTIONS
+            .TP
+            .BI \-c " N\fR, \fP" \-\-max\-children " N"
+            at most N programs at once; more wait, as with \fB\-\-backlog\fR.
+            .TP
+            .BR \-v " / " \-Q " / " \-q
+            log every connection / errors only / nothing.
+            .SS Limits per source
+            .TP
+            .BI \-C " N\fR[\fP:MSG\fR], \fP" \-\-max\-per\-source " N\fR[\fP:MSG\fR]\fP"
+            at most N.
+            .SH SIGNALS
+            .TP
+            .B \-\-not\-an\-option
+            """#
+        #expect(Options.inManualPage(page) == ["-c", "--max-children", "-v", "-Q", "-q", "-C", "--max-per-source"])
     }
 
     // MARK: - Files
@@ -254,5 +306,54 @@ extension StringProtocol {
             return ""
         }
         return String(self[start...end])
+    }
+}
+
+/// The options a program documents: the spellings in its `--help` and in its manual page.
+enum Options {
+    /// The options of a usage text: on each line that starts with two spaces and a `-`, the
+    /// words that start with `-` before the description's column (two spaces or more).
+    static func inHelp(_ text: String) -> Set<String> {
+        var options = Set<String>()
+        for line in text.split(separator: "\n") where line.hasPrefix("  -") {
+            let spelling = line.dropFirst(2).split(separator: "  ", maxSplits: 1)[0]
+            options.formUnion(words(in: String(spelling)))
+        }
+        return options
+    }
+
+    /// The options of a manual page: the words that start with `-` in the tag line of each
+    /// `.TP` entry of the OPTIONS section (up to the next `.SH`, through its `.SS` parts).
+    static func inManualPage(_ roff: String) -> Set<String> {
+        var options = Set<String>()
+        var inOptions = false
+        var tagFollows = false
+        for line in roff.split(separator: "\n") {
+            if line.hasPrefix(".SH") {
+                inOptions = line.dropFirst(3).trimmingBlanks == "OPTIONS"
+            } else if inOptions && line.hasPrefix(".TP") {
+                tagFollows = true
+            } else if tagFollows {
+                tagFollows = false
+                options.formUnion(words(in: plainText(line)))
+            }
+        }
+        return options
+    }
+
+    /// A roff line without its macro name, quotes and font changes, with `\-` as `-`.
+    private static func plainText(_ line: Substring) -> String {
+        var text = line.hasPrefix(".") ? String(line.drop { $0 != " " }) : String(line)
+        for font in ["\\fB", "\\fI", "\\fR", "\\fP"] {
+            text = text.split(separator: font, omittingEmptySubsequences: false).joined(separator: " ")
+        }
+        return text.split(separator: "\\-", omittingEmptySubsequences: false).joined(separator: "-")
+            .filter { $0 != "\"" }
+    }
+
+    /// The words of `text` that start with `-` (and are more than a `-`), split at blanks and at
+    /// the punctuation between spellings: `,`, `/`, `[`, `]`.
+    private static func words(in text: String) -> [String] {
+        text.split { " \t,/[]".contains($0) }.map(String.init).filter { $0.hasPrefix("-") && $0.count > 1 }
     }
 }

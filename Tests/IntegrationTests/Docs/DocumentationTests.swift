@@ -5,8 +5,9 @@ import Testing
 
 /// The documentation against the package: the Markdown's relative links lead to files and
 /// headings that exist, the examples it shows are the code that is built, and the manual pages
-/// list the options each program's `--help` lists. Nothing here needs man(1) or groff(1): the
-/// manual pages are read as the roff source they are.
+/// list the options each program's `--help` lists, and contrib/install installs them where the
+/// systemd units look. Nothing here needs man(1) or groff(1): the manual pages are read as the
+/// roff source they are.
 @Suite struct DocumentationTests {
     /// The package's root, from this file's path (Tests/IntegrationTests/Docs/...).
     static let packageRoot: String = {
@@ -153,6 +154,61 @@ import Testing
         #expect(Options.inManualPage(page) == ["-c", "--max-children", "-v", "-Q", "-q", "-C", "--max-per-source"])
     }
 
+    // MARK: - contrib/install
+
+    /// Runs contrib/install with the programs the tests use, `environment` (NAME=value) set and
+    /// PREFIX, DESTDIR and BINDIR_FROM otherwise unset; returns what it wrote on standard output.
+    static func install(into destination: TemporaryDirectory, _ environment: [String] = []) throws -> String {
+        let unset = ["PREFIX", "DESTDIR", "BINDIR_FROM"].flatMap { ["-u", $0] }
+        let result = try FinishedProgram.run("/usr/bin/env", unset + ["DESTDIR=\(destination.path)"] + environment + [
+            "/bin/bash", "\(packageRoot)/contrib/install", "--from", ServerProcess.buildDirectory,
+        ])
+        #expect(result.status == .exited(0), "contrib/install ended with \(result.status)")
+        return result.outputText
+    }
+
+    @Test func theInstallScriptPutsTheProgramsAndManualPagesUnderDestdirAndPrefix() throws {
+        let destination = try TemporaryDirectory()
+        let output = try Self.install(into: destination, ["PREFIX=/opt/forkserver"])
+        let root = "\(destination.path)/opt/forkserver"
+        #expect(Self.names(in: "\(root)/bin") == ["echo-server", "forkserver", "peer-chat"])
+        #expect(Self.names(in: "\(root)/share/man/man1") == ["echo-server.1", "forkserver.1", "peer-chat.1"])
+        for program in Self.manualPages {
+            #expect(access("\(root)/bin/\(program)", X_OK) == 0, "\(program)")
+            #expect(Self.size(of: "\(root)/bin/\(program)") == Self.size(of: "\(ServerProcess.buildDirectory)/\(program)"), "\(program)")
+            let source = try Self.contents(of: "man/\(program).1")
+            #expect(ProcessTable.readFile("\(root)/share/man/man1/\(program).1") == source, "\(program).1")
+            #expect(output.contains("\(root)/bin/\(program)\n"), "\(output)")
+        }
+        let help = try FinishedProgram.run("\(root)/bin/forkserver", ["--help"])
+        #expect(help.status == .exited(0))
+    }
+
+    @Test func theSystemdUnitsStartTheProgramsWhereTheInstallScriptPutsThem() throws {
+        let destination = try TemporaryDirectory()
+        _ = try Self.install(into: destination)
+        var programs: [String] = []
+        for unit in SystemdUnitTests.units {
+            let text = try Self.contents(of: "contrib/systemd/\(unit)")
+            for line in text.split(separator: "\n") where line.hasPrefix("ExecStart=") {
+                let program = String(line.dropFirst("ExecStart=".count).split(separator: " ")[0])
+                programs.append(program)
+                #expect(access("\(destination.path)\(program)", X_OK) == 0, "\(unit): \(program) is not where contrib/install puts it")
+            }
+        }
+        #expect(programs == ["/usr/local/bin/echo-server", "/usr/local/bin/forkserver"])
+    }
+
+    @Test func theInstallScriptInstallsNothingWithoutTheBuiltPrograms() throws {
+        let destination = try TemporaryDirectory()
+        let result = try FinishedProgram.run("/usr/bin/env", [
+            "-u", "PREFIX", "-u", "BINDIR_FROM", "DESTDIR=\(destination.path)",
+            "/bin/bash", "\(Self.packageRoot)/contrib/install", "--from", "\(destination.path)/nothing-built-here",
+        ])
+        #expect(result.status == .exited(1))
+        #expect(Self.names(in: destination.path).isEmpty)
+    }
+
     // MARK: - Files
 
     static func contents(of path: String) throws -> String {
@@ -160,6 +216,12 @@ import Testing
             throw TestFailure.system("open \(packageRoot)/\(path)")
         }
         return text
+    }
+
+    /// The size of the file at `path` (absolute), or nil.
+    static func size(of path: String) -> Int? {
+        var status = stat()
+        return stat(path, &status) == 0 ? Int(status.st_size) : nil
     }
 
     static func exists(_ path: String) -> Bool {

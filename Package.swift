@@ -41,7 +41,7 @@ let package = Package(
         // tcpserver's command line: any program per connection.
         .executableTarget(name: "forkserver", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
         .executableTarget(name: "peer-chat", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
-        // The README's library example, built so that it cannot rot.
+        // The library's example in docs/library.md, built so that it cannot rot.
         .executableTarget(name: "upcase-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
         .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CForkServer", "ProcessInspection"]),
         // Reads /proc: the process trees fork-bench measures and the integration tests check.

@@ -1,6 +1,6 @@
-// The README's example of the library, built with the package so that it cannot rot: a server
-// of its own protocol (each line comes back in capitals), one process per connection, through
-// the public API only.
+// The library's example (docs/library.md, whose copy a test compares; the README shows its
+// handler), built with the package so that it cannot rot: a server of its own protocol (each
+// line comes back in capitals), one process per connection, through the public API only.
 import ForkServer
 
 /// Sends back what the client sends, with a-z made A-Z, until the client closes its side.

@@ -22,9 +22,11 @@ struct ChatOptions {
 
         A chat between two terminals over TCP. 'listen' waits for one peer, 'connect' dials it.
         Each side then sends what you type (its standard input) and shows what the peer sends
-        (on its standard output), byte for byte. Ctrl-D on an empty line ends the chat: the peer
-        sees the end of your input and closes, and both sides exit. Ctrl-C on either side, or
-        either side going away, ends it too.
+        (on its standard output), byte for byte. Ctrl-D on an empty line (or the end of piped
+        input) ends what you send: the peer sees the end, and can go on sending until its own
+        input ends; then both sides exit 0, every byte delivered. Ctrl-C on either side, or
+        either side failing or going away, ends the chat for both at once: the other side
+        reports that the peer reset the connection and exits 1.
 
         options:
           --host ADDRESS          IPv4 or IPv6 address to listen on or to connect to (default

@@ -4,20 +4,34 @@ import Glibc
 /// One side of the chat once connected, as in the seed: this process copies what the peer
 /// sends to standard output, while a forked `KeyboardProcess` copies standard input to the peer.
 ///
-/// Every ending ends both processes: when the peer closes or resets the connection, the relay
-/// sends the keyboard process SIGUSR1 and reaps it; when the relay itself ends (SIGTERM,
-/// SIGINT, SIGKILL), the kernel sends the keyboard process its parent-death signal; when the
-/// keyboard process ends other than by finishing its input (a signal, a failure), its lifeline
-/// closes, and the relay reaps it and ends too. The relay's exit closes the connection, so in
-/// every case the peer sees this side's end and ends the same way.
+/// Each direction ends on its own, as in UNP's str_cli with shutdown(2): the end of this side's
+/// input is a half-close (the keyboard process sends everything it read, then shutdown(2) with
+/// SHUT_WR), and the peer's end of file only stops the copy to standard output, while the
+/// keyboard process goes on sending. The side exits 0 once both directions are done.
+///
+/// Any other ending ends both processes: when the peer resets the connection or this side fails,
+/// the relay sends the keyboard process SIGUSR1 and reaps it; when the relay itself ends
+/// (SIGTERM, SIGINT, SIGKILL), the kernel sends the keyboard process its parent-death signal;
+/// when the keyboard process ends other than by finishing its input (a signal, a failure), its
+/// lifeline closes, and the relay reaps it and ends too. Until both directions are done, the
+/// socket's last close resets the connection (`setResetOnClose`), so the peer tells such an end
+/// from a half-close at once, ends too and reports it, rather than waiting for more.
 struct ChatRelay: ~Copyable {
     let connection: Connection
     let log: ServerLog
 
-    /// Runs the chat to its end and returns this side's exit status: 0 when the peer closed
-    /// the connection and nothing failed, 1 otherwise — the keyboard process ending by a
-    /// signal or with a non-zero status included.
+    /// Runs the chat to its end and returns this side's exit status: 0 when both directions
+    /// ended with the end of their input and nothing failed, 1 otherwise — a reset by the peer
+    /// and the keyboard process ending by a signal or with a non-zero status included.
     func run() throws(ChatFailure) -> CInt {
+        do {
+            // First, so that every ending from here on but the one where both directions are
+            // done resets the connection: a failure to start, too, and a relay killed by SIGKILL
+            // after the fork, whose keyboard process then holds the socket last.
+            try connection.setResetOnClose(true)
+        } catch {
+            throw ChatFailure("cannot set up the connection to the peer: \(error)")
+        }
         let keyboard: KeyboardProcess
         do {
             try prepareSignals()
@@ -28,36 +42,71 @@ struct ChatRelay: ~Copyable {
         var keyboardRunning = true
         let status = relay(watching: keyboard, running: &keyboardRunning)
         guard keyboardRunning else {
-            return status
+            return status == 0 ? finish() : status
         }
-        return stop(keyboard) ? status : 1
+        // Only a failure leaves the keyboard process running: its input has not ended.
+        stop(keyboard)
+        return status
     }
 
-    /// Copies the peer's bytes to standard output until the chat ends, watching the keyboard
-    /// process meanwhile; returns the status so far. `running` becomes false once the keyboard
-    /// process has been reaped.
+    /// Copies the peer's bytes to standard output until the peer's input ends, and watches the
+    /// keyboard process until its input ends; returns the status so far once both are done or
+    /// at the first failure. `running` becomes false once the keyboard process has been reaped.
     private func relay(watching keyboard: KeyboardProcess, running: inout Bool) -> CInt {
         let copy = DescriptorCopy(source: connection.descriptor, destination: .standardOutput)
-        while true {
+        var peerSending = true
+        // After the peer's end of file, until the socket is closed both ways: a reset that
+        // comes meanwhile must still end the chat, though the keyboard may send nothing more.
+        var watchingForReset = true
+        while peerSending || running {
+            let readable = peerSending ? [connection.descriptor] : []
+            let failing = !peerSending && watchingForReset ? [connection.descriptor] : []
             let ready: [FileDescriptor]
             do {
-                ready = try FileDescriptor.waitUntilReadable(running ? [connection.descriptor, keyboard.lifeline] : [connection.descriptor])
+                ready = try FileDescriptor.waitUntilReadable(readable + (running ? [keyboard.lifeline] : []), orFailing: failing)
             } catch {
                 log.server("cannot wait for the peer: \(error)")
                 return 1
             }
             // The peer's bytes first, so that what it sent before an ending is shown.
-            if ready.contains(connection.descriptor), let end = copy.copyOnce() {
+            if peerSending && ready.contains(connection.descriptor), let end = copy.copyOnce() {
                 switch end {
-                case .sourceEnded, .readFailed(.connectionReset):
+                case .sourceEnded:
+                    // A half-close: the peer's input ended. This side's may go on.
                     log.server("peer closed the connection")
-                    return 0
+                    peerSending = false
+                case .readFailed(let error) where error == .connectionReset || error == .brokenPipe:
+                    log.server("peer reset the connection")
+                    return 1
                 case .readFailed(let error):
                     log.server("connection to the peer failed: \(error)")
                     return 1
                 case .writeFailed(let error):
                     log.server("cannot write to standard output: \(error); ending the chat")
                     return 1
+                }
+            } else if !peerSending && watchingForReset && ready.contains(connection.descriptor) {
+                let pending: Errno?
+                do {
+                    pending = try connection.takePendingError()
+                } catch {
+                    log.server("cannot read the state of the connection: \(error)")
+                    return 1
+                }
+                switch pending {
+                case .some(let error) where error == .connectionReset || error == .brokenPipe:
+                    // EPIPE is how the kernel records a reset after the peer's FIN.
+                    log.server("peer reset the connection")
+                    return 1
+                case .some(let error):
+                    log.server("connection to the peer failed: \(error)")
+                    return 1
+                case .none:
+                    // POLLHUP with no error: closed both ways, by the keyboard process's
+                    // shutdown(2) after the peer's; or a reset whose error the keyboard process's
+                    // send took first, and which its exit status will tell. Polled again, the
+                    // socket would wake every poll until then.
+                    watchingForReset = false
                 }
             }
             if running && ready.contains(keyboard.lifeline) {
@@ -71,33 +120,53 @@ struct ChatRelay: ~Copyable {
                     log.server("cannot reap keyboard process \(keyboard.process.pid): \(error); ending the chat")
                     return 1
                 }
-                guard end == .exited(0) else {
+                switch end {
+                case .exited(0):
+                    // Its input ended, all of it sent, and it half-closed the connection; the
+                    // peer's bytes may still be coming.
+                    break
+                case .exited(KeyboardProcess.peerGoneStatus):
+                    log.server("peer reset the connection")
+                    return 1
+                default:
                     // The chat would go one way only: nothing typed here could reach the peer.
                     log.server("keyboard process \(keyboard.process.pid) ended with \(end); ending the chat")
                     return 1
                 }
-                // Its input ended and it half-closed the connection, or it found the peer gone:
-                // either way the rest of the chat comes through the socket.
             }
         }
+        return 0
     }
 
-    /// Ends the keyboard process with SIGUSR1 and reaps it; false when it had ended otherwise.
-    private func stop(_ keyboard: KeyboardProcess) -> Bool {
+    /// Both directions are done: makes the relay's close, the socket's last, graceful again, so
+    /// that what the kernel still holds to send reaches the peer; returns the exit status.
+    private func finish() -> CInt {
+        do {
+            try connection.setResetOnClose(false)
+        } catch {
+            // The close would reset the connection and could discard bytes the peer has not had.
+            log.server("cannot end the connection gracefully: \(error)")
+            return 1
+        }
+        return 0
+    }
+
+    /// Ends the keyboard process with SIGUSR1 and reaps it, saying so if it had ended otherwise.
+    private func stop(_ keyboard: KeyboardProcess) {
         do {
             try keyboard.process.send(KeyboardProcess.peerGoneSignal)
             switch try keyboard.process.wait() {
-            case .exited(0), .signaled(KeyboardProcess.peerGoneSignal):
-                return true
+            case .exited(0), .exited(KeyboardProcess.peerGoneStatus), .signaled(KeyboardProcess.peerGoneSignal):
+                // Done or gone before the signal came: its input had ended, or it met the same
+                // reset that ended the chat.
+                break
             case let end:
                 // The keyboard process said why on standard error, unless a signal ended it.
                 log.server("keyboard process \(keyboard.process.pid) ended with \(end)")
-                return false
             }
         } catch {
             // Not expected while the child is unreaped; it still ends by the parent-death signal.
             log.server("cannot end keyboard process \(keyboard.process.pid): \(error)")
-            return false
         }
     }
 

@@ -1,3 +1,4 @@
+import ForkServer
 import Glibc
 import ProcessInspection
 import Testing
@@ -24,6 +25,9 @@ import Testing
         #expect(try listener.waitForOutput(containing: "no newline yet"))
 
         try connector.endInput()
+        // The end of the connector's input ends one direction; the listener's ends the other.
+        try listener.waitForLine(containing: "peer closed the connection")
+        try listener.endInput()
         #expect(try connector.waitForExitCode() == 0)
         #expect(try listener.waitForExitCode() == 0)
         #expect(listener.shown == Array("héllo wörld ✓ from the connector\nno newline yet".utf8))
@@ -66,22 +70,152 @@ import Testing
         try listener.type("over six\n")
         #expect(try connector.waitForOutput(containing: "over six\n"))
         try listener.endInput()
+        try connector.endInput()
         #expect(try listener.waitForExitCode() == 0)
         #expect(try connector.waitForExitCode() == 0)
+    }
+
+    // MARK: - The end of one side's input is a half-close
+
+    @Test(arguments: Side.allCases)
+    func aSideGoesOnSendingAfterItsPeersInputEndedAndEveryByteArrives(_ silent: Side) throws {
+        // The silent side's input is empty, and the other side starts sending only once the
+        // silent side's half-close has reached it: nothing it sends may be lost.
+        let listener = try ChatProcess.listen(inputFile: silent == .listener ? "/dev/null" : nil)
+        let connector = try ChatProcess.connect(to: listener, inputFile: silent == .connector ? "/dev/null" : nil)
+        let (quiet, sender) = silent == .listener ? (listener, connector) : (connector, listener)
+        try sender.waitForLine(containing: "peer closed the connection")
+        let payload = Self.binaryPayload(count: 100_000)
+        sender.queueInput(payload)
+        let arrived = try ChatProcess.pump([listener, connector], timeout: 30) { quiet.shown.count >= payload.count }
+        #expect(arrived, "got \(quiet.shown.count) of \(payload.count) bytes; input closed by the side: \(sender.inputWasClosedBySide)")
+        try sender.endInput()
+        #expect(try ChatProcess.waitForExitCodes([listener, connector]) == [0, 0])
+        #expect(Self.firstDifference(quiet.shown, payload) == nil)
+        #expect(quiet.lines.last == "peer-chat: peer closed the connection")
+        #expect(listener.survivors().isEmpty)
+        #expect(connector.survivors().isEmpty)
+    }
+
+    @Test func bothSidesSendingAtOnceDeliverEverythingWhenOneInputEndsFirst() throws {
+        let (listener, connector) = try ChatProcess.connectedPair()
+        let first = (toListener: Self.binaryPayload(), toConnector: Self.binaryPayload())
+        connector.queueInput(first.toListener)
+        listener.queueInput(first.toConnector)
+        let arrived = try ChatProcess.pump([listener, connector], timeout: 60) {
+            listener.shown.count >= first.toListener.count && connector.shown.count >= first.toConnector.count
+        }
+        #expect(arrived, "listener got \(listener.shown.count), connector got \(connector.shown.count) of \(first.toListener.count) bytes")
+        try listener.endInput()
+        try connector.waitForLine(containing: "peer closed the connection")
+        // The connector's input has not ended: it goes on sending, and every byte arrives.
+        let more = Self.binaryPayload()
+        connector.queueInput(more)
+        let arrivedToo = try ChatProcess.pump([listener, connector], timeout: 60) { listener.shown.count >= first.toListener.count + more.count }
+        #expect(arrivedToo, "listener got \(listener.shown.count) of \(first.toListener.count + more.count) bytes; input closed by the side: \(connector.inputWasClosedBySide)")
+        try connector.endInput()
+        #expect(try ChatProcess.waitForExitCodes([listener, connector]) == [0, 0])
+        #expect(Self.firstDifference(listener.shown, first.toListener + more) == nil, "the listener got \(listener.shown.count) of \(first.toListener.count + more.count) bytes")
+        #expect(Self.firstDifference(connector.shown, first.toConnector) == nil, "the connector got \(connector.shown.count) of \(first.toConnector.count) bytes")
+        #expect(listener.survivors().isEmpty)
+        #expect(connector.survivors().isEmpty)
+    }
+
+    @Test func aListenerWithNoInputReceivesEveryByteOfTheConnectorsFileAndBothExitZero() throws {
+        // The listener's input ends at once, so its half-close reaches the connector while the
+        // connector is still sending: the race that lost the connector's input. Several rounds,
+        // since each round could win it by chance.
+        let directory = try TemporaryDirectory()
+        let payload = Self.binaryPayload(count: 100_000)
+        let file = try Self.file(containing: payload, in: directory)
+        for round in 1...4 {
+            let listener = try ChatProcess.listen(inputFile: "/dev/null")
+            let connector = try ChatProcess.connect(to: listener, inputFile: file)
+            #expect(try ChatProcess.waitForExitCodes([listener, connector]) == [0, 0], "round \(round)")
+            #expect(Self.firstDifference(listener.shown, payload) == nil, "round \(round): the listener got \(listener.shown.count) of \(payload.count) bytes")
+            #expect(connector.shown.isEmpty)
+            #expect(listener.survivors().isEmpty)
+            #expect(connector.survivors().isEmpty)
+        }
+    }
+
+    @Test func aConnectorWithNoInputReceivesEveryByteOfTheListenersFileAndBothExitZero() throws {
+        let directory = try TemporaryDirectory()
+        let payload = Self.binaryPayload(count: 100_000)
+        let file = try Self.file(containing: payload, in: directory)
+        for round in 1...4 {
+            let listener = try ChatProcess.listen(inputFile: file)
+            let connector = try ChatProcess.connect(to: listener, inputFile: "/dev/null")
+            #expect(try ChatProcess.waitForExitCodes([listener, connector]) == [0, 0], "round \(round)")
+            #expect(Self.firstDifference(connector.shown, payload) == nil, "round \(round): the connector got \(connector.shown.count) of \(payload.count) bytes")
+            #expect(listener.shown.isEmpty)
+            #expect(listener.survivors().isEmpty)
+            #expect(connector.survivors().isEmpty)
+        }
+    }
+
+    @Test func twoFilesSentAtOnceBothArriveWholeAndBothSidesExitZero() throws {
+        // Input files of different lengths: one side's input ends well before the other's.
+        let directory = try TemporaryDirectory()
+        let toListener = Self.binaryPayload(count: 2 << 20)
+        let toConnector = Self.binaryPayload(count: 512 << 10)
+        let connectorFile = try Self.file(containing: toListener, in: directory)
+        let listenerFile = try Self.file(containing: toConnector, in: directory)
+        for round in 1...2 {
+            let listener = try ChatProcess.listen(inputFile: listenerFile)
+            let connector = try ChatProcess.connect(to: listener, inputFile: connectorFile)
+            #expect(try ChatProcess.waitForExitCodes([listener, connector]) == [0, 0], "round \(round)")
+            #expect(Self.firstDifference(listener.shown, toListener) == nil, "round \(round): the listener got \(listener.shown.count) of \(toListener.count) bytes")
+            #expect(Self.firstDifference(connector.shown, toConnector) == nil, "round \(round): the connector got \(connector.shown.count) of \(toConnector.count) bytes")
+            #expect(listener.survivors().isEmpty)
+            #expect(connector.survivors().isEmpty)
+        }
+    }
+
+    @Test func aResetByThePeerEndsTheSideWithOneLineAndStatusOne() throws {
+        let listener = try ChatProcess.listen()
+        let peer = try TestClient(port: listener.port)
+        try listener.waitForLine(containing: " connected")
+        try peer.send("and then gone\n")
+        #expect(try listener.waitForOutput(containing: "and then gone\n"))
+        peer.reset()
+        #expect(try listener.waitForExitCode() == 1)
+        #expect(listener.lines.last == "peer-chat: peer reset the connection")
+        #expect(listener.survivors().isEmpty)
+    }
+
+    @Test func aResetAfterThePeersHalfCloseEndsTheSideWithOneLineAndStatusOne() throws {
+        // After the peer's end of file the side no longer reads the socket, yet must see the reset.
+        let listener = try ChatProcess.listen()
+        let peer = try TestClient(port: listener.port)
+        try listener.waitForLine(containing: " connected")
+        try peer.send("all I had\n")
+        shutdown(peer.fd, CInt(SHUT_WR))
+        try listener.waitForLine(containing: "peer closed the connection")
+        #expect(listener.shown == Array("all I had\n".utf8))
+        peer.reset()
+        #expect(try listener.waitForExitCode() == 1)
+        #expect(listener.lines.last == "peer-chat: peer reset the connection")
+        #expect(listener.survivors().isEmpty)
     }
 
     // MARK: - Endings
 
     @Test(arguments: Side.allCases)
-    func endOfInputOnOneSideEndsBothWithStatusZero(_ ending: Side) throws {
+    func endOfInputOnOneSideIsAHalfCloseAndBothExitZeroOnceTheOtherInputEndsToo(_ ending: Side) throws {
         let (listener, connector) = try ChatProcess.connectedPair()
         let (ender, other) = ending == .listener ? (listener, connector) : (connector, listener)
         try other.type("before the end\n")
         #expect(try ender.waitForOutput(containing: "before the end\n"))
         try ender.endInput()
-        // The other side's standard input stays open: the peer's end alone ends it.
+        // The other side sees the end, and still sends: its own input has not ended.
+        try other.waitForLine(containing: "peer closed the connection")
+        try other.type("after the peer's end\n")
+        #expect(try ender.waitForOutput(containing: "after the peer's end\n"))
+        try other.endInput()
         #expect(try other.waitForExitCode() == 0)
         #expect(try ender.waitForExitCode() == 0)
+        #expect(ender.shown == Array("before the end\nafter the peer's end\n".utf8))
         #expect(other.lines.last == "peer-chat: peer closed the connection")
         #expect(ender.lines.last == "peer-chat: peer closed the connection")
         #expect(ender.survivors().isEmpty)
@@ -102,8 +236,10 @@ import Testing
         #expect(try victim.waitForTerminatingSignal() == SIGKILL)
         // SIGKILL cannot be caught: only the parent-death signal ends the keyboard process.
         #expect(ProcessTable.waitUntilGroupIsEmpty(victim.pid).isEmpty, "keyboard process \(keyboard[0]) survived its relay")
-        #expect(try other.waitForExitCode() == 0)
-        #expect(other.lines.last == "peer-chat: peer closed the connection")
+        // The keyboard process held the socket last, and its close reset the connection: the
+        // peer tells that from the end of an input, and ends too.
+        #expect(try other.waitForExitCode() == 1)
+        #expect(other.lines.last == "peer-chat: peer reset the connection")
         #expect(other.survivors().isEmpty)
     }
 
@@ -118,11 +254,11 @@ import Testing
 
         kill(keyboard[0], signal)
         // The relay sees the keyboard process's lifeline close, reaps it, says so and ends; its
-        // exit closes the connection, so the peer ends as if this side had finished.
+        // exit resets the connection, so the peer ends too and reports it.
         #expect(try victim.waitForExitCode() == 1)
         #expect(victim.lines.last == "peer-chat: keyboard process \(keyboard[0]) ended with signal \(signal); ending the chat")
-        #expect(try other.waitForExitCode() == 0)
-        #expect(other.lines.last == "peer-chat: peer closed the connection")
+        #expect(try other.waitForExitCode() == 1)
+        #expect(other.lines.last == "peer-chat: peer reset the connection")
         #expect(victim.survivors().isEmpty)
         #expect(other.survivors().isEmpty)
     }
@@ -137,12 +273,12 @@ import Testing
         victim.send(SIGTERM)
         #expect(try victim.waitForTerminatingSignal() == SIGTERM)
         #expect(victim.survivors().isEmpty)
-        #expect(try other.waitForExitCode() == 0)
-        #expect(other.lines.last == "peer-chat: peer closed the connection")
+        #expect(try other.waitForExitCode() == 1)
+        #expect(other.lines.last == "peer-chat: peer reset the connection")
         #expect(other.survivors().isEmpty)
     }
 
-    @Test func aPeerKilledMidStreamEndsTheSenderWithStatusZero() throws {
+    @Test func aPeerKilledMidStreamEndsTheSenderWithStatusOne() throws {
         let (listener, connector) = try ChatProcess.connectedPair()
         // More than the socket buffers hold, and the listener's output is read meanwhile: the
         // connector is busy sending when the listener dies, so it meets EPIPE or a reset.
@@ -151,8 +287,9 @@ import Testing
         #expect(flowing)
         listener.send(SIGKILL)
         #expect(try listener.waitForTerminatingSignal() == SIGKILL)
-        #expect(try connector.waitForExitCode() == 0)
-        #expect(connector.lines.last == "peer-chat: peer closed the connection")
+        // What the connector read and could not send is lost: a reset, not a success.
+        #expect(try connector.waitForExitCode() == 1)
+        #expect(connector.lines.last == "peer-chat: peer reset the connection")
         #expect(listener.survivors().isEmpty)
         #expect(connector.survivors().isEmpty)
     }
@@ -164,7 +301,8 @@ import Testing
         // SIGPIPE is ignored: the write fails with EPIPE, and the side says so and ends.
         #expect(try listener.waitForExitCode() == 1)
         #expect(listener.lines.last == "peer-chat: cannot write to standard output: Broken pipe; ending the chat")
-        #expect(try connector.waitForExitCode() == 0)
+        #expect(try connector.waitForExitCode() == 1)
+        #expect(connector.lines.last == "peer-chat: peer reset the connection")
         #expect(listener.survivors().isEmpty)
         #expect(connector.survivors().isEmpty)
     }
@@ -188,6 +326,9 @@ import Testing
         #expect(try listener.waitForOutput(containing: "hello back\r\n"))
 
         try listener.endInput()
+        // Ctrl-D ends what the listener sends; the connector's Ctrl-D ends the chat.
+        try connector.waitForLine(containing: "peer closed the connection")
+        try connector.endInput()
         #expect(try connector.waitForExitCode() == 0)
         #expect(try listener.waitForExitCode() == 0)
         #expect(listener.survivors().isEmpty)
@@ -202,8 +343,9 @@ import Testing
         // The terminal sends SIGINT to its foreground group: the relay and its keyboard process.
         #expect(try connector.waitForTerminatingSignal() == SIGINT)
         #expect(connector.survivors().isEmpty)
-        #expect(try listener.waitForExitCode() == 0)
-        #expect(listener.lines.last == "peer-chat: peer closed the connection")
+        // The connector's end reset the connection: the listener ends too, and reports it.
+        #expect(try listener.waitForExitCode() == 1)
+        #expect(listener.lines.last == "peer-chat: peer reset the connection")
         #expect(listener.survivors().isEmpty)
     }
 
@@ -270,13 +412,30 @@ import Testing
 
     // MARK: - Helpers
 
-    /// 1 MiB of random bytes, with every byte value and a long run of NULs.
-    static func binaryPayload() -> [UInt8] {
+    /// `count` random bytes (1 MiB unless told), with every byte value and a long run of NULs.
+    static func binaryPayload(count: Int = 1 << 20) -> [UInt8] {
+        precondition(count >= 8192, "room for every byte value and the run of NULs")
         var generator = SystemRandomNumberGenerator()
-        var payload = (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var payload = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
         payload.replaceSubrange(0..<256, with: 0...255)
         payload.replaceSubrange(4096..<8192, with: repeatElement(0, count: 4096))
         return payload
+    }
+
+    /// A new file in `directory` holding `bytes`, for a side's standard input; returns its path.
+    static func file(containing bytes: [UInt8], in directory: TemporaryDirectory) throws -> String {
+        let path = "\(directory.path)/input-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw TestFailure.system("open \(path)")
+        }
+        defer { close(fd) }
+        do {
+            try FileDescriptor(rawValue: fd).writeAll(bytes)
+        } catch {
+            throw TestFailure("write \(path): \(error)")
+        }
+        return path
     }
 
     /// The first index at which `received` and `sent` differ, or nil when they are equal: a short

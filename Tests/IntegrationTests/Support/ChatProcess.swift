@@ -45,8 +45,10 @@ final class ChatProcess: ProgramUnderTest {
     private var inputBroken = false
     private var exitStatus: TerminationStatus?
 
-    /// Starts `peer-chat` with `arguments`.
-    init(_ arguments: [String], console: Console = .pipes) throws {
+    /// Starts `peer-chat` with `arguments`. With `inputFile` (pipes only), standard input is that
+    /// file, such as /dev/null, as a shell's `<` would give it, instead of a pipe the test types into.
+    init(_ arguments: [String], console: Console = .pipes, inputFile: String? = nil) throws {
+        precondition(inputFile == nil || console == .pipes, "a terminal is its own input")
         let path = "\(ServerProcess.buildDirectory)/peer-chat"
         self.console = console
         // The test's ends, and the side's ends, which the test closes once the side has them.
@@ -62,16 +64,21 @@ final class ChatProcess: ProgramUnderTest {
             let grouping: ChildProcess.Grouping
             switch console {
             case .pipes:
-                let inputPipe = try FileDescriptor.pipe()
-                testEnds.append(inputPipe.writeEnd)
-                sideEnds.append(inputPipe.readEnd)
+                if let inputFile {
+                    standardInput = .open(path: inputFile)
+                    input = -1
+                } else {
+                    let inputPipe = try FileDescriptor.pipe()
+                    testEnds.append(inputPipe.writeEnd)
+                    sideEnds.append(inputPipe.readEnd)
+                    standardInput = .descriptor(inputPipe.readEnd)
+                    input = inputPipe.writeEnd.rawValue
+                }
                 let outputPipe = try FileDescriptor.pipe()
                 testEnds.append(outputPipe.readEnd)
                 sideEnds.append(outputPipe.writeEnd)
-                standardInput = .descriptor(inputPipe.readEnd)
                 standardOutput = .descriptor(outputPipe.writeEnd)
                 grouping = .newProcessGroup
-                input = inputPipe.writeEnd.rawValue
                 output = outputPipe.readEnd.rawValue
             case .terminal:
                 let terminal = try ChatTerminal()
@@ -84,7 +91,7 @@ final class ChatProcess: ProgramUnderTest {
                 input = terminal.master
                 output = terminal.master
             }
-            guard fcntl(input, F_SETFL, fcntl(input, F_GETFL) | O_NONBLOCK) == 0 else {
+            guard input < 0 || fcntl(input, F_SETFL, fcntl(input, F_GETFL) | O_NONBLOCK) == 0 else {
                 throw TestFailure.system("fcntl O_NONBLOCK")
             }
             do {
@@ -103,15 +110,15 @@ final class ChatProcess: ProgramUnderTest {
     }
 
     /// Starts `peer-chat listen` on a port the system picks and waits for its readiness line.
-    static func listen(host: String = "127.0.0.1", console: Console = .pipes) throws -> ChatProcess {
-        let listener = try ChatProcess(["listen", "--host", host, "--port", "0"], console: console)
+    static func listen(host: String = "127.0.0.1", console: Console = .pipes, inputFile: String? = nil) throws -> ChatProcess {
+        let listener = try ChatProcess(["listen", "--host", host, "--port", "0"], console: console, inputFile: inputFile)
         try listener.waitUntilListening()
         return listener
     }
 
     /// Starts `peer-chat connect` to `listener` and waits until both sides report the connection.
-    static func connect(to listener: ChatProcess, host: String = "127.0.0.1", console: Console = .pipes) throws -> ChatProcess {
-        let connector = try ChatProcess(["connect", "--host", host, "--port", "\(listener.port)"], console: console)
+    static func connect(to listener: ChatProcess, host: String = "127.0.0.1", console: Console = .pipes, inputFile: String? = nil) throws -> ChatProcess {
+        let connector = try ChatProcess(["connect", "--host", host, "--port", "\(listener.port)"], console: console, inputFile: inputFile)
         try connector.waitForLine(containing: "connected to ")
         try listener.waitForLine(containing: " connected")
         return connector
@@ -223,6 +230,18 @@ final class ChatProcess: ProgramUnderTest {
         return status
     }
 
+    /// Waits until every side in `sides` has ended and its standard output and error have
+    /// reached end of file, reading them all meanwhile (a side whose output pipe is full would
+    /// stop reading its peer, and the peer would stall in turn); then reaps each and returns the
+    /// exit codes in order, nil for a side a signal ended.
+    static func waitForExitCodes(_ sides: [ChatProcess], timeout: Double = 60) throws -> [CInt?] {
+        let ended = try pump(sides, timeout: timeout) { sides.allSatisfy { $0.errorPipe < 0 && $0.output < 0 } }
+        guard ended else {
+            let running = sides.filter { $0.errorPipe >= 0 || $0.output >= 0 }
+            throw TestFailure("still running after \(timeout) s: " + running.map { "pid \($0.pid), stderr:\n\($0.lines.joined(separator: "\n"))" }.joined(separator: "\n"))
+        }
+        return try sides.map { try $0.waitForExitCode() }
+    }
 
     /// The processes of the side's group still alive after `timeout`: none, once the side has ended.
     func survivors(timeout: Double = 10) -> [pid_t] {

@@ -14,7 +14,9 @@ import PackageDescription
 let linkerFiles = Context.packageDirectory + "/Linker"
 let forkingProgram: [LinkerSetting] = [.unsafeFlags([
     "-static-executable", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "separate-loadable-segments",
-    "-Xlinker", "--symbol-ordering-file=\(linkerFiles)/child-path.order",
+    // A name in the order file that the image no longer has (renamed, or inlined away) is lld's
+    // warning, made an error here: the layout cannot rot in silence.
+    "-Xlinker", "--symbol-ordering-file=\(linkerFiles)/child-path.order", "-Xlinker", "--fatal-warnings",
     "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/writable-rodata.ld",
 ])]
 

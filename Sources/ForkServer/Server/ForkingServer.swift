@@ -57,7 +57,8 @@ public struct ForkingServer {
     private static var youngWorkerNanoseconds: UInt64 { 1_000_000_000 }
 
     /// Prepares to serve `listener`, installing the server's signal handling (SIGCHLD reaper,
-    /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), making the listener's
+    /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), making the log's writes never
+    /// wait for its reader (`ServerLog.neverBlock()`), making the listener's
     /// accept(2) wait (`makeAcceptWait()`), and allocating once the tables of the per-source
     /// limits and the counters of bytes, when they are wanted.
     public init(listener: ListeningSocket, configuration: ServerConfiguration, handler: some ConnectionHandler, log: ServerLog) throws(Errno) {
@@ -65,6 +66,7 @@ public struct ForkingServer {
         // every client behind one proxy as one source.
         precondition(configuration.proxyProtocol == nil || !configuration.sourceLimits.isActive, "per-source limits count the proxy, not its clients")
         try ServerSignals.install()
+        log.neverBlock()
         if case .prefork = configuration.model {
             precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
             // The pool's drain shuts the listener down to wake its workers, which would end a

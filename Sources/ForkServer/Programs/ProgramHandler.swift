@@ -87,7 +87,9 @@ public struct ProgramHandler: ConnectionHandler {
     /// (`Syscall.spawnConnection`: clone(2) with CLONE_VM | CLONE_VFORK), which is cheaper than a
     /// fork of the server followed by exec (BENCHMARKS.md). The rules, a local file, are read
     /// here; the child writes the `pid` and `ok` or `deny` lines before the program runs, as
-    /// tcpserver's child does, and a denied client's child exits 100 without running it.
+    /// tcpserver's child does, and a denied client's child exits 100 without running it. The
+    /// rules' lookup holds the server, but never waits and is bounded (`ConstantDatabase`): a
+    /// FIFO or a hostile file at the path drops that one connection.
     /// Nil when names are to be looked up: that may wait on DNS, so a forked child does it.
     /// With `--proxy-protocol` or a banner the server never asks: only a child may wait on the client.
     @available(*, noasync, message: "the spawn shares the server's memory: one at a time, from a single-threaded server")
@@ -211,6 +213,7 @@ public struct ProgramHandler: ConnectionHandler {
         switch error {
         case .cannotOpen(let error), .readFailed(let error): log.describe(error)
         case .malformed(let reason): "malformed: \(reason)"
+        case .notRegularFile: "not a regular file"
         }
     }
 

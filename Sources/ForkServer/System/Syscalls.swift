@@ -172,11 +172,12 @@ enum Syscall {
         }
     }
 
-    /// The size in bytes of the open file, from fstat(2).
-    static func fileSize(_ fd: CInt) throws(Errno) -> Int64 {
+    /// fstat(2): what the open file is (`isRegular`: a plain file, not a FIFO, a device or a
+    /// directory) and its size in bytes.
+    static func fileStatus(_ fd: CInt) throws(Errno) -> (isRegular: Bool, size: Int64) {
         var status = stat()
         _ = try valueOrErrno(retryOnInterrupt: false) { fstat(fd, &status) }
-        return Int64(status.st_size)
+        return (status.st_mode & S_IFMT == S_IFREG, Int64(status.st_size))
     }
 
     static func shutdown(_ fd: CInt, how: CInt) throws(Errno) {

@@ -25,10 +25,11 @@ public struct ProgramHandler: ConnectionHandler {
         case paranoid
     }
 
-    /// The program and its arguments; the first is looked for in $PATH unless it has a slash.
-    public var arguments: [String]
+    /// The program and its arguments, passed byte for byte; the first is looked for in $PATH
+    /// unless it has a slash.
+    public var arguments: [[UInt8]]
     /// `$TCPLOCALHOST`, set without a lookup (tcpserver's `-l`).
-    public var localHostName: String?
+    public var localHostName: [UInt8]?
     /// Whether and how names are looked up; `.none` by default (tcpserver's `-H`).
     public var nameLookup: NameLookup
     /// The rules to follow (tcpserver's `-x`), read afresh for each connection.
@@ -47,9 +48,9 @@ public struct ProgramHandler: ConnectionHandler {
     private let inheritedEnvironment = ProgramEnvironment.inherited()
 
     public init(
-        arguments: [String],
+        arguments: [[UInt8]],
         log: ServerLog,
-        localHostName: String? = nil,
+        localHostName: [UInt8]? = nil,
         nameLookup: NameLookup = .none,
         rules: AccessRules? = nil,
         allowsMissingRules: Bool = false,
@@ -124,7 +125,7 @@ public struct ProgramHandler: ConnectionHandler {
     /// What a connection's program gets, and whether it may run.
     private struct Launch {
         var local: SocketAddress
-        var localHost: String?
+        var localHost: [UInt8]?
         var remoteHost: String?
         var environment: ProgramEnvironment
         var isAllowed: Bool
@@ -161,13 +162,13 @@ public struct ProgramHandler: ConnectionHandler {
             throw LaunchFailure(reason: "unable to get local address: \(log.describe(error))")
         }
         let looksUp = lookingUpNames && nameLookup != .none
-        let localHost = localHostName ?? (looksUp ? local.hostName() : nil)
+        let localHost = localHostName ?? (looksUp ? local.hostName().map { Array($0.utf8) } : nil)
         var remoteHost = looksUp ? remote.hostName() : nil
         if nameLookup == .paranoid, let name = remoteHost, !remote.isAddress(of: name) {
             remoteHost = nil
         }
         var launch = Launch(local: local, localHost: localHost, remoteHost: remoteHost, environment: inheritedEnvironment, isAllowed: true)
-        launch.environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost)
+        launch.environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost.map { Array($0.utf8) })
         if let rules {
             do {
                 let decision = try rules.decision(remoteIP: remote.tcpserverIPAddress, remoteHost: remoteHost)
@@ -178,7 +179,7 @@ public struct ProgramHandler: ConnectionHandler {
             } catch .cannotOpen(let error) where error.rawValue == ENOENT && allowsMissingRules {
                 // -X: no rules file, no rules.
             } catch {
-                throw LaunchFailure(reason: "unable to read \(rules.path): \(describe(error))")
+                throw LaunchFailure(reason: "unable to read \(String(decoding: rules.path, as: UTF8.self)): \(describe(error))")
             }
         }
         return launch
@@ -191,8 +192,8 @@ public struct ProgramHandler: ConnectionHandler {
     /// line, or `deny ...`, if the log writes it, for the program's process to write with its pid.
     private func decisionLine(_ launch: Launch, remote: SocketAddress) -> String {
         log.line(.connections, "\(launch.isAllowed ? "ok" : "deny") \(Self.pidMark) "
-            + "\(Self.safe(launch.localHost)):\(Self.safe(launch.local.tcpserverIPAddress)):\(launch.local.port) "
-            + "\(Self.safe(launch.remoteHost)):\(Self.safe(remote.tcpserverIPAddress))::\(remote.port)") ?? ""
+            + "\(Self.safe(launch.localHost)):\(Self.safe(launch.local.tcpserverIPAddress.utf8)):\(launch.local.port) "
+            + "\(Self.safe(launch.remoteHost?.utf8)):\(Self.safe(remote.tcpserverIPAddress.utf8))::\(remote.port)") ?? ""
     }
 
     /// Logs why the connection from `peer` is dropped and ends the child with tcpserver's status 111.
@@ -205,7 +206,7 @@ public struct ProgramHandler: ConnectionHandler {
     private func reason(_ failure: ExecFailure) -> String {
         switch failure {
         case .descriptors(let error): "unable to set up descriptors: \(log.describe(error))"
-        case .program(let error): "unable to run \(arguments[0]): \(log.describe(error))"
+        case .program(let error): "unable to run \(String(decoding: arguments[0], as: UTF8.self)): \(log.describe(error))"
         }
     }
 
@@ -220,14 +221,14 @@ public struct ProgramHandler: ConnectionHandler {
     /// A field of an `ok` or `deny` line as tcpserver writes it: at most 100 bytes (then
     /// `...`), and `?` for a space, a control or non-ASCII byte, `%` and `:`, so that a host
     /// name cannot forge a field or a line.
-    static func safe(_ text: String?) -> String {
+    static func safe<Bytes: Collection<UInt8>>(_ text: Bytes?) -> String {
         guard let text else {
             return ""
         }
-        var bytes = text.utf8.prefix(100).map { byte in
+        var bytes = text.prefix(100).map { byte in
             byte < 33 || byte > 126 || byte == UInt8(ascii: "%") || byte == UInt8(ascii: ":") ? UInt8(ascii: "?") : byte
         }
-        if text.utf8.count > 100 {
+        if text.count > 100 {
             bytes += Array("...".utf8)
         }
         return String(decoding: bytes, as: UTF8.self)

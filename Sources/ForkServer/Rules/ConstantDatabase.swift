@@ -60,7 +60,8 @@ public struct ConstantDatabase: ~Copyable {
     /// once) and O_NOCTTY (a terminal there does not become the server's); then fstat(2), which
     /// must show a regular file (`.notRegularFile` otherwise: a FIFO, device or directory holds
     /// no cdb, and reading one waits on whoever writes it), and gives its size.
-    public init(path: String) throws(ConstantDatabaseError) {
+    /// `path` is bytes, which need not be UTF-8.
+    public init(path: [UInt8]) throws(ConstantDatabaseError) {
         let descriptor: CInt
         do {
             descriptor = try Syscall.open(path, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY)
@@ -85,6 +86,11 @@ public struct ConstantDatabase: ~Copyable {
         }
         self.contents = .file(descriptor: descriptor)
         self.size = size
+    }
+
+    /// Opens the cdb at `path`, given as text.
+    public init(path: String) throws(ConstantDatabaseError) {
+        try self.init(path: Array(path.utf8))
     }
 
     /// A database over `bytes` in memory, read with the same checks as a file: for the fuzzer,

@@ -161,7 +161,17 @@ enum Syscall {
     /// open(2) with `flags`, and close-on-exec unless told, so that a child's exec does not
     /// inherit the file. Retried after EINTR, which open can report while it waits (on a FIFO).
     static func open(_ path: String, flags: CInt, closeOnExec: Bool = true) throws(Errno) -> CInt {
-        try valueOrErrno(retryOnInterrupt: true) { Glibc.open(path, flags | (closeOnExec ? O_CLOEXEC : 0)) }
+        try open(Array(path.utf8), flags: flags, closeOnExec: closeOnExec)
+    }
+
+    /// open(2) of a path given as bytes, which need not be UTF-8. A NUL would end the path
+    /// early and name another file: EINVAL.
+    static func open(_ path: [UInt8], flags: CInt, closeOnExec: Bool = true) throws(Errno) -> CInt {
+        guard !path.contains(0) else {
+            throw Errno(rawValue: EINVAL)
+        }
+        let terminated = path.map { CChar(bitPattern: $0) } + [0]
+        return try valueOrErrno(retryOnInterrupt: true) { Glibc.open(terminated, flags | (closeOnExec ? O_CLOEXEC : 0)) }
     }
 
     /// pread(2): up to `buffer.count` bytes from `offset`, leaving the file offset alone; fewer
@@ -313,7 +323,7 @@ enum Syscall {
     /// `logLines` (each CFORKSERVER_EXEC_PID_MARK this process's pid); with `exitStatus` not 0,
     /// exits with it instead. Returns only when the program cannot be started, with the reason.
     static func execConnection(
-        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
     ) -> ExecFailure {
         var failure = CForkServer_exec_failure()
         withExecRequest(arguments, environment: environment, connection: connection, logLines: logLines, exitStatus: exitStatus) {
@@ -326,7 +336,7 @@ enum Syscall {
     /// memory until it has exec'd or exited. Returns the child and, when its program could not
     /// be started (the child then exited 111), the reason.
     static func spawnConnection(
-        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
     ) throws(Errno) -> (pid: pid_t, failure: ExecFailure?) {
         var error: CInt = 0
         var failure = CForkServer_exec_failure()
@@ -343,7 +353,7 @@ enum Syscall {
     /// `logLines` once each CFORKSERVER_EXEC_PID_MARK is a pid: everything its process needs is
     /// allocated here, before it starts.
     private static func withExecRequest<Result>(
-        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt,
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt,
         _ body: (UnsafePointer<CForkServer_exec_request>) -> Result
     ) -> Result {
         let argv = CStringArray(arguments)

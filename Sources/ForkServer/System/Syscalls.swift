@@ -386,6 +386,14 @@ enum Syscall {
         return value
     }
 
+    /// The hard limit on this process's descriptors (getrlimit(2) RLIMIT_NOFILE): one more than
+    /// the highest descriptor it may hold, unless the limit was lowered after that one was opened.
+    static func descriptorLimit() throws(Errno) -> Int {
+        var limit = rlimit()
+        _ = try valueOrErrno(retryOnInterrupt: false) { getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }
+        return Int(clamping: limit.rlim_max)
+    }
+
     /// Sets FD_CLOEXEC (fcntl(2) F_GETFD, F_SETFD), so that exec(2) closes `fd`.
     static func setCloseOnExec(_ fd: CInt) throws(Errno) {
         let flags = try valueOrErrno(retryOnInterrupt: false) { fcntl(fd, F_GETFD) }

@@ -123,6 +123,10 @@ import Testing
         (["-Z", "0", "0", "cat"], "unknown option '-Z'"),
         (["-vZ", "0", "0", "cat"], "unknown option '-Z'"),
         (["--frobnicate", "0", "0", "cat"], "unknown option '--frobnicate'"),
+        (["--proxy-protocol=no", "0", "0", "cat"], "unexpected value 'no': --proxy-protocol takes none"),
+        (["--log-duration=x", "0", "0", "cat"], "unexpected value 'x': --log-duration takes none"),
+        (["-v", "--help=x", "0", "0", "cat"], "unexpected value 'x': --help takes none"),
+        (["--log-duration=", "0", "0", "cat"], "unexpected value '': --log-duration takes none"),
     ])
     func rejectsMistakesWithAClearMessage(arguments: [String], message: String) {
         #expect(throws: UsageError(message)) {

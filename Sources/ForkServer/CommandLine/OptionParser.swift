@@ -8,6 +8,8 @@ package struct UsageError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Reads a command line one option at a time: `--name value`, `--name=value` and bare flags.
+/// A flag given a value (`--quiet=yes`, `--proxy-protocol=no`) is a mistake, not the flag:
+/// a value attached to an option must be read before the parse goes on.
 ///
 /// The arguments are bytes, as execve(2) passed them, since not every byte string is UTF-8:
 /// what is passed on (a banner, a path, a program's arguments) is read with `bytes(of:)` and
@@ -15,7 +17,8 @@ package struct UsageError: Error, CustomStringConvertible, Equatable {
 /// UTF-8, where a byte that is not becomes U+FFFD, which no valid option or value holds.
 package struct OptionParser {
     private var arguments: ArraySlice<[UInt8]>
-    private var attachedValue: [UInt8]?
+    /// The value of `--option=value` and its option, until `bytes(of:)` takes it.
+    private var attached: (option: String, value: [UInt8])?
 
     /// Reads `arguments`, which do not include the program's name.
     package init(_ arguments: some Sequence<[UInt8]>) {
@@ -29,9 +32,7 @@ package struct OptionParser {
 
     /// The next option's name, such as `--port`; nil once every argument has been read.
     package mutating func nextOption() throws(UsageError) -> String? {
-        if let value = attachedValue {
-            throw UsageError("unexpected value '\(Self.text(value))'")
-        }
+        try refuseUnreadValue()
         guard let argument = arguments.popFirst() else {
             return nil
         }
@@ -39,18 +40,28 @@ package struct OptionParser {
             throw UsageError("unexpected argument '\(Self.text(argument))'")
         }
         if argument.starts(with: Self.doubleDash), let equals = argument.firstIndex(of: UInt8(ascii: "=")) {
-            attachedValue = Array(argument[(equals + 1)...])
-            return Self.text(argument[..<equals])
+            let option = Self.text(argument[..<equals])
+            attached = (option, Array(argument[(equals + 1)...]))
+            return option
         }
         return Self.text(argument)
+    }
+
+    /// Refuses a value given to the option just read (`--quiet=yes`) that nothing took: that
+    /// option is a flag. `nextOption()` and `remainingArguments()` ask first, so a parse asks
+    /// itself only where it stops at a flag, as it does at `--help`.
+    package func refuseUnreadValue() throws(UsageError) {
+        if let attached {
+            throw UsageError("unexpected value '\(Self.text(attached.value))': \(attached.option) takes none")
+        }
     }
 
     /// The value given to `option`, from `--option=value` or the argument after it, as it was
     /// given: for what is passed on unchanged.
     package mutating func bytes(of option: String) throws(UsageError) -> [UInt8] {
-        if let value = attachedValue {
-            attachedValue = nil
-            return value
+        if let attached {
+            self.attached = nil
+            return attached.value
         }
         guard let value = arguments.popFirst() else {
             throw UsageError("\(option) needs a value")
@@ -64,8 +75,9 @@ package struct OptionParser {
     }
 
     /// The arguments not read yet.
-    package var remainingArguments: ArraySlice<[UInt8]> {
-        arguments
+    package func remainingArguments() throws(UsageError) -> ArraySlice<[UInt8]> {
+        try refuseUnreadValue()
+        return arguments
     }
 
     /// `--`, which begins every long option.

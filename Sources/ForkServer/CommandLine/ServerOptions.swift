@@ -111,6 +111,7 @@ package struct ServerOptions {
             case "--quiet":
                 quiet = true
             case "--help", "-h":
+                try parser.refuseUnreadValue()
                 return nil
             default:
                 throw UsageError("unknown option '\(option)'")

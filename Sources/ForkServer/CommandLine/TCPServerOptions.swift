@@ -113,11 +113,12 @@ package struct TCPServerOptions {
                 }
                 let shared = try proxy.take(option, from: &parser) ? true : try limits.read(option, from: &parser)
                 if shared {
-                    remaining = parser.remainingArguments
+                    remaining = try parser.remainingArguments()
                     continue
                 }
                 switch option {
                 case "--help":
+                    try parser.refuseUnreadValue()
                     return nil
                 case "--max-children":
                     options.maxChildren = try parser.integer(of: option, in: 1...100_000)
@@ -134,7 +135,7 @@ package struct TCPServerOptions {
                 default:
                     throw UsageError("unknown option '\(option)'")
                 }
-                remaining = parser.remainingArguments
+                remaining = try parser.remainingArguments()
                 continue
             }
             // getopt's way: letter by letter, each a byte.

@@ -10,7 +10,7 @@ do {
 
 let options: ServerOptions
 do {
-    guard let parsed = try ServerOptions.parse(CommandLine.arguments.dropFirst()) else {
+    guard let parsed = try ServerOptions.parse(CommandLineProgram.arguments) else {
         program.exitWithHelp(ServerOptions.usage(program: program.name))
     }
     options = parsed

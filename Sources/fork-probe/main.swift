@@ -13,7 +13,7 @@ guard arguments.count == 1, let count = Int(arguments.first!), (1...10_000_000).
 
 let listener: ListeningSocket
 do {
-    let options = try ServerOptions.parse(["--port", "0", "--quiet"])!
+    let options = try ServerOptions.parse(["--port", "0", "--quiet"].map { Array($0.utf8) })!
     listener = try ListeningSocket(address: options.address)
 } catch {
     program.exit(error)

@@ -12,7 +12,7 @@ do {
 
 let options: TCPServerOptions
 do {
-    guard let parsed = try TCPServerOptions.parse(Array(CommandLine.arguments.dropFirst())) else {
+    guard let parsed = try TCPServerOptions.parse(CommandLineProgram.arguments) else {
         program.exitWithHelp(TCPServerOptions.usage(program: program.name))
     }
     options = parsed

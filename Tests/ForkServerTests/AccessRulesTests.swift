@@ -166,7 +166,7 @@ import TestPeers
         #expect(try rules.decision(remoteIP: "::1") == AccessDecision(isAllowed: false, environment: [], matchedKey: "::"))
         #expect(try rules.decision(remoteIP: "fe80::1") == AccessDecision(isAllowed: true, environment: [], matchedKey: nil))
         // The exact keys through tcprulescheck, which reads any cdb.
-        #expect(try directory.check(rules.path, remoteIP: "2001:db8::1") == "rule 2001:db8::1:\nset environment variable A=exact\nallow connection\n")
+        #expect(try directory.check(String(decoding: rules.path, as: UTF8.self), remoteIP: "2001:db8::1") == "rule 2001:db8::1:\nset environment variable A=exact\nallow connection\n")
     }
 
     @Test(arguments: [
@@ -335,11 +335,12 @@ import TestPeers
     }
 
     @Test func aFullTableOfLookalikesEndsTheSearchAfterOnePass() throws {
-        // 4096 slots, none empty, each with the key's hash and a record of another key of the
-        // same length, and a record key length of 4 GiB: probing must stop, and allocate nothing.
+        // As many slots as a lookup probes, none empty, each with the key's hash and a record of
+        // another key of the same length, and a record key length of 4 GiB: probing must stop,
+        // and allocate nothing.
         let key = "1.2.3.4"
         let hash = Self.hash(key)
-        let slots = 4096
+        let slots = ConstantDatabase.maximumProbes
         let tableEnd = 2048 + slots * 8
         var bytes = Self.header(table: 2048, slots: UInt32(slots))
         for slot in 0..<slots {
@@ -350,6 +351,38 @@ import TestPeers
         let directory = try RulesDirectory()
         let database = try ConstantDatabase(path: try directory.file("full.cdb", containing: bytes))
         #expect(try database.find(key) == nil)
+    }
+
+    @Test func aTableThatWouldTakeMoreProbesThanAnyTcprulesFileIsMalformed() throws {
+        // The reviewer's slow file, small: every table is one table with no empty slot, longer
+        // than the probe limit. Walked to its end, it cost the server 11.7 s per connection at
+        // 32 MiB; now a lookup stops at the limit.
+        let slots = ConstantDatabase.maximumProbes * 4
+        let bytes = Self.header(table: 2048, slots: UInt32(slots)) + (0..<slots).flatMap { _ in Self.numbers(0, 1) }
+        let directory = try RulesDirectory()
+        let database = try ConstantDatabase(path: try directory.file("slow.cdb", containing: bytes))
+        for key in ["1.2.3.4", "", "x"] {
+            let error = #expect(throws: ConstantDatabaseError.self) { try database.find(key) }
+            guard case .malformed(let reason)? = error else {
+                Issue.record("\(key): \(String(describing: error))")
+                continue
+            }
+            #expect(reason.contains("\(ConstantDatabase.maximumProbes) slots"), "\(reason)")
+        }
+    }
+
+    @Test func aFIFOOrADirectoryIsRefusedAtOnceWithoutWaitingForAWriter() throws {
+        let directory = try RulesDirectory()
+        let fifo = "\(directory.path)/fifo.cdb"
+        guard mkfifo(fifo, 0o600) == 0 else {
+            throw SetupFailure("mkfifo: \(String(cString: strerror(errno)))")
+        }
+        // With no writer, open(2) of a FIFO for reading waits for one unless told not to.
+        for path in [fifo, directory.path, "/dev/zero"] {
+            #expect(throws: ConstantDatabaseError.notRegularFile, "\(path)") {
+                try AccessRules(path: path).decision(remoteIP: "1.2.3.4")
+            }
+        }
     }
 
     @Test(.needs(.tcprules)) func anEmptyDatabaseFindsNothing() throws {

@@ -59,7 +59,7 @@ import Testing
         var environment = ProgramEnvironment()
         environment.setConnection(
             local: try address("::1", 8001), remote: try address("2001:db8:0:1:1:1:1:1", 40000),
-            localHost: "here.example", remoteHost: "there.example"
+            localHost: bytes("here.example"), remoteHost: bytes("there.example")
         )
         var expected = ["PROTO": "TCP6"]
         for prefix in ["TCP", "TCP6"] {
@@ -78,7 +78,7 @@ import Testing
         var environment = ProgramEnvironment()
         environment.setConnection(
             local: try address("::ffff:127.0.0.1", 8001), remote: try address("::ffff:192.0.2.7", 40000),
-            localHost: "0", remoteHost: nil
+            localHost: bytes("0"), remoteHost: nil
         )
         #expect(variables(environment) == [
             "PROTO": "TCP",
@@ -89,7 +89,7 @@ import Testing
 
     @Test func settingAConnectionOverAnotherReplacesItsValues() throws {
         var environment = ProgramEnvironment()
-        environment.setConnection(local: try address("::1", 1), remote: try address("::1", 2), localHost: "a", remoteHost: "b")
+        environment.setConnection(local: try address("::1", 1), remote: try address("::1", 2), localHost: bytes("a"), remoteHost: bytes("b"))
         environment.setConnection(local: try address("127.0.0.1", 3), remote: try address("127.0.0.1", 4), localHost: nil, remoteHost: nil)
         let seen = variables(environment)
         #expect(seen["PROTO"] == "TCP" && seen["TCPLOCALPORT"] == "3" && seen["TCPREMOTEPORT"] == "4")

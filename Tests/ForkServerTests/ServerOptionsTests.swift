@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct ServerOptionsTests {
     @Test func defaultsAreLoopbackPort8001AndFortyChildren() throws {
-        let options = try #require(try ServerOptions.parse([]))
+        let options = try #require(try ServerOptions.parse(text: []))
         #expect(options.address.description == "127.0.0.1:8001")
         #expect(options.backlog == 4096)
         #expect(options.configuration.maxChildren == 40)
@@ -14,7 +14,7 @@ import Testing
     }
 
     @Test func readsEveryOptionInBothSpellings() throws {
-        let options = try #require(try ServerOptions.parse([
+        let options = try #require(try ServerOptions.parse(text: [
             "--host", "::1", "--port=0", "--backlog", "16", "--max-children=2",
             "--idle-timeout", "30", "--grace=1", "--banner", "connect successful!", "--quiet",
         ]))
@@ -28,19 +28,19 @@ import Testing
     }
 
     @Test func choosesThePreforkModel() throws {
-        let pool = try #require(try ServerOptions.parse(["--model", "prefork", "--workers", "8", "--max-requests=1000"]))
+        let pool = try #require(try ServerOptions.parse(text: ["--model", "prefork", "--workers", "8", "--max-requests=1000"]))
         #expect(pool.configuration.model == .prefork(workers: 8, maxRequests: 1000))
         #expect(pool.configuration.maxChildren == 8)
-        let defaults = try #require(try ServerOptions.parse(["--model=prefork"]))
+        let defaults = try #require(try ServerOptions.parse(text: ["--model=prefork"]))
         #expect(defaults.configuration.model == .prefork(workers: 4, maxRequests: nil))
-        let fork = try #require(try ServerOptions.parse(["--model", "fork", "--max-children", "7"]))
+        let fork = try #require(try ServerOptions.parse(text: ["--model", "fork", "--max-children", "7"]))
         #expect(fork.configuration.model == .forkPerConnection(maxChildren: 7))
         #expect(fork.configuration.maxChildren == 7)
     }
 
     @Test func helpReturnsNil() throws {
-        #expect(try ServerOptions.parse(["--port", "1", "--help"]) == nil)
-        #expect(try ServerOptions.parse(["-h"]) == nil)
+        #expect(try ServerOptions.parse(text: ["--port", "1", "--help"]) == nil)
+        #expect(try ServerOptions.parse(text: ["-h"]) == nil)
     }
 
     @Test(arguments: [
@@ -54,46 +54,49 @@ import Testing
         (["--frobnicate"], "unknown option '--frobnicate'"),
         (["extra"], "unexpected argument 'extra'"),
         (["-"], "unexpected argument '-'"),
-        (["--quiet=1"], "unexpected value '1'"),
+        (["--quiet=1"], "unexpected value '1': --quiet takes none"),
+        (["--proxy-protocol=no"], "unexpected value 'no': --proxy-protocol takes none"),
+        (["--help=x"], "unexpected value 'x': --help takes none"),
+        (["--quiet=", "--port", "1"], "unexpected value '': --quiet takes none"),
         (["--model", "prefork", "--max-children", "3"], "--max-children limits --model fork; a prefork pool's size is --workers"),
         (["--max-requests", "10"], "--workers and --max-requests size a prefork pool: add --model prefork"),
         (["--model", "prefork", "--max-requests", "0"], "invalid --max-requests '0': expected a whole number from 1 to 2147483647"),
     ])
     func rejectsMistakesWithAClearMessage(arguments: [String], message: String) {
         #expect(throws: UsageError(message)) {
-            try ServerOptions.parse(arguments)
+            try ServerOptions.parse(text: arguments)
         }
     }
 }
 
 @Suite struct ProxyProtocolOptionsTests {
     @Test func echoServerReadsTheProxyOptions() throws {
-        let options = try #require(try ServerOptions.parse([
+        let options = try #require(try ServerOptions.parse(text: [
             "--proxy-protocol", "--proxy-from", "10.0.0.0/8", "--proxy-from=2001:db8::/32", "--proxy-timeout", "2",
         ]))
         #expect(options.configuration.proxyProtocol == ProxyProtocolPolicy(trustedSources: [CIDRBlock("10.0.0.0/8")!, CIDRBlock("2001:db8::/32")!], timeoutSeconds: 2))
-        #expect(try #require(try ServerOptions.parse(["--proxy-protocol"])).configuration.proxyProtocol == ProxyProtocolPolicy())
-        #expect(try #require(try ServerOptions.parse([])).configuration.proxyProtocol == nil)
+        #expect(try #require(try ServerOptions.parse(text: ["--proxy-protocol"])).configuration.proxyProtocol == ProxyProtocolPolicy())
+        #expect(try #require(try ServerOptions.parse(text: [])).configuration.proxyProtocol == nil)
     }
 
     @Test func forkserverReadsTheSameOptionsBeforeHostAndPort() throws {
-        let options = try #require(try TCPServerOptions.parse(["-v", "--proxy-protocol", "--proxy-from", "192.0.2.1", "0", "8001", "cat"]))
+        let options = try #require(try TCPServerOptions.parse(text: ["-v", "--proxy-protocol", "--proxy-from", "192.0.2.1", "0", "8001", "cat"]))
         #expect(options.proxyProtocol == ProxyProtocolPolicy(trustedSources: [CIDRBlock("192.0.2.1/32")!]))
-        #expect(options.program == ["cat"])
-        #expect(try #require(try TCPServerOptions.parse(["0", "8001", "cat"])).proxyProtocol == nil)
+        #expect(options.program == [bytes("cat")])
+        #expect(try #require(try TCPServerOptions.parse(text: ["0", "8001", "cat"])).proxyProtocol == nil)
     }
 
     @Test func theOptionsAreRefusedWithoutProxyProtocolOrMalformed() {
         #expect(throws: UsageError("--proxy-from and --proxy-timeout need --proxy-protocol")) {
-            try ServerOptions.parse(["--proxy-timeout", "3"])
+            try ServerOptions.parse(text: ["--proxy-timeout", "3"])
         }
-        #expect(throws: UsageError.self) { try ServerOptions.parse(["--proxy-protocol", "--proxy-from", "10.0.0.1/8"]) }
-        #expect(throws: UsageError.self) { try ServerOptions.parse(["--proxy-protocol", "--proxy-timeout", "0"]) }
-        #expect(throws: UsageError.self) { try TCPServerOptions.parse(["--proxy-from", "10.0.0.0/8", "0", "1", "cat"]) }
+        #expect(throws: UsageError.self) { try ServerOptions.parse(text: ["--proxy-protocol", "--proxy-from", "10.0.0.1/8"]) }
+        #expect(throws: UsageError.self) { try ServerOptions.parse(text: ["--proxy-protocol", "--proxy-timeout", "0"]) }
+        #expect(throws: UsageError.self) { try TCPServerOptions.parse(text: ["--proxy-from", "10.0.0.0/8", "0", "1", "cat"]) }
     }
 
     @Test func echoServerRemembersWhichListeningOptionsWereGiven() throws {
-        #expect(try #require(try ServerOptions.parse(["--port", "0", "--backlog", "5"])).listeningOptionsGiven == ["--port", "--backlog"])
-        #expect(try #require(try ServerOptions.parse(["--quiet"])).listeningOptionsGiven.isEmpty)
+        #expect(try #require(try ServerOptions.parse(text: ["--port", "0", "--backlog", "5"])).listeningOptionsGiven == ["--port", "--backlog"])
+        #expect(try #require(try ServerOptions.parse(text: ["--quiet"])).listeningOptionsGiven.isEmpty)
     }
 }

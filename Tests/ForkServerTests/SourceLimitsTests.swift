@@ -182,7 +182,7 @@ import Testing
     // MARK: - Options
 
     @Test func echoServerReadsTheLimits() throws {
-        let options = try #require(try ServerOptions.parse([
+        let options = try #require(try ServerOptions.parse(text: [
             "--max-per-source", "3:busy, try later", "--rate=10/s", "--burst", "20", "--rate-sources", "100",
             "--ipv4-source-prefix", "24", "--ipv6-source-prefix=56",
         ]))
@@ -192,32 +192,32 @@ import Testing
         #expect(limits.rate == ConnectionRate(count: 10, periodSeconds: 1, burst: 20))
         #expect(limits.rateSources == 100)
         #expect(limits.prefixes == SourcePrefixes(ipv4: 24, ipv6: 56))
-        #expect(try #require(try ServerOptions.parse([])).configuration.sourceLimits.isActive == false)
+        #expect(try #require(try ServerOptions.parse(text: [])).configuration.sourceLimits.isActive == false)
     }
 
     @Test func theLimitsAreRefusedWithAPoolAndABurstWithoutARate() {
         #expect(throws: UsageError("--max-per-source and --rate need --model fork: in a prefork pool the workers accept connections, and the server never sees them")) {
-            try ServerOptions.parse(["--model", "prefork", "--max-per-source", "2"])
+            try ServerOptions.parse(text: ["--model", "prefork", "--max-per-source", "2"])
         }
         #expect(throws: UsageError("--burst sizes the --rate limit: add --rate")) {
-            try ServerOptions.parse(["--burst", "2"])
+            try ServerOptions.parse(text: ["--burst", "2"])
         }
         #expect(throws: UsageError("invalid --max-per-source '0': expected N or N:MESSAGE, N a whole number from 1 to 100000")) {
-            try ServerOptions.parse(["--max-per-source", "0"])
+            try ServerOptions.parse(text: ["--max-per-source", "0"])
         }
         #expect(throws: UsageError("invalid --rate '5/d': expected N/s, N/min or N/h with N from 1 to 1000000")) {
-            try ServerOptions.parse(["--rate", "5/d"])
+            try ServerOptions.parse(text: ["--rate", "5/d"])
         }
     }
 
     @Test func forkserverReadsDashCAndTheLongOptions() throws {
-        let options = try #require(try TCPServerOptions.parse(["-vC2:go away\r\n", "--rate", "1/min", "--log-duration", "0", "0", "cat"]))
+        let options = try #require(try TCPServerOptions.parse(text: ["-vC2:go away\r\n", "--rate", "1/min", "--log-duration", "0", "0", "cat"]))
         #expect(options.sourceLimits.maxPerSource == 2)
         #expect(options.sourceLimits.refusalMessage == Array("go away\r\n".utf8))
         #expect(options.sourceLimits.rate == ConnectionRate(count: 1, periodSeconds: 60))
         #expect(options.logsDurations)
-        #expect(options.program == ["cat"])
-        let plain = try #require(try TCPServerOptions.parse(["-C", "5", "--max-per-source=6", "0", "0", "cat"]))
+        #expect(options.program == [bytes("cat")])
+        let plain = try #require(try TCPServerOptions.parse(text: ["-C", "5", "--max-per-source=6", "0", "0", "cat"]))
         #expect(plain.sourceLimits.maxPerSource == 6)
         #expect(plain.sourceLimits.refusalMessage.isEmpty)
         #expect(!plain.logsDurations)

@@ -5,12 +5,12 @@ import Testing
 /// package, and the host, port and program after them.
 @Suite struct TCPServerOptionsTests {
     private func parse(_ arguments: [String]) throws -> TCPServerOptions {
-        try #require(try TCPServerOptions.parse(arguments))
+        try #require(try TCPServerOptions.parse(text: arguments))
     }
 
     @Test func theDefaultsAreTcpserversWithoutItsLookups() throws {
         let options = try parse(["0", "80", "prog"])
-        #expect(options.host == "0" && options.port == "80" && options.program == ["prog"])
+        #expect(options.host == "0" && options.port == "80" && options.program == [bytes("prog")])
         #expect(options.maxChildren == 40)
         #expect(options.verbosity == .errors)
         #expect(!options.looksUpNames && !options.paranoid && !options.asksRemoteInfo)
@@ -44,9 +44,9 @@ import Testing
         ])
         #expect(options.backlog == 16)
         #expect(options.banner == Array("hello".utf8))
-        #expect(options.rulesPath == "/etc/rules.cdb")
+        #expect(options.rulesPath == bytes("/etc/rules.cdb"))
         #expect(options.userID == 65534 && options.groupID == 65534)
-        #expect(options.localHostName == "here.example")
+        #expect(options.localHostName == bytes("here.example"))
     }
 
     @Test func longOptionsMixWithLettersBeforeTheHost() throws {
@@ -54,14 +54,14 @@ import Testing
         #expect(options.gracePeriodSeconds == 1)
         #expect(options.verbosity == .connections)
         #expect(options.banner == Array("hi there".utf8))
-        #expect(options.rulesPath == "r.cdb")
+        #expect(options.rulesPath == bytes("r.cdb"))
         #expect(options.backlog == 8 && options.maxChildren == 3)
-        #expect(options.host == "::1" && options.port == "smtp" && options.program == ["prog", "arg"])
+        #expect(options.host == "::1" && options.port == "smtp" && options.program == ["prog", "arg"].map(bytes))
     }
 
     @Test func optionsEndAtTheHostOrAfterDoubleDash() throws {
         let afterHost = try parse(["-v", "127.0.0.1", "0", "cat", "-v", "--grace", "9"])
-        #expect(afterHost.program == ["cat", "-v", "--grace", "9"])
+        #expect(afterHost.program == ["cat", "-v", "--grace", "9"].map(bytes))
         #expect(afterHost.gracePeriodSeconds == 5)
         let afterDashes = try parse(["-v", "--", "-1", "0", "cat"])
         #expect(afterDashes.host == "-1" && !afterDashes.printsPort)
@@ -70,8 +70,34 @@ import Testing
         #expect(lone.host == "-")
     }
 
+    @Test func bytesThatAreNotUTF8AreKeptInEveryValuePassedOn() throws {
+        // Latin-1 é (0xe9) and 0xff are not UTF-8; a String would hold U+FFFD (ef bf bd) instead.
+        let cafe = bytes("caf") + [0xe9]
+        let options = try #require(try TCPServerOptions.parse([
+            bytes("-B") + [0xff], bytes("-l"), cafe, bytes("-x"), bytes("/r") + [0xe9], bytes("-C"), bytes("1:") + [0xfe],
+            bytes("0"), bytes("0"), cafe, [0xff],
+        ]))
+        #expect(options.banner == [0xff])
+        #expect(options.localHostName == cafe)
+        #expect(options.rulesPath == bytes("/r") + [0xe9])
+        #expect(options.program == [cafe, [0xff]])
+        #expect(options.sourceLimits.refusalMessage == [0xfe])
+        let long = try #require(try TCPServerOptions.parse([bytes("--banner=") + [0xff], bytes("--rules"), [0xe9], bytes("0"), bytes("0"), bytes("p")]))
+        #expect(long.banner == [0xff] && long.rulesPath == [0xe9])
+        let echo = try #require(try ServerOptions.parse([bytes("--banner"), cafe, bytes("--max-per-source=1:") + [0xff]]))
+        #expect(echo.configuration.banner == cafe + bytes("\n"))
+        #expect(echo.configuration.sourceLimits.refusalMessage == [0xff])
+        // Where text is needed, a byte that is not UTF-8 is a mistake like any other.
+        #expect(throws: UsageError("invalid -c '1\u{FFFD}': expected a whole number from 1 to 100000")) {
+            try TCPServerOptions.parse([bytes("-c1") + [0xe9], bytes("0"), bytes("0"), bytes("p")])
+        }
+        #expect(throws: UsageError("unknown option '-é'")) {
+            try TCPServerOptions.parse([bytes("-vé"), bytes("0"), bytes("0"), bytes("p")])
+        }
+    }
+
     @Test func helpReturnsNil() throws {
-        #expect(try TCPServerOptions.parse(["-v", "--help"]) == nil)
+        #expect(try TCPServerOptions.parse(text: ["-v", "--help"]) == nil)
     }
 
     @Test(arguments: [
@@ -97,10 +123,14 @@ import Testing
         (["-Z", "0", "0", "cat"], "unknown option '-Z'"),
         (["-vZ", "0", "0", "cat"], "unknown option '-Z'"),
         (["--frobnicate", "0", "0", "cat"], "unknown option '--frobnicate'"),
+        (["--proxy-protocol=no", "0", "0", "cat"], "unexpected value 'no': --proxy-protocol takes none"),
+        (["--log-duration=x", "0", "0", "cat"], "unexpected value 'x': --log-duration takes none"),
+        (["-v", "--help=x", "0", "0", "cat"], "unexpected value 'x': --help takes none"),
+        (["--log-duration=", "0", "0", "cat"], "unexpected value '': --log-duration takes none"),
     ])
     func rejectsMistakesWithAClearMessage(arguments: [String], message: String) {
         #expect(throws: UsageError(message)) {
-            try TCPServerOptions.parse(arguments)
+            try TCPServerOptions.parse(text: arguments)
         }
     }
 

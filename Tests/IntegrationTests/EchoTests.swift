@@ -92,6 +92,21 @@ import Testing
         #expect(try client.roundTrip("ping") == "ping")
     }
 
+    @Test func aBannerAndARefusalMessageThatAreNotUTF8AreSentByteForByte() throws {
+        // 0xff and Latin-1 é (0xe9) are not UTF-8: a String would rewrite each as U+FFFD.
+        let banner = Array("caf".utf8) + [0xe9, 0xff]
+        let refusal = Array("busy ".utf8) + [0xff, 0x0a]
+        let server = try ServerProcess(byteArgumentsExec[0], Array(byteArgumentsExec.dropFirst()) + [
+            "\(ServerProcess.buildDirectory)/echo-server", "--host", "127.0.0.1", "--port", "0",
+            "--banner", byteArgument(banner), "--max-per-source", byteArgument(Array("1:".utf8) + refusal),
+        ])
+        try server.waitUntilListening()
+        let client = try TestClient(port: server.port)
+        #expect(try client.receive(banner.count + 1) == banner + [0x0a])
+        let refused = try TestClient(port: server.port)
+        #expect(try refused.receiveUntilEnd() == refusal)
+    }
+
     @Test func logsEachConnectionWithPidAddressStatusDurationAndBytes() throws {
         let server = try ServerProcess.startEchoServer(["--banner", "hi"])
         let client = try TestClient(port: server.port)

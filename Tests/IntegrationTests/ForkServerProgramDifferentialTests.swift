@@ -127,6 +127,42 @@ import TestPeers
         return Observation(received: received, log: server.logLines.map(named))
     }
 
+    @Test func bothPassArgumentsABannerALocalNameAndARulesPathThatAreNotUTF8ByteForByte() throws {
+        // Latin-1 é (0xe9) and 0xff: bytes that are not UTF-8, which a String would rewrite as
+        // U+FFFD (ef bf bd).
+        let argument = Array("caf".utf8) + [0xe9]
+        let banner = [0xff] + Array("banner".utf8) + [0xfe, 0x0a]
+        let localName = Array("caf".utf8) + [0xe9] + Array(".example".utf8)
+        let directory = try TemporaryDirectory()
+        let compiled = try directory.compileRules(":allow,WHO=\"found\"\n")
+        let rules = Array("\(directory.path)/r".utf8) + [0xe9] + Array("gles.cdb".utf8)
+        guard rename(compiled, rules.map { CChar(bitPattern: $0) } + [0]) == 0 else {
+            throw TestFailure.system("rename \(compiled)")
+        }
+        let program = ["/bin/sh", "-c", "printf '%s|%s|%s' \"$1\" \"$TCPLOCALHOST\" \"$WHO\"", "sh", byteArgument(argument)]
+        var observed: [UCSPIServer.Implementation: (received: [UInt8], log: [String])] = [:]
+        for implementation in UCSPIServer.Implementation.allCases {
+            let server = try UCSPIServer(
+                implementation,
+                ["-v", "-H", "-R", "-B", byteArgument(banner), "-l", byteArgument(localName), "-x", byteArgument(rules), "127.0.0.1", "0"] + program,
+                through: byteArgumentsExec
+            )
+            let client = try TestClient(port: server.port)
+            let received = try client.receiveUntilEnd()
+            try server.process.waitForLines(containing: "status: 0/40", count: 2)
+            let log = server.logLines.map { line in
+                line.split(separator: " ").map { word in
+                    word.allSatisfy(\.isNumber) ? "N" : word.split(separator: ":", omittingEmptySubsequences: false).map { $0.allSatisfy(\.isNumber) && !$0.isEmpty ? "N" : String($0) }.joined(separator: ":")
+                }.joined(separator: " ")
+            }
+            observed[implementation] = (received, log)
+            #expect(received == banner + argument + Array("|".utf8) + localName + Array("|found".utf8), "\(implementation): \(received)")
+        }
+        #expect(observed[.forkserver]?.log == observed[.tcpserver]?.log, "\(String(describing: observed))")
+        // tcpserver writes each byte of a name that is not printable ASCII as one '?'.
+        #expect(observed[.tcpserver]?.log.contains("ok N caf?.example:127.0.0.1:N :127.0.0.1::N") == true, "\(String(describing: observed[.tcpserver]))")
+    }
+
     @Test func bothDropAClientThatLeftBeforeItsBannerTheSameWay() throws {
         var observed: [String: [String]] = [:]
         for implementation in UCSPIServer.Implementation.allCases {

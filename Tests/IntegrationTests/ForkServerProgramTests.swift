@@ -207,6 +207,67 @@ import TestPeers
         #expect(server.logLines.contains { $0.hasPrefix("end ") && $0.hasSuffix(" status 28416") })
     }
 
+    @Test(.needs(.tcprules)) func aFIFOAtTheRulesPathDropsItsClientWhileTheServerServesTheNextAndStopsOnSIGTERM() throws {
+        let directory = try TemporaryDirectory()
+        let rules = "\(directory.path)/rules.cdb"
+        // Renamed into place, as tcprules puts a file there.
+        func placeFIFO() throws {
+            guard mkfifo("\(rules).fifo", 0o644) == 0, rename("\(rules).fifo", rules) == 0 else {
+                throw TestFailure.system("mkfifo \(rules)")
+            }
+        }
+        try placeFIFO()
+        let server = try UCSPIServer(.forkserver, ["-v", "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
+        // Nobody ever opens the FIFO for writing: reading it would wait forever.
+        let dropped = try TestClient(port: server.port)
+        #expect(try dropped.receiveUntilEnd().isEmpty)
+        try server.process.waitForLine(containing: "warning: dropping connection, unable to read \(rules): not a regular file")
+        try directory.compileRules(":allow,ARRIVED=\"yes\"\n")
+        let next = try TestClient(port: server.port)
+        #expect(environmentVariables(in: try next.receiveUntilEnd())["ARRIVED"] == "yes")
+        try placeFIFO()
+        let droppedAgain = try TestClient(port: server.port)
+        #expect(try droppedAgain.receiveUntilEnd().isEmpty)
+        server.process.send(SIGTERM)
+        #expect(try server.process.waitForExitCode(timeout: 10) == 0)
+        #expect(server.logLines.filter { $0.contains("not a regular file") }.count == 2, "\(server.logLines)")
+    }
+
+    @Test(.needs(.tcprules)) func aRulesFileWhoseLookupsWouldWalkMillionsOfSlotsDropsItsClientsAtOnceAndTheServerGoesOn() throws {
+        // What makes a lookup slow: the 256 pairs of the header all name one table that fills
+        // 32 MiB, and none of its 4 million slots is empty or holds a key's hash, so a search
+        // that ends only at an empty slot or the table's end reads every slot, for each of the
+        // five keys of 127.0.0.1. Read that way in the server, it held every other client for
+        // 11.7 s per connection (tcpserver, in its child: 0.38 s).
+        let size = 32 << 20
+        let slots = UInt32((size - 2048) / 8)
+        func numbers(_ first: UInt32, _ second: UInt32) -> [UInt8] {
+            [first, second].flatMap { value in (0..<4).map { UInt8(value >> (8 * $0) & 0xff) } }
+        }
+        let directory = try TemporaryDirectory()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        for _ in 0..<256 {
+            bytes += numbers(2048, slots)
+        }
+        let slot = numbers(0, 1)
+        for _ in 0..<slots {
+            bytes += slot
+        }
+        let rules = try directory.write(bytes, to: "rules.cdb")
+        let server = try UCSPIServer(.forkserver, ["-v", "-x", rules, "127.0.0.1", "0", "/usr/bin/env"])
+        // Two clients at once: the second must not wait for the first's lookup.
+        let first = try TestClient(port: server.port)
+        let second = try TestClient(port: server.port)
+        #expect(try first.receiveUntilEnd(timeout: 10).isEmpty)
+        #expect(try second.receiveUntilEnd(timeout: 10).isEmpty)
+        let warnings = try server.process.waitForLines(containing: "warning: dropping connection, unable to read \(rules): malformed: ", count: 2)
+        #expect(warnings.allSatisfy { $0.contains("slots") }, "\(warnings)")
+        try directory.compileRules(":allow,ARRIVED=\"yes\"\n")
+        let next = try TestClient(port: server.port)
+        #expect(environmentVariables(in: try next.receiveUntilEnd())["ARRIVED"] == "yes")
+    }
+
     // MARK: - Programs that fail
 
     @Test func aProgramsExitStatusIsLoggedAsTheRawWaitStatus() throws {

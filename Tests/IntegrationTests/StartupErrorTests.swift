@@ -13,7 +13,10 @@ import Testing
         (["--host", "not-an-address"], "invalid --host 'not-an-address'"),
         (["--verbose"], "unknown option '--verbose'"),
         (["8001"], "unexpected argument '8001'"),
-        (["--quiet=yes"], "unexpected value 'yes'"),
+        (["--quiet=yes"], "unexpected value 'yes': --quiet takes none"),
+        (["--proxy-protocol=no"], "unexpected value 'no': --proxy-protocol takes none"),
+        (["--help=x"], "unexpected value 'x': --help takes none"),
+        (["--port", "0", "--quiet="], "unexpected value '': --quiet takes none"),
         (["--model", "prefork", "--workers", "0"], "invalid --workers '0'"),
         (["--model", "prefork", "--workers", "-2"], "invalid --workers '-2'"),
         (["--workers", "3"], "--workers and --max-requests size a prefork pool: add --model prefork"),
@@ -25,8 +28,19 @@ import Testing
         let server = try ServerProcess("echo-server", arguments)
         #expect(try server.waitForExitCode() == 2)
         #expect(server.lines.count == 1, "\(server.lines)")
-        #expect(server.lines[0].hasPrefix("echo-server: \(message)"))
-        #expect(server.lines[0].hasSuffix("(see 'echo-server --help')"))
+        #expect(server.lines.first?.hasPrefix("echo-server: \(message)") == true, "\(server.lines)")
+        #expect(server.lines.first?.hasSuffix("(see 'echo-server --help')") == true, "\(server.lines)")
+    }
+
+    @Test(arguments: [
+        ("--proxy-protocol=no", "unexpected value 'no': --proxy-protocol takes none"),
+        ("--log-duration=x", "unexpected value 'x': --log-duration takes none"),
+        ("--help=x", "unexpected value 'x': --help takes none"),
+    ])
+    func forkserverRefusesAFlagGivenAValueInOneLineWithExit100(flag: String, message: String) throws {
+        let server = try ServerProcess("forkserver", ["-v", flag, "127.0.0.1", "0", "cat"])
+        #expect(try server.waitForExitCode() == 100)
+        #expect(server.lines == ["forkserver: \(message) (see 'forkserver --help')"])
     }
 
     @Test func portInUseIsReportedClearly() throws {

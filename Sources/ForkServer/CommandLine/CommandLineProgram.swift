@@ -26,6 +26,19 @@ package struct CommandLineProgram: Sendable {
         return path.split(separator: "/").last.map(String.init) ?? path
     }
 
+    /// The arguments after the program's name, each the bytes execve(2) passed. Not
+    /// CommandLine.arguments, which decodes them as UTF-8 and rewrites each byte that is not as
+    /// U+FFFD: a program's arguments, a banner, a path must reach their use byte for byte, as
+    /// they do through tcpserver.
+    package static var arguments: [[UInt8]] {
+        (0..<Int(CommandLine.argc)).dropFirst().map { index in
+            guard let argument = CommandLine.unsafeArgv[index] else {
+                return []
+            }
+            return Array(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
+        }
+    }
+
     /// Prints `usage` on standard output and exits 0.
     package func exitWithHelp(_ usage: String) -> Never {
         try? FileDescriptor.standardOutput.writeAll(Array(usage.utf8))

@@ -56,8 +56,9 @@ package struct ServerOptions {
         """
     }
 
-    /// Parses `arguments` (without the program's name); nil when `--help` was asked for.
-    package static func parse(_ arguments: some Sequence<String>) throws(UsageError) -> ServerOptions? {
+    /// Parses `arguments` (without the program's name, as bytes: `CommandLineProgram.arguments`);
+    /// nil when `--help` was asked for.
+    package static func parse(_ arguments: some Sequence<[UInt8]>) throws(UsageError) -> ServerOptions? {
         var parser = OptionParser(arguments)
         var host = "127.0.0.1"
         var port = 8001
@@ -106,10 +107,11 @@ package struct ServerOptions {
             case "--grace":
                 configuration.gracePeriod = .seconds(try parser.integer(of: option, in: 0...86_400))
             case "--banner":
-                configuration.banner = Array((try parser.value(of: option) + "\n").utf8)
+                configuration.banner = try parser.bytes(of: option) + [UInt8(ascii: "\n")]
             case "--quiet":
                 quiet = true
             case "--help", "-h":
+                try parser.refuseUnreadValue()
                 return nil
             default:
                 throw UsageError("unknown option '\(option)'")

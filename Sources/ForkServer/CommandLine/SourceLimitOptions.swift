@@ -45,7 +45,7 @@ package struct SourceLimitOptions {
     package mutating func read(_ option: String, from parser: inout OptionParser) throws(UsageError) -> Bool {
         switch option {
         case "--max-per-source":
-            try readMaxPerSource(try parser.value(of: option), for: option)
+            try readMaxPerSource(try parser.bytes(of: option), for: option)
         case "--rate":
             let text = try parser.value(of: option)
             guard let parsed = ConnectionRate.parse(text) else {
@@ -66,13 +66,14 @@ package struct SourceLimitOptions {
         return true
     }
 
-    /// `N` or `N:MSG`, the value of `--max-per-source` or forkserver's `-C`.
-    package mutating func readMaxPerSource(_ text: String, for option: String) throws(UsageError) {
-        let number = text.prefix { $0 != ":" }
-        guard let limit = OptionParser.decimal(String(number)), (1...100_000).contains(limit) else {
-            throw UsageError("invalid \(option) '\(text)': expected N or N:MESSAGE, N a whole number from 1 to 100000")
+    /// `N` or `N:MSG`, the value of `--max-per-source` or forkserver's `-C`; MSG is sent as
+    /// it was given, byte for byte.
+    package mutating func readMaxPerSource(_ value: [UInt8], for option: String) throws(UsageError) {
+        let number = value.prefix { $0 != UInt8(ascii: ":") }
+        guard let limit = OptionParser.decimal(OptionParser.text(number)), (1...100_000).contains(limit) else {
+            throw UsageError("invalid \(option) '\(OptionParser.text(value))': expected N or N:MESSAGE, N a whole number from 1 to 100000")
         }
-        let message = Array(text.dropFirst(number.count + 1).utf8)
+        let message = Array(value.dropFirst(number.count + 1))
         guard message.count <= SourceLimits.maxRefusalMessageBytes else {
             throw UsageError("\(option): the message is \(message.count) bytes; at most \(SourceLimits.maxRefusalMessageBytes)")
         }

@@ -5,18 +5,18 @@ import CForkServer
 package struct TCPServerOptions {
     package var host: String
     package var port: String
-    /// The program and its arguments.
-    package var program: [String]
+    /// The program and its arguments, the bytes given.
+    package var program: [[UInt8]]
     package var maxChildren = 40
     package var backlog = Int(SOMAXCONN)
     package var banner: [UInt8] = []
-    package var rulesPath: String?
+    package var rulesPath: [UInt8]?
     package var allowsMissingRules = false
     package var verbosity = ServerLog.Verbosity.errors
     package var printsPort = false
     package var userID: uid_t?
     package var groupID: gid_t?
-    package var localHostName: String?
+    package var localHostName: [UInt8]?
     package var looksUpNames = false
     package var paranoid = false
     /// `-r`: tcpserver's IDENT lookup, which forkserver does not do; it says so once at start.
@@ -91,40 +91,43 @@ package struct TCPServerOptions {
         """
     }
 
-    /// Parses `arguments` (without the program's name); nil when `--help` was asked for.
-    /// Options end at the first argument that is not one (the host) or after `--`.
-    package static func parse(_ arguments: [String]) throws(UsageError) -> TCPServerOptions? {
+    /// Parses `arguments` (without the program's name, as bytes: `CommandLineProgram.arguments`);
+    /// nil when `--help` was asked for. Options end at the first argument that is not one (the
+    /// host) or after `--`. A banner, the rules' path, the local name and the program's
+    /// arguments are kept byte for byte, as tcpserver keeps them.
+    package static func parse(_ arguments: [[UInt8]]) throws(UsageError) -> TCPServerOptions? {
         var options = TCPServerOptions(host: "", port: "", program: [])
         var remaining = ArraySlice(arguments)
         var environmentIDs = false
         var proxy = ProxyProtocolOptions()
         var limits = SourceLimitOptions()
-        while let argument = remaining.first, argument.hasPrefix("-"), argument.count > 1 {
+        while let argument = remaining.first, argument.first == UInt8(ascii: "-"), argument.count > 1 {
             remaining.removeFirst()
-            if argument == "--" {
+            if argument == OptionParser.doubleDash {
                 break
             }
-            if argument.hasPrefix("--") {
+            if argument.starts(with: OptionParser.doubleDash) {
                 var parser = OptionParser([argument] + remaining)
                 guard let option = try parser.nextOption() else {
                     break
                 }
                 let shared = try proxy.take(option, from: &parser) ? true : try limits.read(option, from: &parser)
                 if shared {
-                    remaining = parser.remainingArguments
+                    remaining = try parser.remainingArguments()
                     continue
                 }
                 switch option {
                 case "--help":
+                    try parser.refuseUnreadValue()
                     return nil
                 case "--max-children":
                     options.maxChildren = try parser.integer(of: option, in: 1...100_000)
                 case "--backlog":
                     options.backlog = try parser.integer(of: option, in: 1...65535)
                 case "--banner":
-                    options.banner = Array(try parser.value(of: option).utf8)
+                    options.banner = try parser.bytes(of: option)
                 case "--rules":
-                    options.rulesPath = try parser.value(of: option)
+                    options.rulesPath = try parser.bytes(of: option)
                 case "--grace":
                     options.gracePeriodSeconds = try parser.integer(of: option, in: 0...86_400)
                 case "--log-duration":
@@ -132,35 +135,40 @@ package struct TCPServerOptions {
                 default:
                     throw UsageError("unknown option '\(option)'")
                 }
-                remaining = parser.remainingArguments
+                remaining = try parser.remainingArguments()
                 continue
             }
-            var letters = Substring(argument.dropFirst())
-            while let letter = letters.popFirst() {
+            // getopt's way: letter by letter, each a byte.
+            var letters = argument.dropFirst()
+            while let byte = letters.popFirst() {
+                let letter = Character(Unicode.Scalar(byte))
                 // An option that takes a value takes the rest of this argument, or the next one.
-                func value() throws(UsageError) -> String {
-                    defer { letters = "" }
+                func value() throws(UsageError) -> [UInt8] {
+                    defer { letters = [] }
                     if !letters.isEmpty {
-                        return String(letters)
+                        return Array(letters)
                     }
                     guard let next = remaining.popFirst() else {
                         throw UsageError("-\(letter) needs a value")
                     }
                     return next
                 }
+                func text() throws(UsageError) -> String {
+                    OptionParser.text(try value())
+                }
                 switch letter {
-                case "c": options.maxChildren = try number(try value(), for: "-c", in: 1...100_000)
+                case "c": options.maxChildren = try number(try text(), for: "-c", in: 1...100_000)
                 case "C": try limits.readMaxPerSource(try value(), for: "-C")
-                case "b": options.backlog = try number(try value(), for: "-b", in: 1...65535)
-                case "B": options.banner = Array(try value().utf8)
+                case "b": options.backlog = try number(try text(), for: "-b", in: 1...65535)
+                case "B": options.banner = try value()
                 case "x": options.rulesPath = try value()
                 case "X": options.allowsMissingRules = true
                 case "v": options.verbosity = .connections
                 case "Q": options.verbosity = .errors
                 case "q": options.verbosity = .nothing
                 case "1": options.printsPort = true
-                case "u": options.userID = uid_t(try number(try value(), for: "-u", in: 0...Int(Int32.max)))
-                case "g": options.groupID = gid_t(try number(try value(), for: "-g", in: 0...Int(Int32.max)))
+                case "u": options.userID = uid_t(try number(try text(), for: "-u", in: 0...Int(Int32.max)))
+                case "g": options.groupID = gid_t(try number(try text(), for: "-g", in: 0...Int(Int32.max)))
                 case "U": environmentIDs = true
                 case "l": options.localHostName = try value()
                 case "h": options.looksUpNames = true
@@ -169,12 +177,13 @@ package struct TCPServerOptions {
                 case "P": options.paranoid = false
                 case "r": options.asksRemoteInfo = true
                 case "R": options.asksRemoteInfo = false
-                case "t": _ = try number(try value(), for: "-t", in: 0...Int(Int32.max))
+                case "t": _ = try number(try text(), for: "-t", in: 0...Int(Int32.max))
                 case "D": options.noDelay = true
                 case "d": options.noDelay = false
                 case "o": options.keepsIPOptions = true
                 case "O": options.keepsIPOptions = false
-                default: throw UsageError("unknown option '-\(letter)'")
+                // A byte that is not ASCII: the character it begins, for the message.
+                default: throw UsageError("unknown option '-\(OptionParser.text([byte] + letters).first ?? letter)'")
                 }
             }
         }
@@ -195,8 +204,8 @@ package struct TCPServerOptions {
         guard !remaining.isEmpty else {
             throw UsageError("missing program")
         }
-        options.host = host
-        options.port = port
+        options.host = OptionParser.text(host)
+        options.port = OptionParser.text(port)
         options.program = Array(remaining)
         return options
     }

@@ -31,10 +31,24 @@ public enum SocketActivation {
         guard owner == Int(Syscall.processID) else {
             return []
         }
-        guard let number = OptionParser.decimal(count), number <= Int(CInt.max - firstDescriptor) else {
+        guard let number = OptionParser.decimal(count) else {
             throw .invalidVariable("LISTEN_FDS", count)
         }
-        let descriptors = (0..<number).map { firstDescriptor + CInt($0) }
+        // Before anything is done per descriptor: a count no process could have been passed
+        // (LISTEN_FDS=2147483644) is refused in one line, not walked. The hard limit, not the
+        // soft one, so that descriptors placed before a service lowered its soft limit still
+        // count; beyond the hard limit no descriptor can be open.
+        let limit: Int
+        do {
+            limit = min(try Syscall.descriptorLimit(), Int(CInt.max))
+        } catch {
+            throw .descriptorLimitUnknown(error)
+        }
+        guard number <= limit - Int(firstDescriptor) else {
+            throw .moreThanTheDescriptorLimit(count: number, limit: limit)
+        }
+        // A range, not an array: nothing is allocated per descriptor.
+        let descriptors = firstDescriptor..<firstDescriptor + CInt(number)
         for fd in descriptors {
             do {
                 try Syscall.setCloseOnExec(fd)
@@ -67,6 +81,10 @@ public enum SocketActivation {
 public enum SocketActivationError: Error, Sendable, CustomStringConvertible {
     /// `LISTEN_PID` or `LISTEN_FDS` is not a number.
     case invalidVariable(String, String)
+    /// `LISTEN_FDS` names descriptors past the highest this process may hold.
+    case moreThanTheDescriptorLimit(count: Int, limit: Int)
+    /// getrlimit(2) failed, so `LISTEN_FDS` could not be checked.
+    case descriptorLimitUnknown(Errno)
     /// The descriptor is not an open, listening TCP socket over IPv4 or IPv6.
     case notListening(descriptor: CInt, String)
     /// More than one socket was passed.
@@ -76,6 +94,11 @@ public enum SocketActivationError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .invalidVariable(let name, let value):
             "socket activation: invalid \(name) '\(value)'"
+        case .moreThanTheDescriptorLimit(let count, let limit):
+            "socket activation: LISTEN_FDS=\(count) names descriptors \(SocketActivation.firstDescriptor) to \(Int(SocketActivation.firstDescriptor) + count - 1), "
+                + "past this process's limit of \(limit) descriptors (RLIMIT_NOFILE)"
+        case .descriptorLimitUnknown(let error):
+            "socket activation: cannot read the descriptor limit to check LISTEN_FDS: \(error)"
         case .notListening(let fd, let reason):
             "socket activation: descriptor \(fd) is not a listening TCP socket: \(reason)"
         case .tooManySockets(let count):

@@ -57,8 +57,9 @@ public struct ProgramEnvironment: Sendable {
 
     /// Sets the UCSPI-TCP variables of a connection between `local` (this server) and `remote`
     /// (the client): `PROTO=TCP` and the `TCP` names, or for an IPv6 client `PROTO=TCP6` and
-    /// the `TCP6` names beside the `TCP` ones. A host name that is nil stays unset.
-    public mutating func setConnection(local: SocketAddress, remote: SocketAddress, localHost: String?, remoteHost: String?) {
+    /// the `TCP6` names beside the `TCP` ones. A host name that is nil stays unset; one that is
+    /// given is set byte for byte (`-l` need not be UTF-8).
+    public mutating func setConnection(local: SocketAddress, remote: SocketAddress, localHost: [UInt8]?, remoteHost: [UInt8]?) {
         let isIPv6 = remote.family == AF_INET6 && !remote.isIPv4Mapped
         set("PROTO", to: isIPv6 ? "TCP6" : "TCP")
         for prefix in isIPv6 ? ["TCP", "TCP6"] : ["TCP"] {
@@ -67,10 +68,10 @@ public struct ProgramEnvironment: Sendable {
             set("\(prefix)REMOTEIP", to: remote.tcpserverIPAddress)
             set("\(prefix)REMOTEPORT", to: String(remote.port))
             if let localHost {
-                set("\(prefix)LOCALHOST", to: localHost)
+                set(Array("\(prefix)LOCALHOST".utf8), to: localHost)
             }
             if let remoteHost {
-                set("\(prefix)REMOTEHOST", to: remoteHost)
+                set(Array("\(prefix)REMOTEHOST".utf8), to: remoteHost)
             }
         }
     }

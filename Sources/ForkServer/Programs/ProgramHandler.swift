@@ -25,10 +25,11 @@ public struct ProgramHandler: ConnectionHandler {
         case paranoid
     }
 
-    /// The program and its arguments; the first is looked for in $PATH unless it has a slash.
-    public var arguments: [String]
+    /// The program and its arguments, passed byte for byte; the first is looked for in $PATH
+    /// unless it has a slash.
+    public var arguments: [[UInt8]]
     /// `$TCPLOCALHOST`, set without a lookup (tcpserver's `-l`).
-    public var localHostName: String?
+    public var localHostName: [UInt8]?
     /// Whether and how names are looked up; `.none` by default (tcpserver's `-H`).
     public var nameLookup: NameLookup
     /// The rules to follow (tcpserver's `-x`), read afresh for each connection.
@@ -47,9 +48,9 @@ public struct ProgramHandler: ConnectionHandler {
     private let inheritedEnvironment = ProgramEnvironment.inherited()
 
     public init(
-        arguments: [String],
+        arguments: [[UInt8]],
         log: ServerLog,
-        localHostName: String? = nil,
+        localHostName: [UInt8]? = nil,
         nameLookup: NameLookup = .none,
         rules: AccessRules? = nil,
         allowsMissingRules: Bool = false,
@@ -87,7 +88,9 @@ public struct ProgramHandler: ConnectionHandler {
     /// (`Syscall.spawnConnection`: clone(2) with CLONE_VM | CLONE_VFORK), which is cheaper than a
     /// fork of the server followed by exec (BENCHMARKS.md). The rules, a local file, are read
     /// here; the child writes the `pid` and `ok` or `deny` lines before the program runs, as
-    /// tcpserver's child does, and a denied client's child exits 100 without running it.
+    /// tcpserver's child does, and a denied client's child exits 100 without running it. The
+    /// rules' lookup holds the server, but never waits and is bounded (`ConstantDatabase`): a
+    /// FIFO or a hostile file at the path drops that one connection.
     /// Nil when names are to be looked up: that may wait on DNS, so a forked child does it.
     /// With `--proxy-protocol` or a banner the server never asks: only a child may wait on the client.
     @available(*, noasync, message: "the spawn shares the server's memory: one at a time, from a single-threaded server")
@@ -122,7 +125,7 @@ public struct ProgramHandler: ConnectionHandler {
     /// What a connection's program gets, and whether it may run.
     private struct Launch {
         var local: SocketAddress
-        var localHost: String?
+        var localHost: [UInt8]?
         var remoteHost: String?
         var environment: ProgramEnvironment
         var isAllowed: Bool
@@ -159,13 +162,13 @@ public struct ProgramHandler: ConnectionHandler {
             throw LaunchFailure(reason: "unable to get local address: \(log.describe(error))")
         }
         let looksUp = lookingUpNames && nameLookup != .none
-        let localHost = localHostName ?? (looksUp ? local.hostName() : nil)
+        let localHost = localHostName ?? (looksUp ? local.hostName().map { Array($0.utf8) } : nil)
         var remoteHost = looksUp ? remote.hostName() : nil
         if nameLookup == .paranoid, let name = remoteHost, !remote.isAddress(of: name) {
             remoteHost = nil
         }
         var launch = Launch(local: local, localHost: localHost, remoteHost: remoteHost, environment: inheritedEnvironment, isAllowed: true)
-        launch.environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost)
+        launch.environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost.map { Array($0.utf8) })
         if let rules {
             do {
                 let decision = try rules.decision(remoteIP: remote.tcpserverIPAddress, remoteHost: remoteHost)
@@ -176,7 +179,7 @@ public struct ProgramHandler: ConnectionHandler {
             } catch .cannotOpen(let error) where error.rawValue == ENOENT && allowsMissingRules {
                 // -X: no rules file, no rules.
             } catch {
-                throw LaunchFailure(reason: "unable to read \(rules.path): \(describe(error))")
+                throw LaunchFailure(reason: "unable to read \(String(decoding: rules.path, as: UTF8.self)): \(describe(error))")
             }
         }
         return launch
@@ -189,8 +192,8 @@ public struct ProgramHandler: ConnectionHandler {
     /// line, or `deny ...`, if the log writes it, for the program's process to write with its pid.
     private func decisionLine(_ launch: Launch, remote: SocketAddress) -> String {
         log.line(.connections, "\(launch.isAllowed ? "ok" : "deny") \(Self.pidMark) "
-            + "\(Self.safe(launch.localHost)):\(Self.safe(launch.local.tcpserverIPAddress)):\(launch.local.port) "
-            + "\(Self.safe(launch.remoteHost)):\(Self.safe(remote.tcpserverIPAddress))::\(remote.port)") ?? ""
+            + "\(Self.safe(launch.localHost)):\(Self.safe(launch.local.tcpserverIPAddress.utf8)):\(launch.local.port) "
+            + "\(Self.safe(launch.remoteHost?.utf8)):\(Self.safe(remote.tcpserverIPAddress.utf8))::\(remote.port)") ?? ""
     }
 
     /// Logs why the connection from `peer` is dropped and ends the child with tcpserver's status 111.
@@ -203,7 +206,7 @@ public struct ProgramHandler: ConnectionHandler {
     private func reason(_ failure: ExecFailure) -> String {
         switch failure {
         case .descriptors(let error): "unable to set up descriptors: \(log.describe(error))"
-        case .program(let error): "unable to run \(arguments[0]): \(log.describe(error))"
+        case .program(let error): "unable to run \(String(decoding: arguments[0], as: UTF8.self)): \(log.describe(error))"
         }
     }
 
@@ -211,20 +214,21 @@ public struct ProgramHandler: ConnectionHandler {
         switch error {
         case .cannotOpen(let error), .readFailed(let error): log.describe(error)
         case .malformed(let reason): "malformed: \(reason)"
+        case .notRegularFile: "not a regular file"
         }
     }
 
     /// A field of an `ok` or `deny` line as tcpserver writes it: at most 100 bytes (then
     /// `...`), and `?` for a space, a control or non-ASCII byte, `%` and `:`, so that a host
     /// name cannot forge a field or a line.
-    static func safe(_ text: String?) -> String {
+    static func safe<Bytes: Collection<UInt8>>(_ text: Bytes?) -> String {
         guard let text else {
             return ""
         }
-        var bytes = text.utf8.prefix(100).map { byte in
+        var bytes = text.prefix(100).map { byte in
             byte < 33 || byte > 126 || byte == UInt8(ascii: "%") || byte == UInt8(ascii: ":") ? UInt8(ascii: "?") : byte
         }
-        if text.utf8.count > 100 {
+        if text.count > 100 {
             bytes += Array("...".utf8)
         }
         return String(decoding: bytes, as: UTF8.self)

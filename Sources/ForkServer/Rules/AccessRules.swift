@@ -3,13 +3,20 @@
 ///
 /// Each lookup opens the file afresh (open(2), pread(2), close(2)), as tcpserver does in every
 /// child, so rules recompiled while the server runs apply from the next connection on. A lookup
-/// forks nothing and starts no thread, so it may run in a forked child right before exec.
+/// forks nothing and starts no thread, so it may run in a forked child right before exec; and
+/// it never waits and its work is bounded whatever is at the path (`ConstantDatabase`), so it
+/// may run in the server itself, between two accepts.
 public struct AccessRules: Sendable {
-    /// The compiled rules, such as `rules.cdb`.
-    public let path: String
+    /// The compiled rules, such as `rules.cdb`: the bytes of the path, which need not be UTF-8.
+    public let path: [UInt8]
 
-    public init(path: String) {
+    public init(path: [UInt8]) {
         self.path = path
+    }
+
+    /// The rules at `path`, given as text.
+    public init(path: String) {
+        self.init(path: Array(path.utf8))
     }
 
     /// What tcpserver would do with a connection from `remoteIP`: the first rule among

@@ -14,9 +14,11 @@ import CForkServer
 /// database keeps reading the version it opened.
 ///
 /// The file is trusted for nothing: every position and length read from it is checked against
-/// the file's size before use, probing stops after as many slots as the table has, and a
-/// record's data may be at most `maximumDataLength` bytes. A corrupt or hostile file therefore
-/// gives `ConstantDatabaseError.malformed`, never a crash, a hang or a huge allocation.
+/// the file's size before use, probing stops after as many slots as the table has or
+/// `maximumProbes`, and a record's data may be at most `maximumDataLength` bytes. A corrupt or
+/// hostile file therefore gives `ConstantDatabaseError.malformed`, never a crash, a hang, a
+/// huge allocation or a long walk; and only a regular file is read at all, so that nothing at
+/// the path can make a lookup wait. A lookup may thus run in the server itself.
 ///
 /// Not copyable: it owns its descriptor, which is close-on-exec and closed by close(2) when the
 /// database goes out of scope.
@@ -24,6 +26,21 @@ public struct ConstantDatabase: ~Copyable {
     /// The longest record data a lookup accepts. tcprules writes a few dozen bytes per rule;
     /// longer data is taken for a corrupt file rather than allocated.
     public static let maximumDataLength = 65_536
+
+    /// The most slots a lookup probes in one table; a search that has not ended by then makes
+    /// the file malformed. The work of a lookup must not grow with the file, since the server
+    /// itself looks up (ProgramHandler.spawn): a hostile 32 MiB file whose 256 tables are one
+    /// table of 4 million slots, none empty, made each of a client's five keys walk them all,
+    /// a pread(2) a slot, and held every other client 11.7 s per connection. tcprules (cdbmake)
+    /// gives each table twice as many slots as records, so a search meets an empty slot within
+    /// a few probes: in files tcprules compiled from a million random addresses or host names,
+    /// the longest probe sequence anywhere was 49 and 70 slots; from 1 to 16.8 million sequential
+    /// addresses and their prefixes (whose djb hashes cluster), 110 to 343 slots. Real rules
+    /// files hold hundreds or thousands. 1024 is three times the worst of those. It bounds a
+    /// lookup to three pread(2) calls a slot (the slot, and a record's lengths and key when the
+    /// slot has the key's hash): a file crafted to reach that for each of a client's five keys
+    /// costs the server 7 ms per connection here, where a real one costs 0.03 ms.
+    public static let maximumProbes = 1024
 
     /// The 256 `(table position, slot count)` pairs at the start of every cdb.
     static let headerLength: Int64 = 2048
@@ -38,20 +55,30 @@ public struct ConstantDatabase: ~Copyable {
     /// The length of the file when it was opened; no read goes past it.
     private let size: Int64
 
-    /// Opens the cdb at `path` (open(2) read-only and close-on-exec; fstat(2) for its size).
-    public init(path: String) throws(ConstantDatabaseError) {
+    /// Opens the cdb at `path` without waiting for anything: open(2) read-only, close-on-exec,
+    /// O_NONBLOCK (a FIFO at the path, which opened for reading waits for a writer, opens at
+    /// once) and O_NOCTTY (a terminal there does not become the server's); then fstat(2), which
+    /// must show a regular file (`.notRegularFile` otherwise: a FIFO, device or directory holds
+    /// no cdb, and reading one waits on whoever writes it), and gives its size.
+    /// `path` is bytes, which need not be UTF-8.
+    public init(path: [UInt8]) throws(ConstantDatabaseError) {
         let descriptor: CInt
         do {
-            descriptor = try Syscall.open(path, flags: O_RDONLY)
+            descriptor = try Syscall.open(path, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY)
         } catch {
             throw .cannotOpen(error)
         }
+        let isRegular: Bool
         let size: Int64
         do {
-            size = try Syscall.fileSize(descriptor)
+            (isRegular, size) = try Syscall.fileStatus(descriptor)
         } catch {
             try? Syscall.close(descriptor)
             throw .cannotOpen(error)
+        }
+        guard isRegular else {
+            try? Syscall.close(descriptor)
+            throw .notRegularFile
         }
         guard size >= Self.headerLength else {
             try? Syscall.close(descriptor)
@@ -59,6 +86,11 @@ public struct ConstantDatabase: ~Copyable {
         }
         self.contents = .file(descriptor: descriptor)
         self.size = size
+    }
+
+    /// Opens the cdb at `path`, given as text.
+    public init(path: String) throws(ConstantDatabaseError) {
+        try self.init(path: Array(path.utf8))
     }
 
     /// A database over `bytes` in memory, read with the same checks as a file: for the fuzzer,
@@ -92,8 +124,9 @@ public struct ConstantDatabase: ~Copyable {
             throw .malformed("hash table \(hash & 255) at \(table)..<\(tableEnd) is outside the header and the file's \(size) bytes")
         }
         var slot = Int64((hash >> 8) % slotCount)
-        // At most one pass over the table: a table with no empty slot ends the search too.
-        for _ in 0..<slotCount {
+        // At most one pass over the table, as in cdb's own reader: a table with no empty slot
+        // ends the search too. But never more than `maximumProbes` slots.
+        for _ in 0..<min(slotCount, UInt32(Self.maximumProbes)) {
             let (slotHash, recordPosition) = try readPair(at: table + slot * 8)
             if recordPosition == 0 {
                 return nil
@@ -102,6 +135,9 @@ public struct ConstantDatabase: ~Copyable {
                 return data
             }
             slot = slot + 1 == Int64(slotCount) ? 0 : slot + 1
+        }
+        guard slotCount <= Self.maximumProbes else {
+            throw .malformed("hash table \(hash & 255) has no empty slot within \(Self.maximumProbes) slots of \(slotCount), more than tcprules ever needs")
         }
         return nil
     }

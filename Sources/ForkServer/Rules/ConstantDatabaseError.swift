@@ -4,14 +4,18 @@ public enum ConstantDatabaseError: Error, Hashable, Sendable, CustomStringConver
     case cannotOpen(Errno)
     /// pread(2) failed.
     case readFailed(Errno)
+    /// What is at the path is not a regular file: a FIFO, a device, a directory.
+    case notRegularFile
     /// The file is not a well-formed cdb: a position or length points outside it, a record is
-    /// too long, or the file ended early. The text says which.
+    /// too long, a search would probe more than `ConstantDatabase.maximumProbes` slots, or the
+    /// file ended early. The text says which.
     case malformed(String)
 
     public var description: String {
         switch self {
         case .cannotOpen(let error): "cannot open: \(error)"
         case .readFailed(let error): "read failed: \(error)"
+        case .notRegularFile: "not a regular file"
         case .malformed(let reason): "malformed cdb: \(reason)"
         }
     }

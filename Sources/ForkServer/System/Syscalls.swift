@@ -171,7 +171,17 @@ enum Syscall {
     /// open(2) with `flags`, and close-on-exec unless told, so that a child's exec does not
     /// inherit the file. Retried after EINTR, which open can report while it waits (on a FIFO).
     static func open(_ path: String, flags: CInt, closeOnExec: Bool = true) throws(Errno) -> CInt {
-        try valueOrErrno(retryOnInterrupt: true) { Glibc.open(path, flags | (closeOnExec ? O_CLOEXEC : 0)) }
+        try open(Array(path.utf8), flags: flags, closeOnExec: closeOnExec)
+    }
+
+    /// open(2) of a path given as bytes, which need not be UTF-8. A NUL would end the path
+    /// early and name another file: EINVAL.
+    static func open(_ path: [UInt8], flags: CInt, closeOnExec: Bool = true) throws(Errno) -> CInt {
+        guard !path.contains(0) else {
+            throw Errno(rawValue: EINVAL)
+        }
+        let terminated = path.map { CChar(bitPattern: $0) } + [0]
+        return try valueOrErrno(retryOnInterrupt: true) { Glibc.open(terminated, flags | (closeOnExec ? O_CLOEXEC : 0)) }
     }
 
     /// pread(2): up to `buffer.count` bytes from `offset`, leaving the file offset alone; fewer
@@ -182,11 +192,12 @@ enum Syscall {
         }
     }
 
-    /// The size in bytes of the open file, from fstat(2).
-    static func fileSize(_ fd: CInt) throws(Errno) -> Int64 {
+    /// fstat(2): what the open file is (`isRegular`: a plain file, not a FIFO, a device or a
+    /// directory) and its size in bytes.
+    static func fileStatus(_ fd: CInt) throws(Errno) -> (isRegular: Bool, size: Int64) {
         var status = stat()
         _ = try valueOrErrno(retryOnInterrupt: false) { fstat(fd, &status) }
-        return Int64(status.st_size)
+        return (status.st_mode & S_IFMT == S_IFREG, Int64(status.st_size))
     }
 
     static func shutdown(_ fd: CInt, how: CInt) throws(Errno) {
@@ -322,7 +333,7 @@ enum Syscall {
     /// `logLines` (each CFORKSERVER_EXEC_PID_MARK this process's pid); with `exitStatus` not 0,
     /// exits with it instead. Returns only when the program cannot be started, with the reason.
     static func execConnection(
-        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
     ) -> ExecFailure {
         var failure = CForkServer_exec_failure()
         withExecRequest(arguments, environment: environment, connection: connection, logLines: logLines, exitStatus: exitStatus) {
@@ -335,7 +346,7 @@ enum Syscall {
     /// memory until it has exec'd or exited. Returns the child and, when its program could not
     /// be started (the child then exited 111), the reason.
     static func spawnConnection(
-        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
     ) throws(Errno) -> (pid: pid_t, failure: ExecFailure?) {
         var error: CInt = 0
         var failure = CForkServer_exec_failure()
@@ -352,7 +363,7 @@ enum Syscall {
     /// `logLines` once each CFORKSERVER_EXEC_PID_MARK is a pid: everything its process needs is
     /// allocated here, before it starts.
     private static func withExecRequest<Result>(
-        _ arguments: [String], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt,
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt,
         _ body: (UnsafePointer<CForkServer_exec_request>) -> Result
     ) -> Result {
         let argv = CStringArray(arguments)
@@ -383,6 +394,14 @@ enum Syscall {
         var length = socklen_t(MemoryLayout<CInt>.size)
         _ = try valueOrErrno(retryOnInterrupt: false) { getsockopt(fd, level, name, &value, &length) }
         return value
+    }
+
+    /// The hard limit on this process's descriptors (getrlimit(2) RLIMIT_NOFILE): one more than
+    /// the highest descriptor it may hold, unless the limit was lowered after that one was opened.
+    static func descriptorLimit() throws(Errno) -> Int {
+        var limit = rlimit()
+        _ = try valueOrErrno(retryOnInterrupt: false) { getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }
+        return Int(clamping: limit.rlim_max)
     }
 
     /// Sets FD_CLOEXEC (fcntl(2) F_GETFD, F_SETFD), so that exec(2) closes `fd`.

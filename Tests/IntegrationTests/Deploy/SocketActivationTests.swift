@@ -99,6 +99,19 @@ import TestPeers
         #expect(server.lines.contains { $0.contains("socket activation: 2 sockets were passed") })
     }
 
+    @Test(arguments: [("echo-server", [], 1), ("forkserver", ["127.0.0.1", "0", "cat"], 111)])
+    func aDescriptorCountBeyondTheLimitIsRefusedInOneLineBeforeAnythingIsAllocated(program: String, arguments: [String], status: CInt) throws {
+        // Two billion descriptors, in a 1 GiB address space: one CInt each would take 8 GiB.
+        // prlimit execs the server, which keeps the shell's pid, the one LISTEN_PID names.
+        let server = try ServerProcess("/bin/sh", [
+            "-c", "export LISTEN_FDS=2147483644 LISTEN_PID=$$; exec /usr/bin/prlimit --as=1073741824 \"$@\"", "sh",
+            "\(ServerProcess.buildDirectory)/\(program)",
+        ] + arguments)
+        #expect(try server.waitForExitCode() == status)
+        #expect(server.lines.count == 1, "\(server.lines)")
+        #expect(server.lines.first?.contains("socket activation: LISTEN_FDS=2147483644 names descriptors 3 to 2147483646") == true, "\(server.lines)")
+    }
+
     @Test func variablesMeantForAnotherProcessAreIgnoredAndNotPassedOn() throws {
         let started = try NotifyingServer(
             "forkserver", ["127.0.0.1", "0", "sh", "-c", "env; echo end"],

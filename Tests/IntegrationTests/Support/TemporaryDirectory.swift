@@ -25,6 +25,12 @@ final class TemporaryDirectory {
     /// does, so a server never reads half a file), with `mode`; returns its path.
     @discardableResult
     func write(_ text: String, to name: String, mode: mode_t = 0o644) throws -> String {
+        try write(Array(text.utf8), to: name, mode: mode)
+    }
+
+    /// Writes `bytes` to `name` the same way; returns its path.
+    @discardableResult
+    func write(_ bytes: [UInt8], to name: String, mode: mode_t = 0o644) throws -> String {
         let path = "\(self.path)/\(name)"
         let temporary = "\(path).new"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
@@ -33,7 +39,7 @@ final class TemporaryDirectory {
         }
         fchmod(fd, mode)
         do {
-            try FileDescriptor(rawValue: fd).writeAll(Array(text.utf8))
+            try FileDescriptor(rawValue: fd).writeAll(bytes)
         } catch {
             close(fd)
             throw TestFailure("write \(temporary): \(error)")

@@ -19,9 +19,9 @@ import Testing
             #expect(try client.roundTrip("x") == "x")
         }
         try receiver.waitForMessage { $0 == "STATUS=listening on 127.0.0.1:\(server.port), 2/40 children" }
-        // A child holds its connection and nothing of the notifier.
+        // A child holds its connection and the log, and nothing of the notifier.
         let child = try server.childPID(servingPort: clients[0].localPort)
-        #expect(ProcessTable.descriptors(of: child).filter { $0.key > 2 }.count == 1)
+        #expect(ProcessTable.descriptorsBeyondStandardAndLog(of: child).count == 1)
 
         clients.forEach { $0.close() }
         try receiver.waitForMessage { $0 == "STATUS=listening on 127.0.0.1:\(server.port), 0/40 children" }

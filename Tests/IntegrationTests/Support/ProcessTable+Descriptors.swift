@@ -1,0 +1,16 @@
+import Glibc
+import ProcessInspection
+
+extension ProcessTable {
+    /// What a served child holds beyond the standard three and the log's own description of
+    /// standard error (the same pipe or file as descriptor 2, opened again so that no log line
+    /// waits for its reader: `ServerLog.neverBlock()`): its connection, and nothing else.
+    static func descriptorsBeyondStandardAndLog(of pid: pid_t) -> [Int: String] {
+        let descriptors = ProcessTable.descriptors(of: pid)
+        var beyond = descriptors.filter { $0.key > 2 }
+        if let log = descriptors[2], let copy = beyond.filter({ $0.value == log }).keys.min() {
+            beyond[copy] = nil
+        }
+        return beyond
+    }
+}

@@ -59,6 +59,14 @@ ssize_t CForkServer_splice(int from, int to, size_t length);
 /// descriptor from `lowest` up.
 int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);
 
+// MARK: - Listener (CShim/listener.c)
+
+/// Makes the listening TCP socket `fd` drop every segment that starts a handshake (a SYN
+/// without ACK, by a socket filter: SO_ATTACH_FILTER), so that no connection joins its queue
+/// but those whose handshake was under way. For the drain of a listener no other process keeps:
+/// the filter stays with the socket. Returns 0, or -1 with errno set.
+int CForkServer_listener_drop_new_handshakes(int fd);
+
 // MARK: - Log (CShim/log.c)
 
 /// Makes the log's writes never block, once in the server: standard error opened again through

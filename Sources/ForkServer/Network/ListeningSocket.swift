@@ -81,6 +81,15 @@ public struct ListeningSocket: Sendable {
         (try? Syscall.tcpInfo(descriptor.rawValue)).map { Int($0.tcpi_unacked) }
     }
 
+    /// Lets no new connection join the queue (`CForkServer_listener_drop_new_handshakes`: every
+    /// SYN that starts a handshake is dropped), while the handshakes under way complete: for a
+    /// drain, which can then serve every client queued and close with none left to reset. A new
+    /// client's SYN goes unanswered until the close, then is refused. Not for a socket that
+    /// another process keeps (a service manager's): the filter stays with the socket.
+    public func dropNewHandshakes() throws(Errno) {
+        try Syscall.dropNewHandshakes(descriptor.rawValue)
+    }
+
     /// Closes the listening descriptor; queued clients that were never accepted are reset.
     public func close() throws(Errno) {
         try descriptor.close()

@@ -437,36 +437,40 @@ public struct ForkingServer {
     /// SIGTERM or SIGINT: stop accepting, give the children the grace period, then SIGTERM, then
     /// SIGKILL. SIGQUIT, or another SIGTERM or SIGINT during the grace period: SIGTERM at once.
     ///
-    /// Clients the kernel had completed and queued when the drain began are served, not reset by
-    /// the listener's close: to them, and to a load balancer in front, they are connected, so it
-    /// could not retry them elsewhere. As many as the limit allows at once, the rest as children
-    /// end (or pool workers free up), within the grace period; clients that arrive meanwhile
-    /// queue behind them. Those still queued when the grace period ends are reset when the
-    /// listener closes (a service manager's socket keeps them for its next start), and the log
-    /// says how many. Not after SIGQUIT, which asks to stop now.
+    /// Clients whose connection the kernel had completed are served, not reset by the listener's
+    /// close: to them, and to a load balancer in front, they are connected, so it could not retry
+    /// them elsewhere. On a listener of its own the server first lets no new handshake start
+    /// (`ListeningSocket.dropNewHandshakes()`), so that the queue can only shrink; it then serves
+    /// what is queued as the limit allows, the rest as children end (a pool's workers take them),
+    /// and closes the listener once the queue is empty and the children are done, or when the
+    /// grace period ends, when whatever is still queued is reset and counted in the log. A new
+    /// client meanwhile gets no answer to its SYN until the close, then is refused. A service
+    /// manager's socket is left as it is: the clients the limit leaves no room for stay queued
+    /// on it for the next start. Not after SIGQUIT, which asks to stop now.
     private mutating func drain() {
         serviceStatus.stopping(children: children.count)
         let requests = Self.stopRequests
         let graceEnds = Deadline.after(configuration.gracePeriod)
         if ServerSignals.quitRequests == 0 {
-            var queued = listener.queuedConnections ?? 0
+            let sealed = sealQueue()
             if configuration.model.isForkPerConnection {
-                serveQueuedConnections(&queued, until: nil, unlessRequestsExceed: requests)
+                serveQueuedConnections(until: nil, unlessRequestsExceed: requests)
             }
-            if queued == 0 {
+            if !sealed {
                 stopListening()
             }
-            let waiting = queued > 0 ? "; \(queued) clients queued before it are served as children free up" : ""
+            let queued = sealed ? listener.queuedConnections ?? 0 : 0
+            let waiting = queued > 0 ? "; \(queued) queued clients are served as children free up" : ""
             log.server("\(ServerSignals.shutdownSignalName): stopped accepting; \(children.count) children have \(ServerLog.seconds(configuration.gracePeriod)) s to finish\(waiting)")
-            if queued > 0 {
+            if sealed {
                 if configuration.model.isForkPerConnection {
-                    serveQueuedConnections(&queued, until: graceEnds, unlessRequestsExceed: requests)
+                    serveQueuedConnections(until: graceEnds, unlessRequestsExceed: requests)
                 } else {
-                    waitForWorkersToTakeQueuedConnections(&queued, until: graceEnds, unlessRequestsExceed: requests)
+                    waitForWorkersToTakeQueuedConnections(until: graceEnds, unlessRequestsExceed: requests)
                 }
-                if queued > 0 {
-                    let fate = listener.isInherited ? "left queued on the service manager's socket" : "reset"
-                    log.error("\(queued) queued clients not served within the grace period: \(fate)")
+                let left = hasQueuedClient(listener) ? listener.queuedConnections ?? 1 : 0
+                if left > 0 {
+                    log.error("\(left) queued clients not served within the grace period: reset")
                 }
                 stopListening()
             }
@@ -488,6 +492,21 @@ public struct ForkingServer {
         log.server("stopped")
     }
 
+    /// Lets no new connection join the queue of a listener that is the server's own; whether it
+    /// could. A service manager's socket is left as it is: the filter would stay with it.
+    private func sealQueue() -> Bool {
+        guard !listener.isInherited else {
+            return false
+        }
+        do {
+            try listener.dropNewHandshakes()
+            return true
+        } catch {
+            log.error("cannot hold new clients off during the drain: \(log.describe(error)); clients still queued at the close are reset")
+            return false
+        }
+    }
+
     /// Every worker stops accepting: idle ones leave accept(2) with EINVAL and exit; busy ones
     /// finish their connection first. A child per connection never held the listener, so the
     /// fork model only closes it: shutdown(2) would also end the listening of a service manager
@@ -499,17 +518,14 @@ public struct ForkingServer {
         try? listener.close()
     }
 
-    /// Serves the `queued` clients the drain found, oldest first (the kernel's queue is FIFO):
-    /// as many as the limit allows now and, given a deadline, the rest as children end, until it
-    /// passes or another signal to stop asks to hurry. Counts down `queued`, to 0 when no client
-    /// is left to take (another process sharing the listener took it, or it died in the queue).
-    /// Each accept(2) follows a poll(2) that found a client, since accept(2) out of descriptors
-    /// fails with no client queued too; and the listener is made non-blocking, as it was made,
-    /// in case another process sharing it took the client.
-    private mutating func serveQueuedConnections(_ queued: inout Int, until deadline: Deadline?, unlessRequestsExceed requests: Int) {
-        guard queued > 0 else {
-            return
-        }
+    /// Serves the clients queued on the listener, oldest first: as many as the limit allows and,
+    /// given a deadline, the rest as children end, returning once the queue is empty and every
+    /// child has ended (a handshake under way when the queue was sealed completes meanwhile), or
+    /// the deadline passes, or another signal to stop asks to hurry. Each accept(2) follows a
+    /// poll(2) that found a client, since accept(2) out of descriptors fails with no client
+    /// queued too; and the listener is made non-blocking, as it was made, in case another
+    /// process sharing it took the client.
+    private mutating func serveQueuedConnections(until deadline: Deadline?, unlessRequestsExceed requests: Int) {
         do {
             try listener.descriptor.setNonBlocking(true)
         } catch {
@@ -517,37 +533,40 @@ public struct ForkingServer {
             return
         }
         let listener = self.listener
-        while queued > 0 {
+        while true {
             let seen = ServerSignals.wakeups
             reapFinishedChildren()
-            if children.count < configuration.maxChildren {
-                if hasQueuedClient(listener) && serveNextConnection({ () throws(Errno) in try listener.accept() }) {
-                    queued -= 1
-                } else {
-                    queued = 0
-                }
+            let room = children.count < configuration.maxChildren
+            let queued = hasQueuedClient(listener)
+            if room && queued && serveNextConnection({ () throws(Errno) in try listener.accept() }) {
                 continue
             }
-            guard let deadline, !deadline.hasPassed, Self.stopRequests <= requests else {
+            guard let deadline, queued || !children.isEmpty, !deadline.hasPassed, Self.stopRequests <= requests else {
                 return
             }
-            _ = wait(for: nil, until: deadline, unlessWokenSince: seen)
+            // A child's end, a client, or (after a failed accept(2), out of descriptors) 100 ms.
+            let failed = room && queued
+            _ = wait(for: room && !failed ? listener : nil, until: failed ? .soonest(deadline, .after(milliseconds: 100)) : deadline, unlessWokenSince: seen)
         }
     }
 
     /// The pool's drain: its workers take the queued clients as they free up, and the listener
-    /// stays open until they have (its queue is empty), the deadline passes, another signal to
-    /// stop asks to hurry, or no worker is left. Nothing tells the server when a worker takes a
-    /// client, so it looks every 10 ms, while clients are queued.
-    private mutating func waitForWorkersToTakeQueuedConnections(_ queued: inout Int, until deadline: Deadline, unlessRequestsExceed requests: Int) {
-        while queued > 0 {
+    /// stays open until the queue is empty (a handshake under way when the queue was sealed
+    /// completes within a round trip: the queue must stay empty for 10 ms), the deadline passes,
+    /// another signal to stop asks to hurry, or no worker is left. Nothing tells the server when
+    /// a worker takes a client, so it looks every 10 ms.
+    private mutating func waitForWorkersToTakeQueuedConnections(until deadline: Deadline, unlessRequestsExceed requests: Int) {
+        while true {
             let seen = ServerSignals.wakeups
             reapFinishedChildren()
             if children.isEmpty || deadline.hasPassed || Self.stopRequests > requests {
                 return
             }
+            let wasEmpty = !hasQueuedClient(listener)
             _ = wait(for: nil, until: .soonest(deadline, .after(milliseconds: 10)), unlessWokenSince: seen)
-            queued = listener.queuedConnections ?? 0
+            if wasEmpty && !hasQueuedClient(listener) {
+                return
+            }
         }
     }
 

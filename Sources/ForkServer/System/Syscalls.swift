@@ -44,6 +44,11 @@ enum Syscall {
         return info
     }
 
+    /// `CForkServer_listener_drop_new_handshakes`: a socket filter that drops every SYN.
+    static func dropNewHandshakes(_ fd: CInt) throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer_listener_drop_new_handshakes(fd) }
+    }
+
     static func bind(_ fd: CInt, to address: SocketAddress) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) {
             address.withSockaddr { CForkServer.bind(fd, $0, $1) }

@@ -121,34 +121,21 @@ import Testing
         #expect(connector.survivors().isEmpty)
     }
 
-    @Test func aListenerWithNoInputReceivesEveryByteOfTheConnectorsFileAndBothExitZero() throws {
-        // The listener's input ends at once, so its half-close reaches the connector while the
-        // connector is still sending: the race that lost the connector's input. Several rounds,
-        // since each round could win it by chance.
+    /// One side's input ends at once, so its half-close reaches the other while that one is
+    /// still sending: the race that lost the sender's input. Several rounds, since each round
+    /// could win it by chance.
+    @Test(arguments: ["listener", "connector"])
+    func aSideWithNoInputReceivesEveryByteOfThePeersFileAndBothExitZero(sender: String) throws {
         let directory = try TemporaryDirectory()
         let payload = Self.binaryPayload(count: 100_000)
         let file = try Self.file(containing: payload, in: directory)
         for round in 1...4 {
-            let listener = try ChatProcess.listen(inputFile: "/dev/null")
-            let connector = try ChatProcess.connect(to: listener, inputFile: file)
+            let listener = try ChatProcess.listen(inputFile: sender == "listener" ? file : "/dev/null")
+            let connector = try ChatProcess.connect(to: listener, inputFile: sender == "connector" ? file : "/dev/null")
+            let (sending, receiving) = sender == "listener" ? (listener, connector) : (connector, listener)
             #expect(try ChatProcess.waitForExitCodes([listener, connector]) == [0, 0], "round \(round)")
-            #expect(Self.firstDifference(listener.shown, payload) == nil, "round \(round): the listener got \(listener.shown.count) of \(payload.count) bytes")
-            #expect(connector.shown.isEmpty)
-            #expect(listener.survivors().isEmpty)
-            #expect(connector.survivors().isEmpty)
-        }
-    }
-
-    @Test func aConnectorWithNoInputReceivesEveryByteOfTheListenersFileAndBothExitZero() throws {
-        let directory = try TemporaryDirectory()
-        let payload = Self.binaryPayload(count: 100_000)
-        let file = try Self.file(containing: payload, in: directory)
-        for round in 1...4 {
-            let listener = try ChatProcess.listen(inputFile: file)
-            let connector = try ChatProcess.connect(to: listener, inputFile: "/dev/null")
-            #expect(try ChatProcess.waitForExitCodes([listener, connector]) == [0, 0], "round \(round)")
-            #expect(Self.firstDifference(connector.shown, payload) == nil, "round \(round): the connector got \(connector.shown.count) of \(payload.count) bytes")
-            #expect(listener.shown.isEmpty)
+            #expect(Self.firstDifference(receiving.shown, payload) == nil, "round \(round): got \(receiving.shown.count) of \(payload.count) bytes")
+            #expect(sending.shown.isEmpty)
             #expect(listener.survivors().isEmpty)
             #expect(connector.survivors().isEmpty)
         }

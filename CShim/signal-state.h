@@ -66,8 +66,14 @@ CFORKSERVER_HIDDEN void cforkserver_exec_defaults(sigset_t *set);
 // Reaps finished children into the ring, from the SIGCHLD handler (reaped.c).
 CFORKSERVER_HIDDEN void cforkserver_reap_into_record(void);
 
+#ifdef CFORKSERVER_TEXTBOOK_WAIT
+// The mask the server's waits run with: the mask at install, less the signals it catches, which
+// are blocked everywhere else in the server (signals.c). A child forked to serve runs with it.
+CFORKSERVER_HIDDEN extern sigset_t cforkserver_wait_mask;
+#else
 // Ends the server's wait for a handler that recorded a signal; `context` is the handler's
 // ucontext_t (signal-wait.c).
 CFORKSERVER_HIDDEN void cforkserver_end_wait(void *context);
+#endif
 
 #endif

@@ -1,7 +1,7 @@
 // CForkServer_wait_call for aarch64: see signal-wait.c. The request in x0, kept in x9 (the
 // system call keeps every register but x0); the call's number in x8, its arguments in x0 to x5.
 // Every label is global for the handlers in signal-wait.c, and hidden from other modules.
-#if defined(__aarch64__)
+#if defined(__aarch64__) && !defined(CFORKSERVER_TEXTBOOK_WAIT)
 #include "signal-wait.h"
 
     .text

@@ -1,7 +1,7 @@
 // CForkServer_wait_call for x86_64: see signal-wait.c. The request in rdi, kept in rbx (the
 // system call keeps rbx); the call's number in rax, its arguments in rdi, rsi, rdx, r10, r8, r9.
 // Every label is global for the handlers in signal-wait.c, and hidden from other modules.
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(CFORKSERVER_TEXTBOOK_WAIT)
 #include "signal-wait.h"
 
     .text

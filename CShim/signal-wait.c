@@ -17,6 +17,7 @@
 // into the stretch, where SIGCHLD's handler ends the wait (musl re-sends its cancellation signal
 // so). A handler that jumps out of the stretch instead of returning into it may leave SIGCHLD
 // blocked in the code it jumps to, until the next wait unblocks it (wait_call).
+#ifndef CFORKSERVER_TEXTBOOK_WAIT
 #define _GNU_SOURCE  // REG_RIP
 
 #include "signal-state.h"
@@ -99,3 +100,4 @@ int CForkServer_signals_poll(struct pollfd *fds, nfds_t count, int timeout_milli
     // No signal mask: ppoll(2) is the call both architectures have; poll(2) is not on aarch64.
     return wait_call(seen, SYS_ppoll, (long)fds, (long)count, timeout_milliseconds < 0 ? 0 : (long)&timeout, 0, 0);
 }
+#endif

@@ -18,6 +18,10 @@ static bool state_wipes_on_fork = false;
 // the server runs gets them back at their defaults.
 static sigset_t inherited_ignored;
 
+#ifdef CFORKSERVER_TEXTBOOK_WAIT
+sigset_t cforkserver_wait_mask;
+#endif
+
 // MARK: - The handlers
 
 // A plain disposition: SIG_DFL, SIG_IGN, or a handler with no flags. The zeroed mask is empty:
@@ -61,7 +65,11 @@ static void on_sigchld(int signo, siginfo_t *info, void *context) {
     int saved = errno;
     cforkserver_reap_into_record();
     cforkserver_signal_state->wakeups += 1;
+#ifdef CFORKSERVER_TEXTBOOK_WAIT
+    (void)context;
+#else
     cforkserver_end_wait(context);
+#endif
     errno = saved;
 }
 
@@ -86,7 +94,11 @@ static void on_request(int signo, siginfo_t *info, void *context) {
             state->shutdown_count += 1;
         }
         state->wakeups += 1;
+#ifdef CFORKSERVER_TEXTBOOK_WAIT
+        (void)context;
+#else
         cforkserver_end_wait(context);
+#endif
     } else if (signo != SIGINT) {
         act_as_default(signo);
     }
@@ -203,10 +215,25 @@ int CForkServer_signals_install(void) {
     sigset_t handled;
     sigemptyset(&handled);
     add_caught(&handled);
+#ifdef CFORKSERVER_TEXTBOOK_WAIT
+    // Blocked from here on but in the waits, which unblock them for as long as they wait.
+    sigset_t previous;
+    if (sigprocmask(SIG_BLOCK, &handled, &previous) == -1) {
+        uninstall();
+        return -1;
+    }
+    cforkserver_wait_mask = previous;
+    sigdelset(&cforkserver_wait_mask, SIGCHLD);
+    sigdelset(&cforkserver_wait_mask, SIGTERM);
+    sigdelset(&cforkserver_wait_mask, SIGINT);
+    sigdelset(&cforkserver_wait_mask, SIGHUP);
+    sigdelset(&cforkserver_wait_mask, SIGQUIT);
+#else
     if (sigprocmask(SIG_UNBLOCK, &handled, NULL) == -1) {
         uninstall();
         return -1;
     }
+#endif
     return 0;
 }
 
@@ -254,16 +281,14 @@ int CForkServer_signals_quit_count(void) {
     return cforkserver_signal_state->quit_count;
 }
 
-void CForkServer_sigchld_block(void) {
+// sigprocmask(2) fails only for a bad `how` or pointer, which these never pass.
+void CForkServer_sigchld_block(sigset_t *previous) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigprocmask(SIG_BLOCK, &set, previous);
 }
 
-void CForkServer_sigchld_unblock(void) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
+void CForkServer_signal_mask_restore(const sigset_t *previous) {
+    sigprocmask(SIG_SETMASK, previous, NULL);
 }

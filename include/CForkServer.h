@@ -127,11 +127,12 @@ int CForkServer_signals_hangup_count(void);
 /// How many SIGQUIT signals have arrived since `CForkServer_signals_install`.
 int CForkServer_signals_quit_count(void);
 
-/// Blocks SIGCHLD, so the handler cannot reap (and free a pid) until `CForkServer_sigchld_unblock`.
-void CForkServer_sigchld_block(void);
+/// Blocks SIGCHLD (sigprocmask(2)), so the handler cannot reap (and free a pid) until
+/// `CForkServer_signal_mask_restore(previous)`; `*previous` gets the mask it replaced.
+void CForkServer_sigchld_block(sigset_t *previous);
 
-/// Unblocks SIGCHLD after `CForkServer_sigchld_block`.
-void CForkServer_sigchld_unblock(void);
+/// Sets the signal mask back to `*previous` (sigprocmask(2)), as `CForkServer_sigchld_block` found it.
+void CForkServer_signal_mask_restore(const sigset_t *previous);
 
 // MARK: - Reaping
 

@@ -70,6 +70,22 @@ import Testing
         #expect(run.status == .exited(0))
     }
 
+    @Test func theWaitWithADeadlineEndsForASignalRecordedBeforeItDuringItOrInsideAnotherHandler() throws {
+        // The same three cases for the loop's other wait (CForkServer_signals_poll): at the
+        // limit, with a deadline, and on a listener the server must not make blocking.
+        let run = try FinishedProgram.run("\(ServerProcess.buildDirectory)/signal-wait-check", ["poll"], timeout: 60)
+        #expect(run.outputText == "ok recorded-before\nok while-waiting\nok nested\n")
+        #expect(run.status == .exited(0))
+    }
+
+    @Test func aHandlerThatJumpsOutOfTheWaitLeavesTheSignalCountedAndChildrenStillReaped() throws {
+        // A handler of the program's own that records SIGTERM inside it, then leaves the wait by
+        // siglongjmp(3): the SIGTERM is counted, and the waits after it end when a child ends.
+        let run = try FinishedProgram.run("\(ServerProcess.buildDirectory)/signal-wait-check", ["jump"], timeout: 60)
+        #expect(run.outputText == "ok jumped-out\nok reaped-after\n")
+        #expect(run.status == .exited(0))
+    }
+
     @Test(arguments: ServerModel.allCases)
     func sigquitSendsTheChildrenSIGTERMAtOnceReapsThemAndExits(model: ServerModel) throws {
         // A grace period far longer than the test's wait: only SIGQUIT's "at once" can pass.

@@ -51,8 +51,9 @@ enum ServerSignals {
     /// Runs `body` with SIGCHLD blocked: no child is reaped meanwhile, so the pid of a child not
     /// yet reported stays that child's and cannot be reused by another process.
     static func withReapingPaused<Result>(_ body: () -> Result) -> Result {
-        CForkServer_sigchld_block()
-        defer { CForkServer_sigchld_unblock() }
+        var previous = sigset_t()
+        CForkServer_sigchld_block(&previous)
+        defer { CForkServer_signal_mask_restore(&previous) }
         return body()
     }
 }

@@ -34,7 +34,9 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child) {
         if (!state->overflowed) {
             return false;
         }
-        // The ring is empty now: let the handler reap the children it had no room for.
+        // The ring is empty now: let the handler reap the children it had no room for. In the
+        // server, which blocks SIGCHLD but in its waits, that is at the next wait, which then
+        // returns at once.
         state->overflowed = 0;
         raise(SIGCHLD);
         if (tail == atomic_load_explicit(&state->head, memory_order_acquire)) {

@@ -1,5 +1,5 @@
 // What the signal handlers share with the rest of the shim: their state, and the few helpers
-// that signals.c, reaped.c, signal-wait.c and exec.c call across files. Private to the shim:
+// that signals.c, reaped.c, signal-wait.c, fork.c and exec.c use across files. Private to the shim:
 // include/CForkServer.h is the contract, and nothing here is exported from the module.
 #ifndef CFORKSERVER_SIGNAL_STATE_H
 #define CFORKSERVER_SIGNAL_STATE_H
@@ -36,11 +36,6 @@ struct signal_state {
     // One more for every signal a handler recorded; see CForkServer_signals_wakeups. Unsigned, so
     // that it wraps.
     volatile unsigned wakeups;
-    // 1 while the server is in CForkServer_wait_call; see cforkserver_end_wait.
-    volatile unsigned waiting;
-    // Set when cforkserver_end_wait left SIGCHLD blocked in an interrupted handler; see
-    // signal-wait.c.
-    volatile sig_atomic_t kicked;
     volatile sig_atomic_t shutdown_count;
     volatile sig_atomic_t shutdown_signal;
     volatile sig_atomic_t hangup_count;
@@ -66,14 +61,8 @@ CFORKSERVER_HIDDEN void cforkserver_exec_defaults(sigset_t *set);
 // Reaps finished children into the ring, from the SIGCHLD handler (reaped.c).
 CFORKSERVER_HIDDEN void cforkserver_reap_into_record(void);
 
-#ifdef CFORKSERVER_TEXTBOOK_WAIT
 // The mask the server's waits run with: the mask at install, less the signals it catches, which
 // are blocked everywhere else in the server (signals.c). A child forked to serve runs with it.
 CFORKSERVER_HIDDEN extern sigset_t cforkserver_wait_mask;
-#else
-// Ends the server's wait for a handler that recorded a signal; `context` is the handler's
-// ucontext_t (signal-wait.c).
-CFORKSERVER_HIDDEN void cforkserver_end_wait(void *context);
-#endif
 
 #endif

@@ -1,8 +1,6 @@
 // The server's signals: the state the handlers write, the handlers themselves (SIGCHLD reaps,
 // SIGTERM, SIGINT, SIGHUP and SIGQUIT count), their installation, and the counts Swift reads.
 // The handlers run no Swift and call only async-signal-safe functions.
-#define _GNU_SOURCE  // MAP_STACK
-
 #include "signal-state.h"
 
 #include <sys/prctl.h>
@@ -18,9 +16,7 @@ static bool state_wipes_on_fork = false;
 // the server runs gets them back at their defaults.
 static sigset_t inherited_ignored;
 
-#ifdef CFORKSERVER_TEXTBOOK_WAIT
 sigset_t cforkserver_wait_mask;
-#endif
 
 // MARK: - The handlers
 
@@ -55,21 +51,15 @@ static void act_as_default(int signo) {
 }
 
 // Outside the server it reaps nothing: a child's own children wait for it, as at SIGCHLD's
-// default.
-static void on_sigchld(int signo, siginfo_t *info, void *context) {
+// default. In the server it runs only inside a wait (signal-wait.c), which then returns EINTR.
+static void on_sigchld(int signo) {
     (void)signo;
-    (void)info;
     if (!cforkserver_in_server()) {
         return;
     }
     int saved = errno;
     cforkserver_reap_into_record();
     cforkserver_signal_state->wakeups += 1;
-#ifdef CFORKSERVER_TEXTBOOK_WAIT
-    (void)context;
-#else
-    cforkserver_end_wait(context);
-#endif
     errno = saved;
 }
 
@@ -77,8 +67,7 @@ static void on_sigchld(int signo, siginfo_t *info, void *context) {
 // SIGINT is ignored (Ctrl-C in a terminal reaches the whole group, and the server drains on it),
 // the others act as the default action. A child of `ChildProcess.fork` sets SIGINT back to its
 // default first thing, and loses one that comes earlier.
-static void on_request(int signo, siginfo_t *info, void *context) {
-    (void)info;
+static void on_request(int signo) {
     int saved = errno;
     if (cforkserver_in_server()) {
         struct signal_state *state = cforkserver_signal_state;
@@ -94,11 +83,6 @@ static void on_request(int signo, siginfo_t *info, void *context) {
             state->shutdown_count += 1;
         }
         state->wakeups += 1;
-#ifdef CFORKSERVER_TEXTBOOK_WAIT
-        (void)context;
-#else
-        cforkserver_end_wait(context);
-#endif
     } else if (signo != SIGINT) {
         act_as_default(signo);
     }
@@ -116,13 +100,13 @@ static void add_caught(sigset_t *set) {
     sigaddset(set, SIGQUIT);
 }
 
-static int set_handler(int signo, void (*handler)(int, siginfo_t *, void *)) {
+static int set_handler(int signo, void (*handler)(int)) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_sigaction = handler;
-    // SA_RESTART: a signal does not fail the server's other calls (a log line's write); the
-    // waits end by cforkserver_end_wait.
-    action.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
+    action.sa_handler = handler;
+    // SA_RESTART: in a child that keeps the handlers, a SIGINT they ignore does not fail its
+    // calls. The server's waits end all the same: ppoll(2) is never restarted after a handler.
+    action.sa_flags = SA_RESTART | SA_ONSTACK | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
     // The handlers share the record: none may interrupt another.
     sigemptyset(&action.sa_mask);
     add_caught(&action.sa_mask);
@@ -215,7 +199,6 @@ int CForkServer_signals_install(void) {
     sigset_t handled;
     sigemptyset(&handled);
     add_caught(&handled);
-#ifdef CFORKSERVER_TEXTBOOK_WAIT
     // Blocked from here on but in the waits, which unblock them for as long as they wait.
     sigset_t previous;
     if (sigprocmask(SIG_BLOCK, &handled, &previous) == -1) {
@@ -228,12 +211,6 @@ int CForkServer_signals_install(void) {
     sigdelset(&cforkserver_wait_mask, SIGINT);
     sigdelset(&cforkserver_wait_mask, SIGHUP);
     sigdelset(&cforkserver_wait_mask, SIGQUIT);
-#else
-    if (sigprocmask(SIG_UNBLOCK, &handled, NULL) == -1) {
-        uninstall();
-        return -1;
-    }
-#endif
     return 0;
 }
 

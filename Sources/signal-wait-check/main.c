@@ -13,11 +13,13 @@
  *                       (the server's handler runs inside another): EINTR once that handler returns
  *
  *   signal-wait-check jump       a handler of the program's own that leaves the wait by siglongjmp(3)
+ *                                to a sigsetjmp(3) that saved the mask (the server's signals blocked)
  *     jumped-out        SIGTERM recorded inside that handler, which then jumps out: counted
  *     reaped-after      the waits after it still end when a child ends, and the child is reaped
  *
- * A helper process sends each signal once /proc/PID/syscall shows the wait in its system call.
- * Before each case every signal still pending is let in, so that a case starts with none.
+ * Both waits wait in ppoll(2), with the server's signals unblocked only there. A helper process
+ * sends each signal once /proc/PID/syscall shows this process in ppoll(2). Before each case every
+ * signal still pending (a helper's SIGCHLD) is let in, so that a case starts with none.
  */
 #define _GNU_SOURCE
 #include "CForkServer.h"
@@ -71,8 +73,7 @@ __attribute__((format(printf, 2, 3))) static void report(bool passed, const char
     fflush(stdout);
 }
 
-// Whether `pid` is in a wait's system call now: /proc/PID/syscall starts with the call's number,
-// accept4(2) or ppoll(2).
+// Whether `pid` waits now: /proc/PID/syscall starts with the number of the call it is in.
 static bool in_wait(pid_t pid) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
@@ -83,7 +84,7 @@ static bool in_wait(pid_t pid) {
     long number = -1;
     bool read = fscanf(file, "%ld", &number) == 1;
     fclose(file);
-    return read && (number == SYS_accept4 || number == SYS_ppoll);
+    return read && number == SYS_ppoll;
 }
 
 // Forks a helper that sends `signo` to this process once it waits, then exits; with `signo` 0 it
@@ -109,8 +110,9 @@ static pid_t signal_when_waiting(int signo) {
     return helper;
 }
 
-// Lets in every signal still pending (a helper's SIGCHLD among them), and empties the record:
-// waits that cannot wait, until one ends for no signal.
+// Lets in every signal still pending (a helper's SIGCHLD among them: the server's signals are
+// delivered only in a wait), and empties the record: waits that cannot wait, until one ends for
+// no signal.
 static void settle(void) {
     while (CForkServer_signals_poll(NULL, 0, 0, CForkServer_signals_wakeups()) == -1 && errno == EINTR) {
     }

@@ -48,9 +48,9 @@ import Testing
     }
 
     @Test func signalsThatComeWhileTheServerForksOrWaitsAreAnsweredWithoutAnotherClient() throws {
-        // The loop waits in accept(2) itself. A SIGHUP sent as a client connects lands while the
-        // server forks, logs or waits; a child's end, while it waits. Each must end the wait,
-        // not sit there until the next client comes.
+        // The loop blocks its signals but in its wait. A SIGHUP sent as a client connects comes
+        // while the server forks, logs or waits; a child's end, while it waits. Each must end
+        // the wait, not sit there until the next client comes.
         let server = try ServerProcess.startEchoServer([])
         for round in 1...50 {
             let client = try TestClient(port: server.port)

@@ -6,7 +6,8 @@ import CForkServer
 /// and each counts a wakeup, which ends the loop's wait (`Syscall.accept(_:unlessWokenSince:)`
 /// and `Syscall.poll(_:count:timeoutMilliseconds:unlessWokenSince:)`).
 enum ServerSignals {
-    /// Installs the handlers once per process (`CForkServer_signals_install`).
+    /// Installs the handlers once per process (`CForkServer_signals_install`). The signals they
+    /// catch are blocked from then on, in the calling thread, but in the loop's waits.
     static func install() throws(Errno) {
         _ = try Syscall.valueOrErrno(retryOnInterrupt: false) { CForkServer_signals_install() }
     }

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+// MARK: - Forwards (CShim/forwards.c)
+
 /// The calling thread's errno (a macro over __errno_location(), which does not import). It
 /// reads errno, nothing more: the caller must call it right after the failed call, before
 /// anything else that may set errno (Syscall.valueOrErrno does).
@@ -78,7 +80,7 @@ unsigned long CForkServer_log_dropped(void);
 /// Takes `count` reported lines off the dropped count.
 void CForkServer_log_forget_dropped(unsigned long count);
 
-// MARK: - Signals
+// MARK: - Signals (CShim/signals.c; the waits, CShim/signal-wait.c)
 
 /// Installs the signal dispositions of a forking server, once per process:
 /// SIGCHLD is caught (SA_NOCLDSTOP) by a handler that reaps every finished child into the reaped
@@ -139,7 +141,7 @@ void CForkServer_sigchld_block(sigset_t *previous);
 /// Sets the signal mask back to `*previous` (sigprocmask(2)), as `CForkServer_sigchld_block` found it.
 void CForkServer_signal_mask_restore(const sigset_t *previous);
 
-// MARK: - Reaping
+// MARK: - Reaping (CShim/reaped.c)
 
 /// One child reaped by the SIGCHLD handler: its pid, its wait status, and when it was reaped
 /// (CLOCK_MONOTONIC nanoseconds).
@@ -154,7 +156,7 @@ typedef struct {
 /// never lost or taken twice, however the signals coalesce.
 bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 
-// MARK: - Fork
+// MARK: - Fork (CShim/fork.c)
 
 /// fork(2). In the parent, returns the child's pid, or -1 with the error in `*error`. In the child,
 /// returns 0. A `server_child` (one the server forks to serve) makes one call after fork(2): it
@@ -164,7 +166,7 @@ bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 /// SIGINT and SIGCHLD at their defaults and an empty mask. SIGPIPE stays ignored in both.
 pid_t CForkServer_fork(int *error, bool server_child);
 
-// MARK: - Running a program for a connection
+// MARK: - Running a program for a connection (CShim/exec.c)
 
 /// In a request's log lines, the byte that stands for the pid of the process that writes them.
 #define CFORKSERVER_EXEC_PID_MARK 1
@@ -210,7 +212,7 @@ typedef struct {
 /// exits 111, tcpserver's status.
 void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkServer_exec_failure *failure);
 
-// MARK: - Spawning a program for a connection
+// MARK: - Spawning a program for a connection (CShim/spawn.c)
 
 /// Starts a process for a connection without copying the server: clone(2) with CLONE_VM |
 /// CLONE_VFORK, every signal blocked across it, whose child runs `CForkServer_exec_connection`
@@ -219,7 +221,7 @@ void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkS
 /// child could be made.
 pid_t CForkServer_spawn_connection(const CForkServer_exec_request *request, int *error, CForkServer_exec_failure *failure);
 
-// MARK: - Wait status (the <sys/wait.h> macros, which do not import into Swift)
+// MARK: - Wait status (CShim/status.c: the <sys/wait.h> macros, which do not import into Swift)
 
 int CForkServer_wifexited(int status);
 int CForkServer_wexitstatus(int status);

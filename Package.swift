@@ -35,8 +35,9 @@ let package = Package(
         .executable(name: "fork-bench", targets: ["fork-bench"]),
     ],
     targets: [
-        // The C shim: CShim/cshim.c, with its header and module map in include/. The module is
-        // named for the package, so that it cannot collide with another package's shim.
+        // The C shim: CShim/, a file per subsystem, with its header and module map in include/.
+        // The module is named for the package, so that it cannot collide with another package's
+        // shim.
         .target(name: "CForkServer", path: ".", sources: ["CShim"], publicHeadersPath: "include"),
         .target(name: "ForkServer", dependencies: ["CForkServer"]),
         .executableTarget(name: "echo-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),

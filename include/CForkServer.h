@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+// MARK: - Forwards (CShim/forwards.c)
+
 /// The calling thread's errno (a macro over __errno_location(), which does not import). It
 /// reads errno, nothing more: the caller must call it right after the failed call, before
 /// anything else that may set errno (Syscall.valueOrErrno does).
@@ -86,16 +88,18 @@ unsigned long CForkServer_log_dropped(void);
 /// Takes `count` reported lines off the dropped count.
 void CForkServer_log_forget_dropped(unsigned long count);
 
-// MARK: - Signals
+// MARK: - Signals (CShim/signals.c; the waits, CShim/signal-wait.c)
 
 /// Installs the signal dispositions of a forking server, once per process:
 /// SIGCHLD is caught (SA_NOCLDSTOP) by a handler that reaps every finished child into the reaped
 /// record; SIGTERM and SIGINT, SIGHUP, and SIGQUIT are caught by handlers that count the requests
 /// in the server and act as a served child's dispositions in any other process (a child keeps
 /// them); every handler counts a wakeup (`CForkServer_signals_wakeups`) and runs on a signal
-/// stack of its own (sigaltstack(2)) unless the process has one; SIGPIPE is ignored; SIGCHLD,
-/// SIGTERM, SIGINT, SIGHUP and SIGQUIT are unblocked. The signals the process inherited ignored
-/// are noted for `CForkServer_exec_connection`. Returns 0, or -1 with errno set.
+/// stack of its own (sigaltstack(2)) unless the process has one; SIGPIPE is ignored. SIGCHLD,
+/// SIGTERM, SIGINT, SIGHUP and SIGQUIT are then blocked (sigprocmask(2)) in the calling thread
+/// but in the waits below, which unblock them as they wait: in the server a handler runs only
+/// there. The signals the process inherited ignored are noted for `CForkServer_exec_connection`.
+/// Returns 0, or -1 with errno set.
 int CForkServer_signals_install(void);
 
 /// Restores the default action of `signo` and unblocks it; returns 0, or -1 with errno set.
@@ -108,19 +112,22 @@ int CForkServer_signal_ignore(int signo);
 int CForkServer_set_parent_death_signal(int signo);
 
 /// How many signals the handlers have recorded since `CForkServer_signals_install`. A wait given
-/// this count as `seen` returns EINTR at once if another arrived since, even one that arrives
-/// just before the wait's system call; read it before looking at what the handlers record.
-/// This and the waits below, like the counts and the reaped record, are for a process that has
-/// installed the handlers.
+/// this count as `seen` returns EINTR at once if another was recorded since; read it before
+/// looking at what the handlers record. A signal that comes after it, before or during the wait,
+/// ends the wait too: blocked until then, it is delivered in the wait. This and the waits below,
+/// like the counts and the reaped record, are for a process that has installed the handlers.
 unsigned CForkServer_signals_wakeups(void);
 
-/// accept4(2) with SOCK_CLOEXEC, unless a signal was recorded since `seen`: returns the new
-/// descriptor, or -1 with errno set, EINTR when a signal came first or while it waited.
+/// accept4(2) with SOCK_CLOEXEC once ppoll(2), with the caught signals unblocked, finds a client
+/// queued on `fd`, unless a signal was recorded since `seen`: returns the new descriptor, or -1
+/// with errno set, EINTR when a signal came first or while it waited. The accept4(2) does not
+/// wait if no other process accepts on `fd`; on a blocking socket shared with one that does, it
+/// waits for the next client, with the signals blocked, if that process took this one first.
 int CForkServer_signals_accept(int fd, struct sockaddr *address, socklen_t *length, unsigned seen);
 
-/// poll(2) (as ppoll(2), with no signal mask; a negative timeout waits for ever), unless a
-/// signal was recorded since `seen`: returns what poll returns, or -1 with errno set, EINTR
-/// when a signal came first or while it waited.
+/// poll(2) as ppoll(2) with the caught signals unblocked (a negative timeout waits for ever),
+/// unless a signal was recorded since `seen`: returns what poll returns, or -1 with errno set,
+/// EINTR when a signal came first or while it waited.
 int CForkServer_signals_poll(struct pollfd *fds, nfds_t count, int timeout_milliseconds, unsigned seen);
 
 /// How many SIGTERM/SIGINT signals have arrived since `CForkServer_signals_install`.
@@ -135,13 +142,14 @@ int CForkServer_signals_hangup_count(void);
 /// How many SIGQUIT signals have arrived since `CForkServer_signals_install`.
 int CForkServer_signals_quit_count(void);
 
-/// Blocks SIGCHLD, so the handler cannot reap (and free a pid) until `CForkServer_sigchld_unblock`.
-void CForkServer_sigchld_block(void);
+/// Blocks SIGCHLD (sigprocmask(2)), so the handler cannot reap (and free a pid) until
+/// `CForkServer_signal_mask_restore(previous)`; `*previous` gets the mask it replaced.
+void CForkServer_sigchld_block(sigset_t *previous);
 
-/// Unblocks SIGCHLD after `CForkServer_sigchld_block`.
-void CForkServer_sigchld_unblock(void);
+/// Sets the signal mask back to `*previous` (sigprocmask(2)), as `CForkServer_sigchld_block` found it.
+void CForkServer_signal_mask_restore(const sigset_t *previous);
 
-// MARK: - Reaping
+// MARK: - Reaping (CShim/reaped.c)
 
 /// One child reaped by the SIGCHLD handler: its pid, its wait status, and when it was reaped
 /// (CLOCK_MONOTONIC nanoseconds).
@@ -156,17 +164,17 @@ typedef struct {
 /// never lost or taken twice, however the signals coalesce.
 bool CForkServer_reaped_next(CForkServer_reaped_child *child);
 
-// MARK: - Fork
+// MARK: - Fork (CShim/fork.c)
 
 /// fork(2). In the parent, returns the child's pid, or -1 with the error in `*error`. In the child,
-/// returns 0. A `server_child` (one the server forks to serve) makes no call after fork(2): it
+/// returns 0. A `server_child` (one the server forks to serve) makes one call after fork(2): it
 /// keeps the server's handlers, which outside the server ignore SIGINT, leave SIGCHLD's children
-/// to the child, and act as the default action of SIGTERM, SIGHUP and SIGQUIT; and it keeps the
-/// mask the server's loop runs with, which blocks nothing. Any other child gets SIGINT and
-/// SIGCHLD at their defaults and an empty mask. SIGPIPE stays ignored in both.
+/// to the child, and act as the default action of SIGTERM, SIGHUP and SIGQUIT; and it takes the
+/// mask the server's waits run with (sigprocmask(2)), which unblocks them. Any other child gets
+/// SIGINT and SIGCHLD at their defaults and an empty mask. SIGPIPE stays ignored in both.
 pid_t CForkServer_fork(int *error, bool server_child);
 
-// MARK: - Running a program for a connection
+// MARK: - Running a program for a connection (CShim/exec.c)
 
 /// In a request's log lines, the byte that stands for the pid of the process that writes them.
 #define CFORKSERVER_EXEC_PID_MARK 1
@@ -212,7 +220,7 @@ typedef struct {
 /// exits 111, tcpserver's status.
 void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkServer_exec_failure *failure);
 
-// MARK: - Spawning a program for a connection
+// MARK: - Spawning a program for a connection (CShim/spawn.c)
 
 /// Starts a process for a connection without copying the server: clone(2) with CLONE_VM |
 /// CLONE_VFORK, every signal blocked across it, whose child runs `CForkServer_exec_connection`
@@ -221,7 +229,7 @@ void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkS
 /// child could be made.
 pid_t CForkServer_spawn_connection(const CForkServer_exec_request *request, int *error, CForkServer_exec_failure *failure);
 
-// MARK: - Wait status (the <sys/wait.h> macros, which do not import into Swift)
+// MARK: - Wait status (CShim/status.c: the <sys/wait.h> macros, which do not import into Swift)
 
 int CForkServer_wifexited(int status);
 int CForkServer_wexitstatus(int status);

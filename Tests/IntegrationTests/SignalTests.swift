@@ -48,9 +48,9 @@ import Testing
     }
 
     @Test func signalsThatComeWhileTheServerForksOrWaitsAreAnsweredWithoutAnotherClient() throws {
-        // The loop waits in accept(2) itself. A SIGHUP sent as a client connects lands while the
-        // server forks, logs or waits; a child's end, while it waits. Each must end the wait,
-        // not sit there until the next client comes.
+        // The loop blocks its signals but in its wait. A SIGHUP sent as a client connects comes
+        // while the server forks, logs or waits; a child's end, while it waits. Each must end
+        // the wait, not sit there until the next client comes.
         let server = try ServerProcess.startEchoServer([])
         for round in 1...50 {
             let client = try TestClient(port: server.port)
@@ -67,6 +67,22 @@ import Testing
         // installed, against the three cases; one that no signal ends trips its 10 s watchdog.
         let run = try FinishedProgram.run("\(ServerProcess.buildDirectory)/signal-wait-check", [], timeout: 60)
         #expect(run.outputText == "ok recorded-before\nok while-waiting\nok nested\n")
+        #expect(run.status == .exited(0))
+    }
+
+    @Test func theWaitWithADeadlineEndsForASignalRecordedBeforeItDuringItOrInsideAnotherHandler() throws {
+        // The same three cases for the loop's other wait (CForkServer_signals_poll): at the
+        // limit, with a deadline, and on a listener the server must not make blocking.
+        let run = try FinishedProgram.run("\(ServerProcess.buildDirectory)/signal-wait-check", ["poll"], timeout: 60)
+        #expect(run.outputText == "ok recorded-before\nok while-waiting\nok nested\n")
+        #expect(run.status == .exited(0))
+    }
+
+    @Test func aHandlerThatJumpsOutOfTheWaitLeavesTheSignalCountedAndChildrenStillReaped() throws {
+        // A handler of the program's own that records SIGTERM inside it, then leaves the wait by
+        // siglongjmp(3): the SIGTERM is counted, and the waits after it end when a child ends.
+        let run = try FinishedProgram.run("\(ServerProcess.buildDirectory)/signal-wait-check", ["jump"], timeout: 60)
+        #expect(run.outputText == "ok jumped-out\nok reaped-after\n")
         #expect(run.status == .exited(0))
     }
 

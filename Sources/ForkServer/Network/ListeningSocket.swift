@@ -4,7 +4,7 @@ import CForkServer
 ///
 /// The descriptor is close-on-exec and non-blocking, so `accept()` reports `Errno.wouldBlock`
 /// instead of waiting when no client is queued; `ForkingServer` makes it wait
-/// (`makeAcceptWait()`) and waits in accept(2) itself.
+/// (`makeAcceptWait()`), for a pool's workers, which wait in accept(2) itself.
 ///
 /// Unlike `Connection`, it stays copyable: `ForkingServer` stores it and closes it from its
 /// mutating methods (in each forked child, and in the drain), where a noncopyable property could
@@ -43,9 +43,9 @@ public struct ListeningSocket: Sendable {
         try takeConnection { fd throws(Errno) in try Syscall.accept(fd, retryOnInterrupt: retryOnInterrupt) }
     }
 
-    /// `accept()` for a server's loop: `Errno.interrupted` as soon as the signal handlers have
-    /// recorded a signal since `seen` (`ServerSignals.wakeups`), even one that arrives just
-    /// before accept4(2) would start waiting.
+    /// `accept()` for a server's loop, which waits for a client in ppoll(2) first:
+    /// `Errno.interrupted` as soon as the signal handlers have recorded a signal since `seen`
+    /// (`ServerSignals.wakeups`), even one that arrives just before the wait starts.
     func accept(unlessWokenSince seen: CUnsignedInt) throws(Errno) -> Connection {
         try takeConnection { fd throws(Errno) in try Syscall.accept(fd, unlessWokenSince: seen) }
     }

@@ -31,10 +31,11 @@ public struct ForkingServer {
     /// No new child until this deadline: set when accept(2) ran out of descriptors or memory
     /// (lifted early when a child ends), or when preforked workers keep dying (backoff).
     private var pause: Deadline?
-    /// Whether the loop waits for a client in accept(2) itself, the listener's O_NONBLOCK
-    /// cleared: not on a service manager's socket, whose flags the manager shares and the server
-    /// leaves as they are, nor once accept(2) found the queue empty, which only a socket that
-    /// somebody sharing it made non-blocking reports. The loop then waits in poll(2) first.
+    /// Whether the loop waits for a client in its accept (ppoll(2), then accept4(2)) with no
+    /// other wait first, the listener's O_NONBLOCK cleared: not on a service manager's socket,
+    /// whose flags the manager shares and the server leaves as they are, nor once accept(2) found
+    /// the queue empty, which only a socket that somebody sharing it made non-blocking reports.
+    /// The loop then waits in poll(2) first.
     private var acceptWaits: Bool
     /// Whether accept(2) failed for want of resources. It fails so at once, client or none,
     /// before it would wait: until it works again, the loop waits in poll(2) for a client first.
@@ -85,8 +86,9 @@ public struct ForkingServer {
         self.handler = handler
         self.log = log
         serviceStatus = ServiceStatus(notifier: configuration.notifier, address: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
-        // Last, when nothing else can fail: the loop waits in accept(2) on a socket of its own,
-        // and pool workers do, where the kernel wakes one of them per connection.
+        // Last, when nothing else can fail: pool workers wait in accept(2) on a socket of the
+        // server's own, where the kernel wakes one of them per connection, and the loop accepts
+        // there with no other wait first.
         acceptWaits = !listener.isInherited
         if acceptWaits {
             try listener.makeAcceptWait()
@@ -127,8 +129,9 @@ public struct ForkingServer {
             let listener = self.listener
             switch configuration.model {
             case .forkPerConnection:
-                // With nothing else to wait for, the loop waits in accept(2) itself: no poll(2)
-                // before it, and no accept(2) that finds the queue empty after.
+                // With nothing else to wait for, the loop waits in its accept alone (ppoll(2),
+                // then accept4(2)): no other wait before it, and no accept(2) that finds the
+                // queue empty after.
                 let acceptFirst = acceptWaits && !acceptShortOfResources && deadline == nil
                 if !room {
                     _ = wait(for: nil, until: deadline, unlessWokenSince: seen)

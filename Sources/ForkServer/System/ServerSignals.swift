@@ -6,7 +6,8 @@ import CForkServer
 /// and each counts a wakeup, which ends the loop's wait (`Syscall.accept(_:unlessWokenSince:)`
 /// and `Syscall.poll(_:count:timeoutMilliseconds:unlessWokenSince:)`).
 enum ServerSignals {
-    /// Installs the handlers once per process (`CForkServer_signals_install`).
+    /// Installs the handlers once per process (`CForkServer_signals_install`). The signals they
+    /// catch are blocked from then on, in the calling thread, but in the loop's waits.
     static func install() throws(Errno) {
         _ = try Syscall.valueOrErrno(retryOnInterrupt: false) { CForkServer_signals_install() }
     }
@@ -51,8 +52,9 @@ enum ServerSignals {
     /// Runs `body` with SIGCHLD blocked: no child is reaped meanwhile, so the pid of a child not
     /// yet reported stays that child's and cannot be reused by another process.
     static func withReapingPaused<Result>(_ body: () -> Result) -> Result {
-        CForkServer_sigchld_block()
-        defer { CForkServer_sigchld_unblock() }
+        var previous = sigset_t()
+        CForkServer_sigchld_block(&previous)
+        defer { CForkServer_signal_mask_restore(&previous) }
         return body()
     }
 }

@@ -92,9 +92,9 @@ enum Syscall {
         return (connection, peer)
     }
 
-    /// accept4(2) with SOCK_CLOEXEC, made only if the signal handlers recorded nothing since
-    /// `seen` (`CForkServer_signals_accept`): `Errno.interrupted` when they did, before the call
-    /// or while it waited.
+    /// accept4(2) with SOCK_CLOEXEC once ppoll(2) has found a client queued, made only if the
+    /// signal handlers recorded nothing since `seen` (`CForkServer_signals_accept`):
+    /// `Errno.interrupted` when they did, before the wait or while it waited.
     static func accept(_ fd: CInt, unlessWokenSince seen: CUnsignedInt) throws(Errno) -> (CInt, SocketAddress) {
         var peer = SocketAddress()
         let connection = try valueOrErrno(retryOnInterrupt: false) {
@@ -223,9 +223,9 @@ enum Syscall {
         })
     }
 
-    /// poll(2), made only if the signal handlers recorded nothing since `seen`
-    /// (`CForkServer_signals_poll`): `Errno.interrupted` when they did, before the call or while
-    /// it waited.
+    /// poll(2) (as ppoll(2), the server's signals unblocked while it waits), made only if the
+    /// signal handlers recorded nothing since `seen` (`CForkServer_signals_poll`):
+    /// `Errno.interrupted` when they did, before the call or while it waited.
     static func poll(_ fds: UnsafeMutablePointer<pollfd>?, count: Int, timeoutMilliseconds: CInt, unlessWokenSince seen: CUnsignedInt) throws(Errno) -> Int {
         Int(try valueOrErrno(retryOnInterrupt: false) {
             CForkServer_signals_poll(fds, nfds_t(count), timeoutMilliseconds, seen)
@@ -237,9 +237,9 @@ enum Syscall {
     }
 
     /// fork(2) through the C shim (`CForkServer_fork`); 0 in the child. A `serverChild` (one
-    /// a server forks to serve) makes no call after fork(2) and ignores SIGINT through the
-    /// server's handlers; any other child gets SIGINT and SIGCHLD at their defaults and no
-    /// signal blocked.
+    /// a server forks to serve) makes one call after fork(2), for the mask of the server's
+    /// waits, and ignores SIGINT through the server's handlers; any other child gets SIGINT and
+    /// SIGCHLD at their defaults and no signal blocked.
     static func fork(serverChild: Bool) throws(Errno) -> pid_t {
         var error: CInt = 0
         let pid = CForkServer_fork(&error, serverChild)

@@ -1,0 +1,29 @@
+// Calls Swift cannot make as they are: errno behind a macro, and calls glibc declares only under
+// _GNU_SOURCE, which the module's import of its headers does not define.
+#define _GNU_SOURCE  // accept4, pipe2, splice, posix_spawn_file_actions_addclosefrom_np
+
+#include "CForkServer.h"
+
+int CForkServer_errno(void) {
+    return errno;
+}
+
+int CForkServer_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
+    return accept4(fd, address, length, flags);
+}
+
+int CForkServer_pipe2(int fds[2], int flags) {
+    return pipe2(fds, flags);
+}
+
+ssize_t CForkServer_splice(int from, int to, size_t length) {
+    return splice(from, NULL, to, NULL, length, SPLICE_F_MOVE);
+}
+
+// The header's copies of constants defined only under _GNU_SOURCE, checked against glibc's.
+_Static_assert(CFORKSERVER_POSIX_SPAWN_SETSID == POSIX_SPAWN_SETSID, "glibc's POSIX_SPAWN_SETSID");
+_Static_assert(CFORKSERVER_F_SETPIPE_SZ == F_SETPIPE_SZ, "glibc's F_SETPIPE_SZ");
+
+int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+}

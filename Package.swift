@@ -55,6 +55,9 @@ let package = Package(
         // The raw cost of fork+_exit+waitpid: in C, and in a Swift process built like echo-server.
         .executableTarget(name: "c-fork-probe", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
         .executableTarget(name: "fork-probe", dependencies: ["ForkServer", "CForkServer"], linkerSettings: forkingProgram),
+        // A program that runs a child of its own beside the server's, for the integration tests:
+        // the server must leave that child to it.
+        .executableTarget(name: "own-child-check", dependencies: ["ForkServer"]),
         // The server's wait against the signals that must end it, for the integration tests.
         .executableTarget(name: "signal-wait-check", dependencies: ["CForkServer"], linkerSettings: plainC),
         // The programs of other packages that tests run beside ours (tcpserver, HAProxy, ...):

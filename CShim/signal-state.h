@@ -1,38 +1,25 @@
 // What the signal handlers share with the rest of the shim: their state, and the few helpers
-// that signals.c, reaped.c, signal-wait.c, fork.c and exec.c use across files. Private to the shim:
+// that signals.c, signal-wait.c, fork.c and exec.c use across files. Private to the shim:
 // include/CForkServer.h is the contract, and nothing here is exported from the module.
 #ifndef CFORKSERVER_SIGNAL_STATE_H
 #define CFORKSERVER_SIGNAL_STATE_H
 
 #include "CForkServer.h"
 
-#include <stdatomic.h>
-
 #define CFORKSERVER_HIDDEN __attribute__((visibility("hidden")))
-
-// The reaped record is a ring that the SIGCHLD handler writes at `head` and Swift reads at
-// `tail`. A handler runs on the thread it interrupts, so each index has a single writer and
-// lock-free atomics order everything: reading the record never blocks a signal. It holds 128
-// children, to fit the state's page: more ended between two turns of the loop wait as zombies.
-// A power of two, so that `index % RING_CAPACITY` stays right as the unsigned indices wrap.
-#define RING_CAPACITY 128u
-_Static_assert((RING_CAPACITY & (RING_CAPACITY - 1)) == 0, "the ring's capacity is a power of two");
 
 // Everything the handlers write. It lives on the top page of a mapping of its own, above the
 // handlers' stack (sigaltstack(2)), and the whole mapping is MADV_WIPEONFORK: fork(2) neither
-// copies nor write-protects it, so the server writes the record and the signal frames at every
-// reaped child without a copy-on-write fault, and every child finds it zeroed. A zeroed
+// copies nor write-protects it, so the server writes the counts and the signal frames at every
+// child's end without a copy-on-write fault, and every child finds it zeroed. A zeroed
 // `server_mark` is how a handler knows it runs in a child: unlike the server's pid compared with
 // getpid(), it costs no system call and cannot mistake a later process given the same pid for
 // the server. Where the kernel refuses MADV_WIPEONFORK (before Linux 4.14), the mapping is forked
 // like any memory and `in_server` compares pids.
 struct signal_state {
-    CForkServer_reaped_child ring[RING_CAPACITY];
-    _Atomic unsigned head;
-    _Atomic unsigned tail;
-    // Set when the handler left zombies because the ring was full; see CForkServer_reaped_next.
-    volatile sig_atomic_t overflowed;
     volatile sig_atomic_t server_mark;
+    // One more for every SIGCHLD; see CForkServer_signals_child_count. Unsigned, so that it wraps.
+    volatile unsigned child_signals;
     // One more for every signal a handler recorded; see CForkServer_signals_wakeups. Unsigned, so
     // that it wraps.
     volatile unsigned wakeups;
@@ -57,9 +44,6 @@ CFORKSERVER_HIDDEN int cforkserver_set_disposition(int signo, void (*handler)(in
 // Every signal the server catches or ignores, which a program it runs must get back at its
 // default (signals.c).
 CFORKSERVER_HIDDEN void cforkserver_exec_defaults(sigset_t *set);
-
-// Reaps finished children into the ring, from the SIGCHLD handler (reaped.c).
-CFORKSERVER_HIDDEN void cforkserver_reap_into_record(void);
 
 // The mask the server's waits run with: the mask at install, less the signals it catches, which
 // are blocked everywhere else in the server (signals.c). A child forked to serve runs with it.

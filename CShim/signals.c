@@ -1,5 +1,5 @@
-// The server's signals: the state the handlers write, the handlers themselves (SIGCHLD reaps,
-// SIGTERM, SIGINT, SIGHUP and SIGQUIT count), their installation, and the counts Swift reads.
+// The server's signals: the state the handlers write, the handlers themselves (SIGCHLD, SIGTERM,
+// SIGINT, SIGHUP and SIGQUIT count), their installation, and the counts Swift reads.
 // The handlers run no Swift and call only async-signal-safe functions.
 #include "signal-state.h"
 
@@ -50,17 +50,17 @@ static void act_as_default(int signo) {
     raise(signo);
 }
 
-// Outside the server it reaps nothing: a child's own children wait for it, as at SIGCHLD's
-// default. In the server it runs only inside a wait (signal-wait.c), which then returns EINTR.
+// Counts, and reaps nothing: the server's loop reaps its own children (reaped.c), and no other
+// child of the process, which its owner waits for. In the server it runs only inside a wait
+// (signal-wait.c), which then returns EINTR; outside the server it does nothing, as at SIGCHLD's
+// default.
 static void on_sigchld(int signo) {
     (void)signo;
     if (!cforkserver_in_server()) {
         return;
     }
-    int saved = errno;
-    cforkserver_reap_into_record();
+    cforkserver_signal_state->child_signals += 1;
     cforkserver_signal_state->wakeups += 1;
-    errno = saved;
 }
 
 // SIGTERM, SIGINT, SIGHUP and SIGQUIT: in the server, counted. In a child forked to serve,
@@ -107,7 +107,7 @@ static int set_handler(int signo, void (*handler)(int)) {
     // SA_RESTART: in a child that keeps the handlers, a SIGINT they ignore does not fail its
     // calls. The server's waits end all the same: ppoll(2) is never restarted after a handler.
     action.sa_flags = SA_RESTART | SA_ONSTACK | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
-    // The handlers share the record: none may interrupt another.
+    // The handlers share the counts: none may interrupt another.
     sigemptyset(&action.sa_mask);
     add_caught(&action.sa_mask);
     return sigaction(signo, &action, NULL);
@@ -258,14 +258,6 @@ int CForkServer_signals_quit_count(void) {
     return cforkserver_signal_state->quit_count;
 }
 
-// sigprocmask(2) fails only for a bad `how` or pointer, which these never pass.
-void CForkServer_sigchld_block(sigset_t *previous) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, previous);
-}
-
-void CForkServer_signal_mask_restore(const sigset_t *previous) {
-    sigprocmask(SIG_SETMASK, previous, NULL);
+unsigned CForkServer_signals_child_count(void) {
+    return cforkserver_signal_state->child_signals;
 }

@@ -91,8 +91,8 @@ void CForkServer_log_forget_dropped(unsigned long count);
 // MARK: - Signals (CShim/signals.c; the waits, CShim/signal-wait.c)
 
 /// Installs the signal dispositions of a forking server, once per process:
-/// SIGCHLD is caught (SA_NOCLDSTOP) by a handler that reaps every finished child into the reaped
-/// record; SIGTERM and SIGINT, SIGHUP, and SIGQUIT are caught by handlers that count the requests
+/// SIGCHLD is caught (SA_NOCLDSTOP) by a handler that counts it (the loop reaps: see Reaping);
+/// SIGTERM and SIGINT, SIGHUP, and SIGQUIT are caught by handlers that count the requests
 /// in the server and act as a served child's dispositions in any other process (a child keeps
 /// them); every handler counts a wakeup (`CForkServer_signals_wakeups`) and runs on a signal
 /// stack of its own (sigaltstack(2)) unless the process has one; SIGPIPE is ignored. SIGCHLD,
@@ -115,7 +115,7 @@ int CForkServer_set_parent_death_signal(int signo);
 /// this count as `seen` returns EINTR at once if another was recorded since; read it before
 /// looking at what the handlers record. A signal that comes after it, before or during the wait,
 /// ends the wait too: blocked until then, it is delivered in the wait. This and the waits below,
-/// like the counts and the reaped record, are for a process that has installed the handlers.
+/// like the counts, are for a process that has installed the handlers.
 unsigned CForkServer_signals_wakeups(void);
 
 /// accept4(2) with SOCK_CLOEXEC once ppoll(2), with the caught signals unblocked, finds a client
@@ -142,27 +142,20 @@ int CForkServer_signals_hangup_count(void);
 /// How many SIGQUIT signals have arrived since `CForkServer_signals_install`.
 int CForkServer_signals_quit_count(void);
 
-/// Blocks SIGCHLD (sigprocmask(2)), so the handler cannot reap (and free a pid) until
-/// `CForkServer_signal_mask_restore(previous)`; `*previous` gets the mask it replaced.
-void CForkServer_sigchld_block(sigset_t *previous);
-
-/// Sets the signal mask back to `*previous` (sigprocmask(2)), as `CForkServer_sigchld_block` found it.
-void CForkServer_signal_mask_restore(const sigset_t *previous);
+/// How many SIGCHLD signals have arrived since `CForkServer_signals_install`: the loop reaps when
+/// it has changed (a signal may stand for several children).
+unsigned CForkServer_signals_child_count(void);
 
 // MARK: - Reaping (CShim/reaped.c)
 
-/// One child reaped by the SIGCHLD handler: its pid, its wait status, and when it was reaped
-/// (CLOCK_MONOTONIC nanoseconds).
-typedef struct {
-    pid_t pid;
-    int status;
-    uint64_t ended_nanoseconds;
-} CForkServer_reaped_child;
+/// A child of the calling process that has ended and waits to be reaped, left as it is
+/// (waitid(2) with WNOWAIT): its pid, 0 when none has ended, -1 with errno set (ECHILD when the
+/// process has no child at all). Which one, when several have, is the kernel's choice.
+pid_t CForkServer_finished_child(void);
 
-/// Takes the oldest child the SIGCHLD handler reaped and not yet taken: true with `*child`
-/// filled in, false when there is none. Lock-free: it never blocks a signal, and a status is
-/// never lost or taken twice, however the signals coalesce.
-bool CForkServer_reaped_next(CForkServer_reaped_child *child);
+/// Reaps `pid` if it has ended (waitpid(2) with WNOHANG): true, with its wait status in `*status`;
+/// false when it is still running or is not a child of the calling process.
+bool CForkServer_reap(pid_t pid, int *status);
 
 // MARK: - Fork (CShim/fork.c)
 

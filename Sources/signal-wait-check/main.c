@@ -111,13 +111,9 @@ static pid_t signal_when_waiting(int signo) {
 }
 
 // Lets in every signal still pending (a helper's SIGCHLD among them: the server's signals are
-// delivered only in a wait), and empties the record: waits that cannot wait, until one ends for
-// no signal.
+// delivered only in a wait): waits that cannot wait, until one ends for no signal.
 static void settle(void) {
     while (CForkServer_signals_poll(NULL, 0, 0, CForkServer_signals_wakeups()) == -1 && errno == EINTR) {
-    }
-    CForkServer_reaped_child child;
-    while (CForkServer_reaped_next(&child)) {
     }
 }
 
@@ -185,7 +181,7 @@ static void check_jump(int listener) {
     }
     waitpid(helper, NULL, 0);
 
-    // The loop's turn: look at the record, then wait; a wait may end for a signal that was
+    // The loop's turn: reap if a SIGCHLD was counted, then wait; a wait may end for a signal that was
     // something else's, and the loop goes round. The child's end must end one of them.
     current_case = "reaped-after";
     settle();
@@ -193,11 +189,12 @@ static void check_jump(int listener) {
     alarm(10);
     bool reaped = false;
     bool ended_for_nothing = false;
+    unsigned child_signals = CForkServer_signals_child_count();
     while (!reaped && !ended_for_nothing) {
         unsigned seen = CForkServer_signals_wakeups();
-        CForkServer_reaped_child ended;
-        while (CForkServer_reaped_next(&ended)) {
-            reaped = reaped || ended.pid == child;
+        if (CForkServer_signals_child_count() != child_signals) {
+            int status;
+            reaped = CForkServer_reap(child, &status);
         }
         if (!reaped) {
             ended_for_nothing = !(wait_once(WAIT_ACCEPT, listener, seen) == -1 && errno == EINTR);

@@ -25,7 +25,7 @@ import Testing
 
         let accepted = try listener.accept()
         #expect(try accepted.peerAddress == queued.localAddress())
-        #expect(throws: Errno.wouldBlock) { try listener.accept() }
+        #expect(throws: Errno.wouldBlock) { _ = try listener.accept() }
         try accepted.close()
         try queued.close()
     }

@@ -78,6 +78,21 @@ package final class ChildTable {
         (0..<capacity).compactMap { slots[$0].pid != 0 ? slots[$0].pid : nil }
     }
 
+    /// Whether `pid` is a child recorded here.
+    package func contains(_ pid: pid_t) -> Bool {
+        guard pid > 0 else {
+            return false
+        }
+        var slot = home(of: pid)
+        while slots[slot].pid != pid {
+            if slots[slot].pid == 0 {
+                return false
+            }
+            slot = (slot + 1) & mask
+        }
+        return true
+    }
+
     /// Records `child` as `pid`, which must not be recorded already.
     package func insert(_ child: RunningChild, pid: pid_t) {
         precondition(pid > 0 && count < maxEntries, "a child table holds at most half its capacity")

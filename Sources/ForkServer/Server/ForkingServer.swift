@@ -47,6 +47,8 @@ public struct ForkingServer {
     private var pollFailing = false
     /// The SIGHUP requests already answered.
     private var hangupsSeen = 0
+    /// The SIGCHLD count when the server last reaped (`ServerSignals.childSignals`).
+    private var childSignalsSeen: CUnsignedInt = 0
     /// The next backoff after a worker that died young.
     private var workerBackoffMilliseconds = Self.firstWorkerBackoffMilliseconds
     /// Readiness and the number of children, for a service manager.
@@ -403,12 +405,20 @@ public struct ForkingServer {
 
     // MARK: - Reaping
 
+    /// Reaps the children that have ended since the last SIGCHLD was seen, and only the server's
+    /// own: a program that uses the library may run and wait for children of its own.
     private mutating func reapFinishedChildren() {
-        ServerSignals.forEachReapedChild { pid, waitStatus, ended in
+        let signals = ServerSignals.childSignals
+        guard signals != childSignalsSeen else {
+            return
+        }
+        childSignalsSeen = signals
+        let children = self.children
+        ServerSignals.reapEndedChildren(own: { children.pids }, isOwn: children.contains) { pid, waitStatus in
             guard let child = children.remove(pid) else {
                 return
             }
-            // The reaper may time the end a moment before the server recorded the start.
+            let ended = Syscall.monotonicNanoseconds()
             let lasted = ended > child.started ? ended - child.started : 0
             switch configuration.model {
             case .forkPerConnection:
@@ -602,15 +612,15 @@ public struct ForkingServer {
     }
 
     private mutating func signalChildren(_ signal: CInt, named name: String) {
-        ServerSignals.withReapingPaused {
-            reapFinishedChildren()
-            log.server("sending \(name) to \(children.count) children")
-            for pid in children.pids {
-                send(signal, to: pid)
-                if signal == SIGTERM {
-                    // A stopped child would hold SIGTERM pending for ever (s6-tcpserverd does the same).
-                    send(SIGCONT, to: pid)
-                }
+        // Only the loop reaps: until it does again, every pid in the table is that child's,
+        // running or ended, and cannot have been given to another process.
+        reapFinishedChildren()
+        log.server("sending \(name) to \(children.count) children")
+        for pid in children.pids {
+            send(signal, to: pid)
+            if signal == SIGTERM {
+                // A stopped child would hold SIGTERM pending for ever (s6-tcpserverd does the same).
+                send(SIGCONT, to: pid)
             }
         }
     }

@@ -1,7 +1,7 @@
 import CForkServer
 
 /// The signal handling of a forking server, which lives in the C shim because a signal handler
-/// must not run Swift code: SIGCHLD reaps children into a record, SIGTERM and SIGINT count
+/// must not run Swift code: SIGCHLD is counted (the loop reaps), SIGTERM and SIGINT count
 /// shutdown requests, SIGHUP counts reload requests, SIGQUIT counts requests to stop at once,
 /// and each counts a wakeup, which ends the loop's wait (`Syscall.accept(_:unlessWokenSince:)`
 /// and `Syscall.poll(_:count:timeoutMilliseconds:unlessWokenSince:)`).
@@ -38,23 +38,36 @@ enum ServerSignals {
         CForkServer_signals_shutdown_signal() == SIGINT ? "SIGINT" : "SIGTERM"
     }
 
-    // MARK: - Reaped children
+    // MARK: - Reaping
 
-    /// Calls `body` with the pid, the raw wait status and the time of reaping (CLOCK_MONOTONIC
-    /// nanoseconds) of every child the SIGCHLD handler reaped since the last call, each exactly once.
-    static func forEachReapedChild(_ body: (pid_t, CInt, UInt64) -> Void) {
-        var child = CForkServer_reaped_child()
-        while CForkServer_reaped_next(&child) {
-            body(child.pid, child.status, child.ended_nanoseconds)
-        }
+    /// How many SIGCHLD signals have arrived (`CForkServer_signals_child_count`): a child has
+    /// ended since the count last changed. One signal may stand for several children.
+    static var childSignals: CUnsignedInt {
+        CForkServer_signals_child_count()
     }
 
-    /// Runs `body` with SIGCHLD blocked: no child is reaped meanwhile, so the pid of a child not
-    /// yet reported stays that child's and cannot be reused by another process.
-    static func withReapingPaused<Result>(_ body: () -> Result) -> Result {
-        var previous = sigset_t()
-        CForkServer_sigchld_block(&previous)
-        defer { CForkServer_signal_mask_restore(&previous) }
-        return body()
+    /// Reaps every ended child for which `isOwn` is true, calling `body` with its pid and raw
+    /// wait status, and no other child of the process, which its owner waits for. The next
+    /// ended child is found without being reaped (`CForkServer_finished_child`: waitid(2) with
+    /// WNOWAIT); one that is not the server's hides the rest from that look, so each of `own()`
+    /// is then asked for in turn (waitpid(2) with its pid).
+    static func reapEndedChildren(own: () -> [pid_t], isOwn: (pid_t) -> Bool, _ body: (pid_t, CInt) -> Void) {
+        var status: CInt = 0
+        while true {
+            let pid = CForkServer_finished_child()
+            guard pid > 0 else {
+                return
+            }
+            guard isOwn(pid) else {
+                for pid in own() where CForkServer_reap(pid, &status) {
+                    body(pid, status)
+                }
+                return
+            }
+            guard CForkServer_reap(pid, &status) else {
+                return
+            }
+            body(pid, status)
+        }
     }
 }

@@ -166,6 +166,28 @@ import Testing
         try server.waitForLine(containing: "accept works again")
     }
 
+    /// docs/signals.md: a server killed outright cannot drain. A fork-model child lives on,
+    /// re-parented, and serves its client to the end; a pool's workers follow the server out
+    /// (their parent-death signal).
+    @Test(arguments: ServerModel.allCases)
+    func afterSIGKILLOfTheServerAChildServesItsClientToTheEndButAWorkerFollowsTheServer(model: ServerModel) throws {
+        let server = try ServerProcess.startEchoServer(model.arguments(limit: 2))
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("before\n") == "before\n")
+        let children = ProcessTable.children(of: server.pid).map(\.pid)
+        server.send(SIGKILL)
+        #expect(try server.waitForExitLeavingChildren() == .signaled(SIGKILL))
+        switch model {
+        case .fork:
+            #expect(try client.roundTrip("after\n") == "after\n")
+            client.close()
+            #expect(eventually(within: 10) { children.allSatisfy { !ProcessTable.exists($0) } })
+        case .prefork:
+            #expect(try client.closedByPeer(within: 10))
+            #expect(eventually(within: 10) { children.allSatisfy { !ProcessTable.exists($0) } })
+        }
+    }
+
     @Test func aPoolOutOfDescriptorsStaysQuietWhenIdleAndLeavesAtTheDrain() throws {
         // Four descriptors: stdio and the listener; no worker's accept(2) has one left.
         let server = try ServerProcess("/usr/bin/prlimit", ["--nofile=4:64", "\(ServerProcess.buildDirectory)/echo-server", "--model", "prefork", "--workers", "2", "--port", "0"])

@@ -109,6 +109,7 @@ struct BenchOptions {
             case "--json":
                 options.json = true
             case "--help", "-h":
+                try parser.refuseUnreadValue()
                 return nil
             default:
                 throw UsageError("unknown option '\(option)'")

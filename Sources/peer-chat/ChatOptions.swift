@@ -69,6 +69,7 @@ struct ChatOptions {
             case "--connect-timeout":
                 connectTimeoutSeconds = try parser.integer(of: option, in: 1...3600)
             case "--help", "-h":
+                try parser.refuseUnreadValue()
                 return nil
             default:
                 throw UsageError("unknown option '\(option)'")

@@ -125,6 +125,9 @@ import TestPeers
         let stream = try ServerProcess("fork-bench", ["--stream", "16M,2T"])
         #expect(try stream.waitForExitCode() == 2)
         #expect(stream.lines == ["fork-bench: invalid --stream '16M,2T': expected sizes from 1 to 64G separated by commas, such as 16M,1G, or none (see 'fork-bench --help')"])
+        let help = try ServerProcess("fork-bench", ["--help=x"])
+        #expect(try help.waitForExitCode() == 2)
+        #expect(help.lines == ["fork-bench: unexpected value 'x': --help takes none (see 'fork-bench --help')"])
     }
 
     /// Runs a built program and returns its standard output once it has exited 0.

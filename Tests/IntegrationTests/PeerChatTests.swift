@@ -378,6 +378,7 @@ import Testing
         (["listen", "--connect-timeout", "5"], "--connect-timeout is for 'connect': 'listen' waits for its peer"),
         (["listen", "--verbose"], "unknown option '--verbose'"),
         (["listen", "8001"], "unexpected argument '8001'"),
+        (["listen", "--help=x"], "unexpected value 'x': --help takes none"),
     ]
 
     @Test(arguments: usageMistakes)

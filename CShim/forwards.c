@@ -1,6 +1,6 @@
 // Calls Swift cannot make as they are: errno behind a macro, and calls glibc declares only under
 // _GNU_SOURCE, which the module's import of its headers does not define.
-#define _GNU_SOURCE  // accept4, pipe2, splice, posix_spawn_file_actions_addclosefrom_np
+#define _GNU_SOURCE  // accept4, pipe2, posix_spawn_file_actions_addclosefrom_np
 
 #include "CForkServer.h"
 
@@ -14,10 +14,6 @@ int CForkServer_accept4(int fd, struct sockaddr *address, socklen_t *length, int
 
 int CForkServer_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
-}
-
-ssize_t CForkServer_splice(int from, int to, size_t length) {
-    return splice(from, NULL, to, NULL, length, SPLICE_F_MOVE);
 }
 
 // The header's copies of constants defined only under _GNU_SOURCE, checked against glibc's.

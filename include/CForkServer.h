@@ -47,10 +47,6 @@ int CForkServer_accept4(int fd, struct sockaddr *address, socklen_t *length, int
 /// pipe2(2), which glibc declares only under _GNU_SOURCE.
 int CForkServer_pipe2(int fds[2], int flags);
 
-/// splice(2) with no offsets (glibc declares it only under _GNU_SOURCE): moves up to `length`
-/// bytes between a pipe and another descriptor inside the kernel, SPLICE_F_MOVE.
-ssize_t CForkServer_splice(int from, int to, size_t length);
-
 /// F_SETPIPE_SZ (fcntl(2): the capacity of a pipe), which glibc defines only under _GNU_SOURCE.
 #define CFORKSERVER_F_SETPIPE_SZ 1031
 

@@ -156,25 +156,6 @@ public struct Connection: ~Copyable, Sendable {
         }
     }
 
-    /// Moves what the peer sent, up to `count` bytes, into `pipe`'s write end inside the kernel
-    /// (splice(2)), never through this process's memory; 0 means the peer closed its side.
-    public func read(intoPipe pipe: FileDescriptor, upTo count: Int) throws(Errno) -> Int {
-        let moved = try Syscall.splice(from: descriptor.rawValue, to: pipe.rawValue, count: count)
-        byteCounter?.received(moved)
-        return moved
-    }
-
-    /// Sends the next `count` bytes waiting in `pipe`'s read end, however many splice(2) calls
-    /// it takes. They must be there: splice(2) from an empty pipe waits for its writer.
-    public func writeAll(fromPipe pipe: FileDescriptor, count: Int) throws(Errno) {
-        var remaining = count
-        while remaining > 0 {
-            let moved = try Syscall.splice(from: pipe.rawValue, to: descriptor.rawValue, count: remaining)
-            byteCounter?.sent(moved)
-            remaining -= moved
-        }
-    }
-
     /// Sends every byte of `bytes`.
     public func writeAll(_ bytes: [UInt8]) throws(Errno) {
         try bytes.withUnsafeBufferPointer { (buffer) throws(Errno) in

@@ -122,14 +122,6 @@ enum Syscall {
         }
     }
 
-    /// splice(2) of up to `count` bytes from `from` to `to`, one of them a pipe; 0 at the end of
-    /// the input.
-    static func splice(from: CInt, to: CInt, count: Int) throws(Errno) -> Int {
-        try valueOrErrno(retryOnInterrupt: true) {
-            CForkServer_splice(from, to, count)
-        }
-    }
-
     /// send(2) with `flags`; returns the bytes sent.
     static func send(_ fd: CInt, from buffer: UnsafeRawBufferPointer, flags: CInt) throws(Errno) -> Int {
         try valueOrErrno(retryOnInterrupt: true) {

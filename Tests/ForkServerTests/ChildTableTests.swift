@@ -45,7 +45,9 @@ import Testing
                 model[nextPID] = child(nextPID)
             } else {
                 let pid = model.keys.randomElement(using: &generator)!
+                #expect(table.contains(pid))
                 #expect(table.remove(pid)?.started == model.removeValue(forKey: pid)?.started)
+                #expect(!table.contains(pid))
                 #expect(table.remove(pid) == nil)
             }
             #expect(table.count == model.count)

@@ -80,17 +80,7 @@ package final class ChildTable {
 
     /// Whether `pid` is a child recorded here.
     package func contains(_ pid: pid_t) -> Bool {
-        guard pid > 0 else {
-            return false
-        }
-        var slot = home(of: pid)
-        while slots[slot].pid != pid {
-            if slots[slot].pid == 0 {
-                return false
-            }
-            slot = (slot + 1) & mask
-        }
-        return true
+        slot(of: pid) != nil
     }
 
     /// Records `child` as `pid`, which must not be recorded already.
@@ -106,6 +96,17 @@ package final class ChildTable {
 
     /// Forgets `pid` and returns what was recorded of it; nil when it is not a child recorded here.
     package func remove(_ pid: pid_t) -> RunningChild? {
+        guard let slot = slot(of: pid) else {
+            return nil
+        }
+        let child = slots[slot].child
+        closeGap(at: slot)
+        storedCount.pointee -= 1
+        return child
+    }
+
+    /// The slot that records `pid`; nil when none does.
+    private func slot(of pid: pid_t) -> Int? {
         // 0 marks an empty slot; no child has it.
         guard pid > 0 else {
             return nil
@@ -117,10 +118,7 @@ package final class ChildTable {
             }
             slot = (slot + 1) & mask
         }
-        let child = slots[slot].child
-        closeGap(at: slot)
-        storedCount.pointee -= 1
-        return child
+        return slot
     }
 
     private var maxEntries: Int {

@@ -59,7 +59,7 @@ public struct ForkingServer {
     /// A worker that ends abnormally sooner than this after its fork counts as dying young.
     private static var youngWorkerNanoseconds: UInt64 { 1_000_000_000 }
 
-    /// Prepares to serve `listener`, installing the server's signal handling (SIGCHLD reaper,
+    /// Prepares to serve `listener`, installing the server's signal handling (SIGCHLD counted,
     /// SIGTERM/SIGINT shutdown, SIGHUP, SIGQUIT, SIGPIPE ignored), making the log's writes never
     /// wait for its reader (`ServerLog.neverBlock()`), making the listener's
     /// accept(2) wait (`makeAcceptWait()`), and allocating once the tables of the per-source

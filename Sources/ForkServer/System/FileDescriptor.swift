@@ -33,16 +33,21 @@ public struct FileDescriptor: Hashable, Sendable {
         }
     }
 
-    /// Waits until a read(2) on at least one of `descriptors` would not block, and returns
-    /// those on which it would not, in the order given (poll(2) for POLLIN, retried after EINTR).
-    /// Data, end of file, a pipe whose writers have all closed it and an error all count.
-    public static func waitUntilReadable(_ descriptors: [FileDescriptor]) throws(Errno) -> [FileDescriptor] {
-        precondition(!descriptors.isEmpty, "poll(2) on no descriptor would wait forever")
+    /// Waits until a read(2) on at least one of `descriptors` would not block, or one of
+    /// `failing` has an error or a hang-up, and returns those of both lists that are ready, in
+    /// the order given (poll(2), retried after EINTR). Data, end of file, a pipe whose writers
+    /// have all closed it and an error all count. `failing` is watched with no event asked for,
+    /// which still reports POLLERR and POLLHUP: for a socket whose reading is over, which would
+    /// otherwise be readable at once, at its end of file, and wake every poll.
+    public static func waitUntilReadable(_ descriptors: [FileDescriptor], orFailing failing: [FileDescriptor] = []) throws(Errno) -> [FileDescriptor] {
+        let watched = descriptors + failing
+        precondition(!watched.isEmpty, "poll(2) on no descriptor would wait forever")
         var waits = descriptors.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
+            + failing.map { pollfd(fd: $0.rawValue, events: 0, revents: 0) }
         _ = try waits.withUnsafeMutableBufferPointer { (waits) throws(Errno) in
             try Syscall.poll(waits.baseAddress!, count: waits.count, timeoutMilliseconds: -1, retryOnInterrupt: true)
         }
-        return zip(descriptors, waits).filter { $0.1.revents != 0 }.map(\.0)
+        return zip(watched, waits).filter { $0.1.revents != 0 }.map(\.0)
     }
 
     /// Makes reads and writes report `Errno.wouldBlock` instead of waiting, or wait again

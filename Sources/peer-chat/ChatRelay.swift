@@ -75,12 +75,8 @@ struct ChatRelay: ~Copyable {
                     // A half-close: the peer's input ended. This side's may go on.
                     log.server("peer closed the connection")
                     peerSending = false
-                case .readFailed(let error) where error == .connectionReset || error == .brokenPipe:
-                    log.server("peer reset the connection")
-                    return 1
                 case .readFailed(let error):
-                    log.server("connection to the peer failed: \(error)")
-                    return 1
+                    return peerFailed(error)
                 case .writeFailed(let error):
                     log.server("cannot write to standard output: \(error); ending the chat")
                     return 1
@@ -94,13 +90,8 @@ struct ChatRelay: ~Copyable {
                     return 1
                 }
                 switch pending {
-                case .some(let error) where error == .connectionReset || error == .brokenPipe:
-                    // EPIPE is how the kernel records a reset after the peer's FIN.
-                    log.server("peer reset the connection")
-                    return 1
                 case .some(let error):
-                    log.server("connection to the peer failed: \(error)")
-                    return 1
+                    return peerFailed(error)
                 case .none:
                     // POLLHUP with no error: closed both ways, by the keyboard process's
                     // shutdown(2) after the peer's; or a reset whose error the keyboard process's
@@ -136,6 +127,18 @@ struct ChatRelay: ~Copyable {
             }
         }
         return 0
+    }
+
+    /// The connection failed with `error`, read or recorded on the socket: says whether the peer
+    /// reset it (EPIPE is how the kernel records a reset after the peer's FIN) or how it failed;
+    /// returns the exit status, 1.
+    private func peerFailed(_ error: Errno) -> CInt {
+        if error == .connectionReset || error == .brokenPipe {
+            log.server("peer reset the connection")
+        } else {
+            log.server("connection to the peer failed: \(error)")
+        }
+        return 1
     }
 
     /// Both directions are done: makes the relay's close, the socket's last, graceful again, so

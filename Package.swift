@@ -28,7 +28,9 @@ let plainC: [LinkerSetting] = [.unsafeFlags(["-nostartfiles", "-static-executabl
 let package = Package(
     name: "ForkServer",
     products: [
-        .library(name: "ForkServer", targets: ["ForkServer"]),
+        // The server, its system layer and sockets, and the PROXY protocol's parser under it; no
+        // tcpserver in it: its programs' conventions are the UCSPI module's, for forkserver.
+        .library(name: "ForkServer", targets: ["ForkServer", "ProxyProtocol"]),
         .executable(name: "echo-server", targets: ["echo-server"]),
         .executable(name: "forkserver", targets: ["forkserver"]),
         .executable(name: "peer-chat", targets: ["peer-chat"]),
@@ -39,14 +41,23 @@ let package = Package(
         // The module is named for the package, so that it cannot collide with another package's
         // shim.
         .target(name: "CForkServer", path: ".", sources: ["CShim"], publicHeadersPath: "include"),
-        .target(name: "ForkServer", dependencies: ["CForkServer"]),
-        .executableTarget(name: "echo-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
+        // The PROXY protocol's header parser: pure, no system call, so that it builds and is
+        // fuzzed alone (Fuzz/run-proxy-fuzzer).
+        .target(name: "ProxyProtocol"),
+        // The core: the system layer, sockets, the server, its handlers, limits and log.
+        .target(name: "ForkServer", dependencies: ["CForkServer", "ProxyProtocol"]),
+        // The UCSPI conventions forkserver keeps: a program per connection and its environment,
+        // tcprules' rules, tcpserver's log lines and D. J. Bernstein's error texts.
+        .target(name: "UCSPI", dependencies: ["CForkServer", "ForkServer"]),
+        // The programs' command lines (no product: a library user needs none of it).
+        .target(name: "ServerCommandLine", dependencies: ["CForkServer", "ForkServer", "UCSPI"]),
+        .executableTarget(name: "echo-server", dependencies: ["ForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),
         // tcpserver's command line: any program per connection.
-        .executableTarget(name: "forkserver", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
-        .executableTarget(name: "peer-chat", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
+        .executableTarget(name: "forkserver", dependencies: ["ForkServer", "UCSPI", "ServerCommandLine"], linkerSettings: forkingProgram),
+        .executableTarget(name: "peer-chat", dependencies: ["ForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),
         // The library's example in docs/library.md, built so that it cannot rot.
         .executableTarget(name: "upcase-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
-        .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CForkServer", "ProcessInspection"]),
+        .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CForkServer", "ServerCommandLine", "ProcessInspection"]),
         // Reads /proc: the process trees fork-bench measures and the integration tests check.
         .target(name: "ProcessInspection"),
         // The C reference for fork-bench: a minimal correct fork-per-connection echo server
@@ -54,7 +65,7 @@ let package = Package(
         .executableTarget(name: "c-echo-server", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
         // The raw cost of fork+_exit+waitpid: in C, and in a Swift process built like echo-server.
         .executableTarget(name: "c-fork-probe", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
-        .executableTarget(name: "fork-probe", dependencies: ["ForkServer", "CForkServer"], linkerSettings: forkingProgram),
+        .executableTarget(name: "fork-probe", dependencies: ["ForkServer", "CForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),
         // A program that runs a child of its own beside the server's, for the integration tests:
         // the server must leave that child to it.
         .executableTarget(name: "own-child-check", dependencies: ["ForkServer"]),
@@ -63,7 +74,7 @@ let package = Package(
         // The programs of other packages that tests run beside ours (tcpserver, HAProxy, ...):
         // a test that needs one is skipped where it is missing, and fails there under CI.
         .target(name: "TestPeers", path: "Tests/TestPeers"),
-        .testTarget(name: "ForkServerTests", dependencies: ["ForkServer", "TestPeers"]),
+        .testTarget(name: "ForkServerTests", dependencies: ["ForkServer", "ProxyProtocol", "UCSPI", "ServerCommandLine", "TestPeers"]),
         // Runs the built programs as real processes over loopback.
         .testTarget(name: "IntegrationTests", dependencies: ["ForkServer", "ProcessInspection", "TestPeers"]),
     ]

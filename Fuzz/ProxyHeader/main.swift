@@ -1,5 +1,5 @@
 // libFuzzer target for ProxyHeaderParser, built by Fuzz/run-proxy-fuzzer together with the
-// library's parser sources (one module, so the internal AddressText is visible). Not a target
+// ProxyProtocol module's sources (one module, so the internal AddressText is visible). Not a target
 // of Package.swift: it needs -sanitize=fuzzer, which a plain `swift build` must not.
 //
 // Beyond not crashing, it checks what the parser promises:
@@ -9,7 +9,7 @@
 //   a prefix that is incomplete lies wholly inside the header, if one completes;
 // - the address parsers accept exactly what glibc's inet_pton(3) accepts, with the same bytes,
 //   and the port parser exactly the decimal numbers 0-65535 without sign or leading zero.
-import CForkServer
+import Glibc
 
 private let parsers = [ProxyHeaderParser(), ProxyHeaderParser(maximumLength: 16 + 0xFFFF)]
 

@@ -3,9 +3,10 @@
 // read as a rule. Anything but a result or a ConstantDatabaseError is a bug: a crash, an
 // AddressSanitizer report, a hang (-timeout) or a huge allocation (-rss_limit_mb).
 //
-// Compiled together with the library's sources into one module (see Fuzz/run-rules-fuzzer),
-// so that it can use ConstantDatabase's internal in-memory initializer and needs no file.
+// Compiled on the UCSPI module in this package (see Fuzz/run-rules-fuzzer), so that it can use
+// ConstantDatabase's in-memory initializer, which is the package's only, and needs no file.
 // Built with -parse-as-library: libFuzzer supplies main.
+import UCSPI
 
 /// The keys of a connection from 1.2.3.4, named mail.example.com, with remote info joe, and of
 /// one from an IPv6 address.

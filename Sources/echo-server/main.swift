@@ -1,4 +1,5 @@
 import ForkServer
+import ServerCommandLine
 
 let program = CommandLineProgram(name: "echo-server")
 // Before anything opens a descriptor, so that none of the server's becomes 0, 1 or 2.

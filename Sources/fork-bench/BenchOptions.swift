@@ -1,4 +1,5 @@
 import ForkServer
+import ServerCommandLine
 
 /// What to measure, from the command line.
 struct BenchOptions {
@@ -125,7 +126,7 @@ struct BenchOptions {
     static func byteCount(_ text: String) -> Int? {
         let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30]
         let unit = text.last.flatMap { units[$0] } ?? 1
-        guard let number = OptionParser.decimal(unit == 1 ? text : String(text.dropLast())), number <= Int.max / unit else {
+        guard let number = Int(decimalDigits: unit == 1 ? text : String(text.dropLast())), number <= Int.max / unit else {
             return nil
         }
         return number * unit

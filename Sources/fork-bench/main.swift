@@ -1,5 +1,6 @@
 import Glibc
 import ForkServer
+import ServerCommandLine
 
 let program = CommandLineProgram(name: "fork-bench")
 

@@ -4,6 +4,7 @@
 // "forks_per_second R". fork-bench runs it beside c-fork-probe, the same loop in C.
 import CForkServer
 import ForkServer
+import ServerCommandLine
 
 let program = CommandLineProgram(name: "fork-probe")
 let arguments = CommandLine.arguments.dropFirst()

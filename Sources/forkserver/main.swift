@@ -1,4 +1,6 @@
 import ForkServer
+import ServerCommandLine
+import UCSPI
 
 // forkserver: tcpserver's command line on ForkServer's server. It speaks as the name it was
 // started by, so that installed as `tcpserver` it logs what tcpserver logs.
@@ -20,7 +22,7 @@ do {
     program.exit(error)
 }
 
-let log = ServerLog(name: program.name, style: .tcpserver, verbosity: options.verbosity, logsDurations: options.logsDurations)
+let log = ServerLog(name: program.name, style: TCPServerLogStyle(logsDurations: options.logsDurations), verbosity: options.verbosity)
 // What systemd passes comes first, while the process is single-threaded and before the
 // program's environment is taken from this one's: the variables are meant for the server alone.
 let inherited: ListeningSocket?

@@ -1,4 +1,5 @@
 import ForkServer
+import ServerCommandLine
 
 /// What `peer-chat` was asked to do: wait for a peer or dial one, and at which address.
 struct ChatOptions {

@@ -1,4 +1,5 @@
 import ForkServer
+import ServerCommandLine
 
 /// How the two sides meet: the listening side waits for exactly one peer, the connecting side
 /// dials it. Either way the result is one blocking connection, announced on standard error.

@@ -1,4 +1,5 @@
 import ForkServer
+import ServerCommandLine
 
 // peer-chat: a two-party chat in the manner of the seed's "p2p" program. One side listens
 // for exactly one peer, the other connects; each side then runs as two processes (ChatRelay:

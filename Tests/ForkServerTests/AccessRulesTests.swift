@@ -1,4 +1,5 @@
 import ForkServer
+import UCSPI
 import Glibc
 import Testing
 import TestPeers

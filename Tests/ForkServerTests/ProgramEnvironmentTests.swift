@@ -1,4 +1,5 @@
 import ForkServer
+import UCSPI
 import Testing
 
 /// The environment a program gets for a connection: UCSPI-TCP's variables, none of them

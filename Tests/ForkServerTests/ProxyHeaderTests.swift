@@ -1,10 +1,18 @@
 import ForkServer
 import Foundation
 import Glibc
+import ProxyProtocol
 import Testing
 
-private func address(_ text: String, _ port: UInt16) -> SocketAddress {
-    SocketAddress(ipAddress: text, port: port)!
+/// The endpoint a header names, from an address's text as inet_pton(3) reads it.
+private func address(_ text: String, _ port: UInt16) -> ProxyAddress {
+    var v4 = in_addr()
+    if inet_pton(AF_INET, text, &v4) == 1 {
+        return withUnsafeBytes(of: v4) { ProxyAddress(bytes: $0, port: port) }
+    }
+    var v6 = in6_addr()
+    precondition(inet_pton(AF_INET6, text, &v6) == 1, "\(text) is an address")
+    return withUnsafeBytes(of: v6) { ProxyAddress(bytes: $0, port: port) }
 }
 
 private func parse(_ text: String) -> ProxyHeaderParseResult {
@@ -319,6 +327,12 @@ private let tcp6Addresses: [UInt8] = [0x20, 0x01, 0x0D, 0xB8] + Array(repeating:
 
     @Test func noBytesAtAllWaitForTheShortestHeader() {
         #expect(ProxyHeaderParser().parse([]) == .incomplete(atLeast: 15))
+    }
+
+    @Test func anEndpointOfAHeaderBecomesTheSocketAddressOfTheSameAddressAndPort() {
+        #expect(SocketAddress(address("192.0.2.1", 56324)) == SocketAddress(ipAddress: "192.0.2.1", port: 56324))
+        #expect(SocketAddress(address("2001:db8::1", 443)) == SocketAddress(ipAddress: "2001:db8::1", port: 443))
+        #expect(SocketAddress(address("::ffff:127.0.0.1", 1)) == SocketAddress(ipAddress: "::ffff:127.0.0.1", port: 1))
     }
 }
 

@@ -1,4 +1,5 @@
 import ForkServer
+import ServerCommandLine
 import Testing
 
 @Suite struct ServerOptionsTests {

@@ -1,4 +1,5 @@
 import ForkServer
+import ServerCommandLine
 import Testing
 
 /// The per-source limits' parts alone: sources, the table of connections per source, the rate

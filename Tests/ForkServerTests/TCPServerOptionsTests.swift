@@ -1,4 +1,6 @@
 import ForkServer
+import UCSPI
+import ServerCommandLine
 import Testing
 
 /// forkserver's command line: tcpserver's getopt-style letters, the long options of this

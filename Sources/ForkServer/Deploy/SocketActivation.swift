@@ -25,13 +25,13 @@ public enum SocketActivation {
         guard let count, let pid else {
             return []
         }
-        guard let owner = OptionParser.decimal(pid), owner > 0 else {
+        guard let owner = Int(decimalDigits: pid), owner > 0 else {
             throw .invalidVariable("LISTEN_PID", pid)
         }
         guard owner == Int(Syscall.processID) else {
             return []
         }
-        guard let number = OptionParser.decimal(count) else {
+        guard let number = Int(decimalDigits: count) else {
             throw .invalidVariable("LISTEN_FDS", count)
         }
         // Before anything is done per descriptor: a count no process could have been passed

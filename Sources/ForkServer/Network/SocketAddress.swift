@@ -5,7 +5,7 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     /// Room for either family: a sockaddr_in6 (28 bytes), not a sockaddr_storage (128). Every
     /// connection carries up to three addresses, copied in the server's frames around each
     /// fork, and each page of stack written after fork(2) is a page copied.
-    var storage = sockaddr_in6()
+    package var storage = sockaddr_in6()
     var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
 
     init() {}

@@ -6,11 +6,11 @@ import CForkServer
 /// after it has reaped the child, so the counts cost the child no system call and no message,
 /// and a child that was killed still reports what it had done. Only the server's single thread
 /// takes and releases pairs.
-final class ConnectionAccounting {
+package final class ConnectionAccounting {
     /// What one connection moved.
-    struct Counts: Equatable {
-        var received: UInt64
-        var sent: UInt64
+    package struct Counts: Equatable {
+        package var received: UInt64
+        package var sent: UInt64
     }
 
     private let counters: UnsafeMutablePointer<UInt64>

@@ -362,8 +362,8 @@ public struct ForkingServer {
     // MARK: - In a child
 
     /// Serves one connection and closes it; returns the status a child ends with for it: 0, or
-    /// 1 when the handler failed or the PROXY header was refused, or in tcpserver's style 111
-    /// when the banner could not be written (tcpserver's `unable to print banner`). A forked
+    /// 1 when the handler failed or the PROXY header was refused, or the log style's status
+    /// when the banner could not be written (tcpserver's 111). A forked
     /// child is told how many `children` its parent has with it.
     private func serve(_ accepted: consuming Connection, inWorker: Bool, children: Int = 0) -> CInt {
         guard let connection = configuration.admit(accepted, log: log, forkedWith: inWorker ? nil : children) else {
@@ -385,12 +385,10 @@ public struct ForkingServer {
                 do {
                     try connection.writeAll(configuration.banner)
                 } catch {
-                    guard log.style == .tcpserver else {
+                    guard let status = log.style.bannerNotWritten(to: connection.peerAddress, error, log: log) else {
                         throw error
                     }
-                    // tcpserver's words and status for a client gone before its banner.
-                    log.droppedConnection(from: connection.peerAddress, "unable to print banner: \(log.describe(error))")
-                    return 111
+                    return status
                 }
             }
             try handler.handle(connection)

@@ -3,7 +3,7 @@ import Glibc
 
 /// The raw system calls of ForkServer, in one place: each turns a failure into a thrown `Errno`
 /// read right after the call, and retries EINTR when `retryOnInterrupt` is true.
-enum Syscall {
+package enum Syscall {
     @inline(__always)
     static func valueOrErrno<Value: FixedWidthInteger>(
         retryOnInterrupt: Bool,
@@ -27,7 +27,7 @@ enum Syscall {
         return try valueOrErrno(retryOnInterrupt: false) { CForkServer.socket(family, CInt(type), 0) }
     }
 
-    static func setOption<Value: BitwiseCopyable>(_ fd: CInt, level: CInt, name: CInt, to value: Value) throws(Errno) {
+    package static func setOption<Value: BitwiseCopyable>(_ fd: CInt, level: CInt, name: CInt, to value: Value) throws(Errno) {
         var value = value
         _ = try valueOrErrno(retryOnInterrupt: false) {
             setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Value>.size))
@@ -103,7 +103,7 @@ enum Syscall {
         return (connection, peer)
     }
 
-    static func read(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, retryOnInterrupt: Bool) throws(Errno) -> Int {
+    package static func read(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, retryOnInterrupt: Bool) throws(Errno) -> Int {
         try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
             CForkServer.read(fd, buffer.baseAddress, buffer.count)
         }
@@ -161,19 +161,19 @@ enum Syscall {
     }
 
     /// close(2), never retried: on Linux the descriptor is gone even when EINTR is reported.
-    static func close(_ fd: CInt) throws(Errno) {
+    package static func close(_ fd: CInt) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.close(fd) }
     }
 
     /// open(2) with `flags`, and close-on-exec unless told, so that a child's exec does not
     /// inherit the file. Retried after EINTR, which open can report while it waits (on a FIFO).
-    static func open(_ path: String, flags: CInt, closeOnExec: Bool = true) throws(Errno) -> CInt {
+    package static func open(_ path: String, flags: CInt, closeOnExec: Bool = true) throws(Errno) -> CInt {
         try open(Array(path.utf8), flags: flags, closeOnExec: closeOnExec)
     }
 
     /// open(2) of a path given as bytes, which need not be UTF-8. A NUL would end the path
     /// early and name another file: EINVAL.
-    static func open(_ path: [UInt8], flags: CInt, closeOnExec: Bool = true) throws(Errno) -> CInt {
+    package static func open(_ path: [UInt8], flags: CInt, closeOnExec: Bool = true) throws(Errno) -> CInt {
         guard !path.contains(0) else {
             throw Errno(rawValue: EINVAL)
         }
@@ -183,7 +183,7 @@ enum Syscall {
 
     /// pread(2): up to `buffer.count` bytes from `offset`, leaving the file offset alone; fewer
     /// only at the end of the file.
-    static func read(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(Errno) -> Int {
+    package static func read(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(Errno) -> Int {
         try valueOrErrno(retryOnInterrupt: true) {
             CForkServer.pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
         }
@@ -191,7 +191,7 @@ enum Syscall {
 
     /// fstat(2): what the open file is (`isRegular`: a plain file, not a FIFO, a device or a
     /// directory) and its size in bytes.
-    static func fileStatus(_ fd: CInt) throws(Errno) -> (isRegular: Bool, size: Int64) {
+    package static func fileStatus(_ fd: CInt) throws(Errno) -> (isRegular: Bool, size: Int64) {
         var status = stat()
         _ = try valueOrErrno(retryOnInterrupt: false) { fstat(fd, &status) }
         return (status.st_mode & S_IFMT == S_IFREG, Int64(status.st_size))
@@ -242,7 +242,7 @@ enum Syscall {
     }
 
     /// _exit(2): ends the process without running atexit handlers or flushing stdio.
-    static func exit(_ status: CInt) -> Never {
+    package static func exit(_ status: CInt) -> Never {
         _exit(status)
     }
 
@@ -286,7 +286,7 @@ enum Syscall {
         return pid
     }
 
-    static var processID: pid_t {
+    package static var processID: pid_t {
         getpid()
     }
 
@@ -316,12 +316,12 @@ enum Syscall {
     // MARK: - Running a program
 
     /// environ(7): this process's environment, `NAME=value` C strings up to a null pointer.
-    static var environment: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+    package static var environment: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
         environ
     }
 
     /// dup2(2): `fd` also becomes `target`, without close-on-exec.
-    static func duplicate(_ fd: CInt, as target: CInt) throws(Errno) {
+    package static func duplicate(_ fd: CInt, as target: CInt) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: true) { dup2(fd, target) }
     }
 
@@ -329,7 +329,7 @@ enum Syscall {
     /// (looked for in $PATH) on the connection `connection` with `environment`, after writing
     /// `logLines` (each CFORKSERVER_EXEC_PID_MARK this process's pid); with `exitStatus` not 0,
     /// exits with it instead. Returns only when the program cannot be started, with the reason.
-    static func execConnection(
+    package static func execConnection(
         _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
     ) -> ExecFailure {
         var failure = CForkServer_exec_failure()
@@ -342,7 +342,7 @@ enum Syscall {
     /// `CForkServer_spawn_connection`: `execConnection` in a child that shares the server's
     /// memory until it has exec'd or exited. Returns the child and, when its program could not
     /// be started (the child then exited 111), the reason.
-    static func spawnConnection(
+    package static func spawnConnection(
         _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
     ) throws(Errno) -> (pid: pid_t, failure: ExecFailure?) {
         var error: CInt = 0
@@ -426,7 +426,7 @@ enum Syscall {
     }
 
     /// getenv(3): the value of `name` in this process's environment, or nil.
-    static func environmentValue(_ name: String) -> String? {
+    package static func environmentValue(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
     }
 
@@ -456,7 +456,7 @@ enum Syscall {
 }
 
 /// Why a connection's program did not start, in a child that then exits 111.
-enum ExecFailure: Error {
+package enum ExecFailure: Error {
     /// The connection could not be put on descriptors 0 and 1 (dup2(2)).
     case descriptors(Errno)
     /// The program could not be run (execvpe(3)).

@@ -1,4 +1,5 @@
 import ForkServer
+import ServerCommandLine
 
 // The parsers take arguments as bytes, as execve(2) passes them; most tests write them as text.
 

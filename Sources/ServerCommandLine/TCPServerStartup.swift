@@ -1,0 +1,71 @@
+import CForkServer
+import ForkServer
+import UCSPI
+
+/// The steps of forkserver's start, in tcpserver's order: listen, switch user, print the port,
+/// let go of standard input and output.
+package enum TCPServerStartup {
+    /// Binds and listens on the options' host and port; or, when a service manager passed
+    /// `inherited` (socket activation), serves that socket: `host` is not used, and `port`
+    /// must be its port or 0.
+    package static func listen(_ options: TCPServerOptions, inherited: ListeningSocket? = nil) throws(StartupError) -> ListeningSocket {
+        guard let port = options.portNumber else {
+            throw StartupError("unable to figure out port number for \(options.port)")
+        }
+        if let inherited {
+            guard port == 0 || port == inherited.localAddress.port else {
+                throw StartupError("socket activation passed a socket on \(inherited.localAddress), not port \(port); give port 0 or \(inherited.localAddress.port)")
+            }
+            return inherited
+        }
+        guard let address = SocketAddress.listening(host: options.host, port: port) else {
+            throw StartupError("no IP address for \(options.host)")
+        }
+        do {
+            return try ListeningSocket(address: address, backlog: CInt(options.backlog))
+        } catch {
+            throw StartupError("unable to bind: \(error.bernsteinDescription)")
+        }
+    }
+
+    /// `-g` and `-u`: the group first, while the process may still change it.
+    package static func switchIdentity(_ options: TCPServerOptions) throws(StartupError) {
+        if let groupID = options.groupID {
+            do {
+                try CurrentProcess.switchGroup(to: groupID)
+            } catch {
+                throw StartupError("unable to set gid: \(error.bernsteinDescription)")
+            }
+        }
+        if let userID = options.userID {
+            do {
+                try CurrentProcess.switchUser(to: userID)
+            } catch {
+                throw StartupError("unable to set uid: \(error.bernsteinDescription)")
+            }
+        }
+    }
+
+    /// `-1`: the port and a newline on standard output.
+    package static func printPort(of listener: ListeningSocket) throws(StartupError) {
+        do {
+            try FileDescriptor.standardOutput.writeAll(Array("\(listener.localAddress.port)\n".utf8))
+        } catch {
+            throw StartupError("unable to print port: \(error.bernsteinDescription)")
+        }
+    }
+
+    /// Points standard input and output at /dev/null, as tcpserver closes them: the server
+    /// holds no terminal or pipe of whoever started it (a reader of `-1`'s port sees the end),
+    /// and the two descriptors stay taken, so no connection is ever accepted as 0 or 1.
+    package static func detachStandardStreams() throws(StartupError) {
+        do {
+            let null = try Syscall.open("/dev/null", flags: O_RDWR)
+            defer { try? Syscall.close(null) }
+            try Syscall.duplicate(null, as: STDIN_FILENO)
+            try Syscall.duplicate(null, as: STDOUT_FILENO)
+        } catch {
+            throw StartupError("unable to open /dev/null: \(error.bernsteinDescription)")
+        }
+    }
+}

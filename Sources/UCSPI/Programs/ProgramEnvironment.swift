@@ -1,0 +1,79 @@
+import CForkServer
+import ForkServer
+
+/// The environment a program gets for one connection: the server's own, less every variable of
+/// UCSPI-TCP, then the connection's variables, then those of the access rule that let it in.
+///
+/// Every UCSPI-TCP name is taken out of the inherited environment first, so a value inherited
+/// from whoever started the server (`TCPREMOTEHOST=trusted.example`) can never pose as the
+/// client's: a variable the server did not determine is absent, not empty.
+public struct ProgramEnvironment: Sendable {
+    /// The entries, `NAME=value`, as execve(2) takes them; a name appears at most once.
+    public private(set) var entries: [[UInt8]]
+
+    /// The names a UCSPI-TCP server sets: tcpserver's, and the `TCP6` ones of Debian's
+    /// ucspi-tcp-ipv6.
+    public static let connectionVariableNames = [
+        "PROTO",
+        "TCPLOCALIP", "TCPLOCALPORT", "TCPLOCALHOST", "TCPREMOTEIP", "TCPREMOTEPORT", "TCPREMOTEHOST", "TCPREMOTEINFO",
+        "TCP6LOCALIP", "TCP6LOCALPORT", "TCP6LOCALHOST", "TCP6REMOTEIP", "TCP6REMOTEPORT", "TCP6REMOTEHOST", "TCP6REMOTEINFO",
+    ]
+
+    /// This process's environment (environ(7)) without the UCSPI-TCP variables.
+    public static func inherited() -> ProgramEnvironment {
+        var entries: [[UInt8]] = []
+        var entry = Syscall.environment
+        while let text = entry.pointee {
+            entries.append(Array(UnsafeRawBufferPointer(start: text, count: strlen(text))))
+            entry += 1
+        }
+        var environment = ProgramEnvironment(entries: entries)
+        for name in connectionVariableNames {
+            environment.remove(Array(name.utf8))
+        }
+        return environment
+    }
+
+    public init(entries: [[UInt8]] = []) {
+        self.entries = entries
+    }
+
+    /// Sets `name` to `value`, replacing any value it had.
+    public mutating func set(_ name: [UInt8], to value: [UInt8]) {
+        remove(name)
+        entries.append(name + [UInt8(ascii: "=")] + value)
+    }
+
+    /// Sets `name` to `value`, replacing any value it had.
+    public mutating func set(_ name: String, to value: String) {
+        set(Array(name.utf8), to: Array(value.utf8))
+    }
+
+    /// Takes `name` out.
+    public mutating func remove(_ name: [UInt8]) {
+        entries.removeAll { entry in
+            entry.count > name.count && entry[name.count] == UInt8(ascii: "=") && entry.starts(with: name)
+        }
+    }
+
+    /// Sets the UCSPI-TCP variables of a connection between `local` (this server) and `remote`
+    /// (the client): `PROTO=TCP` and the `TCP` names, or for an IPv6 client `PROTO=TCP6` and
+    /// the `TCP6` names beside the `TCP` ones. A host name that is nil stays unset; one that is
+    /// given is set byte for byte (`-l` need not be UTF-8).
+    public mutating func setConnection(local: SocketAddress, remote: SocketAddress, localHost: [UInt8]?, remoteHost: [UInt8]?) {
+        let isIPv6 = remote.family == AF_INET6 && !remote.isIPv4Mapped
+        set("PROTO", to: isIPv6 ? "TCP6" : "TCP")
+        for prefix in isIPv6 ? ["TCP", "TCP6"] : ["TCP"] {
+            set("\(prefix)LOCALIP", to: local.tcpserverIPAddress)
+            set("\(prefix)LOCALPORT", to: String(local.port))
+            set("\(prefix)REMOTEIP", to: remote.tcpserverIPAddress)
+            set("\(prefix)REMOTEPORT", to: String(remote.port))
+            if let localHost {
+                set(Array("\(prefix)LOCALHOST".utf8), to: localHost)
+            }
+            if let remoteHost {
+                set(Array("\(prefix)REMOTEHOST".utf8), to: remoteHost)
+            }
+        }
+    }
+}

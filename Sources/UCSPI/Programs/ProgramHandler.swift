@@ -1,0 +1,237 @@
+import CForkServer
+import ForkServer
+
+/// Runs a program for each connection, the way tcpserver does: it gathers the connection's
+/// addresses (and names, if asked), follows the access rules, logs `ok` or `deny`, and runs the
+/// program (execvpe(3)). Usually all in the server, which then starts the program without a
+/// fork (`spawn(for:)`); in a forked child (`handle(_:)`) when something must wait on the client.
+///
+/// The program runs with the connection on descriptors 0 and 1, the server's standard error on
+/// 2 and no other descriptor, every signal at its default and none blocked, and the UCSPI-TCP
+/// environment (`ProgramEnvironment`). The child ends with status 100 when the rules deny the
+/// client, and 111 when the rules cannot be read or the program cannot be run, each time after
+/// one warning line; the server goes on.
+///
+/// Only for `ProcessModel.forkPerConnection`: the program replaces the process that serves.
+public struct ProgramHandler: ConnectionHandler {
+    /// How the child finds host names for `$TCPREMOTEHOST` and `$TCPLOCALHOST`.
+    public enum NameLookup: Sendable {
+        /// No lookup: neither name is set, unless `localHostName` gives the local one
+        /// (tcpserver's `-H`).
+        case none
+        /// The reverse name of each address (getnameinfo(3); tcpserver's `-h`).
+        case reverse
+        /// The client's reverse name only when it maps back to the client's address
+        /// (tcpserver's `-h -p`).
+        case paranoid
+    }
+
+    /// The program and its arguments, passed byte for byte; the first is looked for in $PATH
+    /// unless it has a slash.
+    public var arguments: [[UInt8]]
+    /// `$TCPLOCALHOST`, set without a lookup (tcpserver's `-l`).
+    public var localHostName: [UInt8]?
+    /// Whether and how names are looked up; `.none` by default (tcpserver's `-H`).
+    public var nameLookup: NameLookup
+    /// The rules to follow (tcpserver's `-x`), read afresh for each connection.
+    public var rules: AccessRules?
+    /// Whether a rules file that does not exist lets everyone in (tcpserver's `-X`) rather than
+    /// dropping every connection.
+    public var allowsMissingRules: Bool
+    /// Sends small writes at once (TCP_NODELAY; tcpserver's `-D`) instead of Nagle's delay.
+    public var noDelay: Bool
+    /// Keeps the IPv4 options a client sent, such as a source route (tcpserver's `-o`); by
+    /// default they are cleared, so replies follow the ordinary route.
+    public var keepsIPOptions: Bool
+    /// Where `ok`, `deny` and warnings go, in tcpserver's form.
+    public var log: ServerLog
+    /// The server's environment without UCSPI-TCP's variables, computed once in the server.
+    private let inheritedEnvironment = ProgramEnvironment.inherited()
+
+    public init(
+        arguments: [[UInt8]],
+        log: ServerLog,
+        localHostName: [UInt8]? = nil,
+        nameLookup: NameLookup = .none,
+        rules: AccessRules? = nil,
+        allowsMissingRules: Bool = false,
+        noDelay: Bool = false,
+        keepsIPOptions: Bool = false
+    ) {
+        precondition(!arguments.isEmpty, "a program to run")
+        self.arguments = arguments
+        self.log = log
+        self.localHostName = localHostName
+        self.nameLookup = nameLookup
+        self.rules = rules
+        self.allowsMissingRules = allowsMissingRules
+        self.noDelay = noDelay
+        self.keepsIPOptions = keepsIPOptions
+    }
+
+    /// Runs the program on `connection`, in the child the server forked; it never returns.
+    public func handle(_ connection: borrowing Connection) throws {
+        let remote = connection.peerAddress
+        let launch: Launch
+        do {
+            launch = try prepare(connection, lookingUpNames: true)
+        } catch {
+            drop(remote, error.reason)
+        }
+        let failure = Syscall.execConnection(
+            arguments, environment: launch.environment.entries, connection: connection.descriptor.rawValue,
+            logLines: decisionLine(launch, remote: remote), exitStatus: launch.exitStatus
+        )
+        drop(remote, reason(failure))
+    }
+
+    /// Starts the program on `connection` from the server itself, without copying the server
+    /// (`Syscall.spawnConnection`: clone(2) with CLONE_VM | CLONE_VFORK), which is cheaper than a
+    /// fork of the server followed by exec (BENCHMARKS.md). The rules, a local file, are read
+    /// here; the child writes the `pid` and `ok` or `deny` lines before the program runs, as
+    /// tcpserver's child does, and a denied client's child exits 100 without running it. The
+    /// rules' lookup holds the server, but never waits and is bounded (`ConstantDatabase`): a
+    /// FIFO or a hostile file at the path drops that one connection.
+    /// Nil when names are to be looked up: that may wait on DNS, so a forked child does it.
+    /// With `--proxy-protocol` or a banner the server never asks: only a child may wait on the client.
+    @available(*, noasync, message: "the spawn shares the server's memory: one at a time, from a single-threaded server")
+    public func spawn(for connection: borrowing Connection) throws(Errno) -> pid_t? {
+        guard nameLookup == .none else {
+            return nil
+        }
+        let remote = connection.peerAddress
+        var lines = log.style.servingMessage(remote, inWorker: false, pid: Self.pidMark).flatMap { log.line(.connections, $0) } ?? ""
+        var launch: Launch?
+        var failure: String?
+        do {
+            launch = try prepare(connection, lookingUpNames: false)
+        } catch {
+            failure = error.reason
+        }
+        if let launch {
+            lines += decisionLine(launch, remote: remote)
+        }
+        let (child, execFailure) = try Syscall.spawnConnection(
+            arguments, environment: launch?.environment.entries ?? [], connection: connection.descriptor.rawValue,
+            logLines: lines, exitStatus: launch?.exitStatus ?? 111
+        )
+        if let failure {
+            log.droppedConnection(from: remote, failure)
+        } else if let execFailure {
+            log.droppedConnection(from: remote, reason(execFailure))
+        }
+        return child
+    }
+
+    /// What a connection's program gets, and whether it may run.
+    private struct Launch {
+        var local: SocketAddress
+        var localHost: [UInt8]?
+        var remoteHost: String?
+        var environment: ProgramEnvironment
+        var isAllowed: Bool
+
+        /// 0 to run the program, or tcpserver's status for a denied client, 100.
+        var exitStatus: CInt {
+            isAllowed ? 0 : 100
+        }
+    }
+
+    /// Why a connection cannot be served, in tcpserver's words.
+    private struct LaunchFailure: Error {
+        let reason: String
+    }
+
+    /// Sets the connection's options and gathers what its program gets: the addresses, the
+    /// names (only when `lookingUpNames`, which may wait on DNS), the rules' decision.
+    private func prepare(_ connection: borrowing Connection, lookingUpNames: Bool) throws(LaunchFailure) -> Launch {
+        let remote = connection.peerAddress
+        // Both options are tcpserver's and, as in tcpserver, best effort: a connection whose
+        // socket refuses them is served as it is. IP options belong to the socket's own peer,
+        // the proxy when a PROXY header named another client.
+        let socketPeer = connection.proxyAddress ?? remote
+        if !keepsIPOptions && (socketPeer.family == AF_INET || socketPeer.isIPv4Mapped) {
+            try? Syscall.setOption(connection.descriptor.rawValue, level: CInt(IPPROTO_IP), name: IP_OPTIONS, to: ())
+        }
+        if noDelay {
+            try? Syscall.setOption(connection.descriptor.rawValue, level: CInt(IPPROTO_TCP), name: TCP_NODELAY, to: CInt(1))
+        }
+        let local: SocketAddress
+        do {
+            local = try connection.localAddress()
+        } catch {
+            throw LaunchFailure(reason: "unable to get local address: \(log.describe(error))")
+        }
+        let looksUp = lookingUpNames && nameLookup != .none
+        let localHost = localHostName ?? (looksUp ? local.hostName().map { Array($0.utf8) } : nil)
+        var remoteHost = looksUp ? remote.hostName() : nil
+        if nameLookup == .paranoid, let name = remoteHost, !remote.isAddress(of: name) {
+            remoteHost = nil
+        }
+        var launch = Launch(local: local, localHost: localHost, remoteHost: remoteHost, environment: inheritedEnvironment, isAllowed: true)
+        launch.environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost.map { Array($0.utf8) })
+        if let rules {
+            do {
+                let decision = try rules.decision(remoteIP: remote.tcpserverIPAddress, remoteHost: remoteHost)
+                launch.isAllowed = decision.isAllowed
+                for variable in decision.environment where !variable.nameBytes.isEmpty {
+                    launch.environment.set(variable.nameBytes, to: variable.valueBytes)
+                }
+            } catch .cannotOpen(let error) where error.rawValue == ENOENT && allowsMissingRules {
+                // -X: no rules file, no rules.
+            } catch {
+                throw LaunchFailure(reason: "unable to read \(String(decoding: rules.path, as: UTF8.self)): \(describe(error))")
+            }
+        }
+        return launch
+    }
+
+    /// In the log lines a program's process writes, its pid (`CForkServer_exec_connection`).
+    private static let pidMark = String(UnicodeScalar(UInt8(CFORKSERVER_EXEC_PID_MARK)))
+
+    /// tcpserver's `ok PID LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT`
+    /// line, or `deny ...`, if the log writes it, for the program's process to write with its pid.
+    private func decisionLine(_ launch: Launch, remote: SocketAddress) -> String {
+        log.line(.connections, "\(launch.isAllowed ? "ok" : "deny") \(Self.pidMark) "
+            + "\(Self.safe(launch.localHost)):\(Self.safe(launch.local.tcpserverIPAddress.utf8)):\(launch.local.port) "
+            + "\(Self.safe(launch.remoteHost?.utf8)):\(Self.safe(remote.tcpserverIPAddress.utf8))::\(remote.port)") ?? ""
+    }
+
+    /// Logs why the connection from `peer` is dropped and ends the child with tcpserver's status 111.
+    private func drop(_ peer: SocketAddress, _ reason: String) -> Never {
+        log.droppedConnection(from: peer, reason)
+        Syscall.exit(111)
+    }
+
+    /// Why the program did not start, in tcpserver's words.
+    private func reason(_ failure: ExecFailure) -> String {
+        switch failure {
+        case .descriptors(let error): "unable to set up descriptors: \(log.describe(error))"
+        case .program(let error): "unable to run \(String(decoding: arguments[0], as: UTF8.self)): \(log.describe(error))"
+        }
+    }
+
+    private func describe(_ error: ConstantDatabaseError) -> String {
+        switch error {
+        case .cannotOpen(let error), .readFailed(let error): log.describe(error)
+        case .malformed(let reason): "malformed: \(reason)"
+        case .notRegularFile: "not a regular file"
+        }
+    }
+
+    /// A field of an `ok` or `deny` line as tcpserver writes it: at most 100 bytes (then
+    /// `...`), and `?` for a space, a control or non-ASCII byte, `%` and `:`, so that a host
+    /// name cannot forge a field or a line.
+    static func safe<Bytes: Collection<UInt8>>(_ text: Bytes?) -> String {
+        guard let text else {
+            return ""
+        }
+        var bytes = text.prefix(100).map { byte in
+            byte < 33 || byte > 126 || byte == UInt8(ascii: "%") || byte == UInt8(ascii: ":") ? UInt8(ascii: "?") : byte
+        }
+        if text.count > 100 {
+            bytes += Array("...".utf8)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,8 +1,19 @@
 import CForkServer
 
 /// A point in time on CLOCK_MONOTONIC, which changes of the wall clock cannot move.
-struct Deadline {
+package struct Deadline: Equatable {
     private let nanoseconds: UInt64
+
+    /// The deadline at `nanoseconds` on CLOCK_MONOTONIC.
+    package init(nanoseconds: UInt64) {
+        self.nanoseconds = nanoseconds
+    }
+
+    /// The deadline `duration` after `now` (CLOCK_MONOTONIC nanoseconds).
+    static func after(_ duration: Duration, from now: UInt64) -> Deadline {
+        let (seconds, attoseconds) = duration.components
+        return Deadline(nanoseconds: now + UInt64(max(seconds, 0)) * 1_000_000_000 + UInt64(max(attoseconds, 0) / 1_000_000_000))
+    }
 
     /// The deadline `milliseconds` from now.
     static func after(milliseconds: Int) -> Deadline {
@@ -16,9 +27,7 @@ struct Deadline {
 
     /// The deadline `duration` from now.
     static func after(_ duration: Duration) -> Deadline {
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = max(seconds, 0) * 1_000_000_000 + max(attoseconds, 0) / 1_000_000_000
-        return Deadline(nanoseconds: Syscall.monotonicNanoseconds() + UInt64(nanoseconds))
+        after(duration, from: Syscall.monotonicNanoseconds())
     }
 
     /// The earlier of two deadlines, either of which may be absent.
@@ -30,7 +39,12 @@ struct Deadline {
     }
 
     var hasPassed: Bool {
-        Syscall.monotonicNanoseconds() >= nanoseconds
+        hasPassed(at: Syscall.monotonicNanoseconds())
+    }
+
+    /// Whether the deadline has passed at `now` (CLOCK_MONOTONIC nanoseconds).
+    func hasPassed(at now: UInt64) -> Bool {
+        now >= nanoseconds
     }
 
     /// Milliseconds left, rounded up so a poll(2) that waits them reaches the deadline.

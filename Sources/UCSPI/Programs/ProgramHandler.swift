@@ -13,7 +13,7 @@ import ForkServer
 /// one warning line; the server goes on.
 ///
 /// Only for `ProcessModel.forkPerConnection`: the program replaces the process that serves.
-public struct ProgramHandler: ConnectionHandler {
+public struct ProgramHandler: ConnectionSpawner {
     /// How the child finds host names for `$TCPREMOTEHOST` and `$TCPLOCALHOST`.
     public enum NameLookup: Sendable {
         /// No lookup: neither name is set, unless `localHostName` gives the local one

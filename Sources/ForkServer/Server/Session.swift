@@ -1,0 +1,74 @@
+import CForkServer
+
+/// A connection's life in the child that serves it, and all that child holds of the server:
+/// the configuration it reads, the handler and the log; nothing of the parent's table, limits
+/// or listener. The phases run in order, each of which may end the connection with the status
+/// the child exits with: admission (the PROXY header, when the server expects one; the parent
+/// has already applied its limits), the idle timeout, the banner, the handler.
+struct Session {
+    let configuration: ServerConfiguration
+    /// Held as an existential, not a generic parameter: the loop is then compiled once, for
+    /// concrete types, and runs no runtime generic-metadata lookups, whose code and caches a
+    /// child would otherwise fault in at every fork. One indirect call per connection is all
+    /// the handler's type costs.
+    let handler: any ConnectionHandler
+    let log: ServerLog
+
+    /// Serves one connection and closes it; returns the status a child ends with for it: 0, or
+    /// 1 when the handler failed or the PROXY header was refused, or the log style's status
+    /// when the banner could not be written (tcpserver's 111). A forked child is told how many
+    /// `children` its parent has with it; a pool's worker is not (`inWorker`).
+    func serve(_ accepted: consuming Connection, inWorker: Bool, children: Int = 0) -> CInt {
+        guard let connection = configuration.admit(accepted, log: log, forkedWith: inWorker ? nil : children) else {
+            return 1
+        }
+        let status = serve(admitted: connection, inWorker: inWorker)
+        try? connection.close()
+        return status
+    }
+
+    /// The phases after admission, with the connection lent to each.
+    private func serve(admitted connection: borrowing Connection, inWorker: Bool) -> CInt {
+        log.serving(connection.peerAddress, inWorker: inWorker)
+        do {
+            if let idleTimeout = configuration.idleTimeout {
+                try connection.setIdleTimeout(idleTimeout)
+            }
+            if let status = try sendBanner(on: connection) {
+                return status
+            }
+            try handler.handle(connection)
+        } catch Errno.wouldBlock where configuration.idleTimeout != nil {
+            log.connection("pid \(Syscall.processID) idle for \(ServerLog.seconds(configuration.idleTimeout ?? .zero)) s, closing")
+        } catch {
+            log.error("pid \(Syscall.processID) failed: \((error as? Errno).map(log.describe) ?? "\(error)")")
+            return 1
+        }
+        return 0
+    }
+
+    /// Writes the banner (tcpserver's `-B`), if there is one; a client gone before it is the
+    /// handler's kind of failure, or ends the child with the log style's status.
+    private func sendBanner(on connection: borrowing Connection) throws(Errno) -> CInt? {
+        guard !configuration.banner.isEmpty else {
+            return nil
+        }
+        do {
+            try connection.writeAll(configuration.banner)
+        } catch {
+            guard let status = log.style.bannerNotWritten(to: connection.peerAddress, error, log: log) else {
+                throw error
+            }
+            return status
+        }
+        return nil
+    }
+
+    /// A child forked for `connection`, one of `children`: drops what it holds of the parent's
+    /// (its listener and a service manager's socket), serves the connection and exits.
+    func serveForked(_ connection: consuming Connection, children: Int, parentListener: ListeningSocket, serviceStatus: ServiceStatus) -> Never {
+        try? parentListener.close()
+        serviceStatus.closeInChild()
+        Syscall.exit(serve(connection, inWorker: false, children: children))
+    }
+}

@@ -1,0 +1,173 @@
+import CForkServer
+
+/// The parent's side of the server, whatever the process model: its listener, the table of its
+/// children, readiness for a service manager, and the waits, signals and reaping that the
+/// loops share (`ForkPerConnectionLoop`, `PreforkPool`). Nothing here runs in a child: the
+/// table is not even mapped there.
+struct Supervisor {
+    let listener: ListeningSocket
+    let configuration: ServerConfiguration
+    let log: ServerLog
+    /// Each running child, in memory no child has.
+    let children: ChildTable
+    /// Readiness and the number of children, for a service manager.
+    var serviceStatus: ServiceStatus
+    /// No new child until this deadline: set when accept(2) ran out of descriptors or memory
+    /// (lifted early when a child ends), or when preforked workers keep dying (backoff).
+    var pause: Deadline?
+    /// Whether poll(2) is failing, other than for a signal: logged once when it starts and
+    /// once when it stops, not at every retry.
+    private var pollFailing = false
+    /// The SIGHUP requests already answered.
+    private var hangupsSeen = 0
+    /// The SIGCHLD count when the server last reaped (`ServerSignals.childSignals`).
+    private var childSignalsSeen: CUnsignedInt = 0
+
+    init(listener: ListeningSocket, configuration: ServerConfiguration, log: ServerLog) throws(Errno) {
+        self.listener = listener
+        self.configuration = configuration
+        self.log = log
+        children = try ChildTable(maxChildren: configuration.maxChildren)
+        serviceStatus = ServiceStatus(notifier: configuration.notifier, address: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
+    }
+
+    /// Every signal that asks the server to stop: SIGTERM, SIGINT and SIGQUIT.
+    static var stopRequests: Int {
+        ServerSignals.shutdownRequests + ServerSignals.quitRequests
+    }
+
+    /// Whether there is room for another child now: under the limit, and no pause.
+    var hasRoom: Bool {
+        children.count < configuration.maxChildren && pause == nil
+    }
+
+    /// Whether a SIGHUP has come that the loop has not answered (`answerHangup`).
+    var hangupPending: Bool {
+        ServerSignals.hangupRequests != hangupsSeen
+    }
+
+    /// Answers SIGHUP: nothing the parent holds is reloadable. A handler reads what it needs
+    /// (forkserver's rules) afresh for each connection, and the limits are the command line's;
+    /// `tables` says what the per-source tables hold, if there are any.
+    mutating func answerHangup(tables: String?) {
+        hangupsSeen = ServerSignals.hangupRequests
+        let summary = tables.map { " (\($0))" } ?? ""
+        log.server("SIGHUP: nothing to reload; serving on\(summary)")
+    }
+
+    /// The loop's bookkeeping before each wait: ends a pause that is over, and tells a service
+    /// manager how many children run. Returns the next deadline the loop must wake for, if any.
+    mutating func tick() -> Deadline? {
+        if let pause, pause.hasPassed {
+            self.pause = nil
+        }
+        serviceStatus.update(children: children.count)
+        return Deadline.soonest(pause, serviceStatus.due)
+    }
+
+    /// Waits until `listener`, if given, has a client queued (true), `deadline` passes, or the
+    /// signal handlers have recorded a signal since `seen`. A poll(2) that fails other than for a
+    /// signal (EINVAL when the descriptor limit is 0, ENOMEM) pauses new children for 100 ms,
+    /// logged once: the loop never spins. Without a listener it polls no descriptor, which
+    /// cannot fail so.
+    mutating func wait(for listener: ListeningSocket?, until deadline: Deadline?, unlessWokenSince seen: CUnsignedInt) -> Bool {
+        var client = pollfd(fd: listener?.descriptor.rawValue ?? -1, events: Int16(POLLIN), revents: 0)
+        let ready: Int
+        do {
+            ready = try Syscall.poll(&client, count: listener == nil ? 0 : 1, timeoutMilliseconds: deadline?.remainingMilliseconds ?? -1, unlessWokenSince: seen)
+        } catch {
+            if error != .interrupted {
+                if !pollFailing {
+                    log.error("poll failed: \(log.describe(error)); retrying every 100 ms")
+                    pollFailing = true
+                }
+                pause = .after(milliseconds: 100)
+            }
+            return false
+        }
+        if pollFailing && listener != nil {
+            log.server("poll works again")
+            pollFailing = false
+        }
+        return ready > 0
+    }
+
+    /// Whether a client is queued on the listener now (poll(2) with no timeout, retried when a
+    /// signal interrupts it).
+    func hasQueuedClient() -> Bool {
+        var client = pollfd(fd: listener.descriptor.rawValue, events: Int16(POLLIN), revents: 0)
+        return ((try? Syscall.poll(&client, count: 1, timeoutMilliseconds: 0, retryOnInterrupt: true)) ?? 0) > 0
+    }
+
+    /// Reaps the children that have ended since the last SIGCHLD was seen, and only the server's
+    /// own (a program that uses the library may run and wait for children of its own), calling
+    /// `ended` with each one's pid, record, raw wait status and age in nanoseconds, once it has
+    /// left the table.
+    mutating func reapFinishedChildren(_ ended: (pid_t, RunningChild, CInt, UInt64) -> Void) {
+        let signals = ServerSignals.childSignals
+        guard signals != childSignalsSeen else {
+            return
+        }
+        childSignalsSeen = signals
+        let children = self.children
+        ServerSignals.reapEndedChildren(own: { children.pids }, isOwn: children.contains) { pid, waitStatus in
+            guard let child = children.remove(pid) else {
+                return
+            }
+            let now = Syscall.monotonicNanoseconds()
+            ended(pid, child, waitStatus, now > child.started ? now - child.started : 0)
+        }
+    }
+
+    // MARK: - Stopping
+
+    /// Lets no new connection join the queue of a listener that is the server's own; whether it
+    /// could. A service manager's socket is left as it is: the filter would stay with it.
+    func sealQueue() -> Bool {
+        guard !listener.isInherited else {
+            return false
+        }
+        do {
+            try listener.dropNewHandshakes()
+            return true
+        } catch {
+            log.error("cannot hold new clients off during the drain: \(log.describe(error)); clients still queued at the close are reset")
+            return false
+        }
+    }
+
+    /// Every worker stops accepting: idle ones leave accept(2) with EINVAL and exit; busy ones
+    /// finish their connection first. A child per connection never held the listener, so the
+    /// fork model only closes it: shutdown(2) would also end the listening of a service manager
+    /// that keeps the socket (socket activation). Clients still queued are reset.
+    func stopListening() {
+        if !configuration.model.isForkPerConnection {
+            try? listener.stopAccepting()
+        }
+        try? listener.close()
+    }
+
+    /// Sends `signal` to every child in the table, and SIGCONT after SIGTERM: a stopped child
+    /// would hold SIGTERM pending for ever (s6-tcpserverd does the same). Only the loop reaps:
+    /// until it does again, every pid in the table is that child's, running or ended, and cannot
+    /// have been given to another process.
+    func signalChildren(_ signal: CInt, named name: String) {
+        log.server("sending \(name) to \(children.count) children")
+        for pid in children.pids {
+            send(signal, to: pid)
+            if signal == SIGTERM {
+                send(SIGCONT, to: pid)
+            }
+        }
+    }
+
+    /// Signals the process group `pid` leads (a program forkserver started, with whatever it
+    /// started), or `pid` alone when it leads none, or not yet.
+    private func send(_ signal: CInt, to pid: pid_t) {
+        do {
+            try Syscall.kill(-pid, signal: signal)
+        } catch {
+            try? Syscall.kill(pid, signal: signal)
+        }
+    }
+}

@@ -37,6 +37,17 @@ import Testing
         #expect(drain.phase == .stopped)
     }
 
+    @Test func theGracePeriodBeforeSIGKILLStartsOnceEveryChildHasBeenSentSIGTERM() {
+        var drain = drain()
+        _ = drain.handle(.stop(quit: true, queueSealed: false), at: start)
+        #expect(drain.handle(.signalled, at: start + second / 2) == [])
+        #expect(drain.phase == .terminating(until: Deadline(nanoseconds: start + 5 * second + second / 2)))
+        #expect(drain.handle(.signalled, at: start + second) == [])
+        _ = drain.handle(.timedOut, at: start + 6 * second)
+        #expect(drain.handle(.signalled, at: start + 7 * second) == [])
+        #expect(drain.phase == .killing)
+    }
+
     @Test func childrenThatEndAfterSIGTERMNeedNoSIGKILL() {
         var drain = drain()
         _ = drain.handle(.stop(quit: false, queueSealed: false), at: start)
@@ -81,7 +92,7 @@ import Testing
 
     @Test func eventsBeforeASignalToStopChangeNothing() {
         var drain = drain()
-        for event in [Drain.Event.queueServed, .childrenGone, .timedOut, .hurried(quit: true)] {
+        for event in [Drain.Event.queueServed, .childrenGone, .timedOut, .hurried(quit: true), .signalled] {
             #expect(drain.handle(event, at: start) == [])
             #expect(drain.phase == .serving)
         }

@@ -3,7 +3,7 @@ import CForkServer
 /// This package's own log lines: `listening on 127.0.0.1:8001 (pid P, max 40 children)`,
 /// `pid C from 127.0.0.1:51544 (1/40)`, `end C status 0 after 0.002 s, 5 bytes in, 5 bytes out
 /// (0/40)`, and errors in strerror(3)'s words.
-package final class ForkServerLogStyle: ServerLogStyle {
+package struct ForkServerLogStyle: ServerLogStyle {
     package init() {}
 
     package var warningPrefix: String { "" }

@@ -30,6 +30,9 @@ public struct ServerLog: Sendable {
     public let verbosity: Verbosity
     /// The words of the lines.
     package let style: any ServerLogStyle
+    /// `style.namesEachChild`, read once: a forked child asks it of every connection, and a call
+    /// through the style would be one more code page for each child to fault in.
+    private let namesEachChild: Bool
 
     /// A log in this package's words: `listening on 127.0.0.1:8001 (...)`,
     /// `pid C from 127.0.0.1:51544 (1/40)`, `end C status 0 after 0.002 s, ... (0/40)`.
@@ -41,6 +44,7 @@ public struct ServerLog: Sendable {
     package init(name: String, style: any ServerLogStyle, verbosity: Verbosity) {
         self.name = name
         self.style = style
+        namesEachChild = style.namesEachChild
         self.verbosity = verbosity
     }
 
@@ -99,7 +103,7 @@ public struct ServerLog: Sendable {
     func serving(_ peer: SocketAddress, inWorker: Bool) {
         // Nothing to do in most children, and nothing done: each code page a child runs (here,
         // formatting a number) costs it a page fault (BENCHMARKS.md, "A regression found").
-        guard verbosity >= .connections, inWorker || style.namesEachChild else {
+        guard verbosity >= .connections, inWorker || namesEachChild else {
             return
         }
         if let message = style.servingMessage(peer, inWorker: inWorker, pid: "\(Syscall.processID)") {

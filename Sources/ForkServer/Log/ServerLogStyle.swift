@@ -6,11 +6,7 @@ import CForkServer
 ///
 /// Each event's lines are the style's to write, through `log`, at the level it chooses; a style
 /// that has no line for an event writes nothing.
-///
-/// A class: a `ServerLog` is copied into each child's frames, and a class reference is copied
-/// with a retain, where an existential of a struct is copied through the runtime's value
-/// witnesses, code that each child would fault in (Linker/child-path.order).
-package protocol ServerLogStyle: AnyObject, Sendable {
+package protocol ServerLogStyle: Sendable {
     /// What starts a warning or error line: nothing, or `warning: `.
     var warningPrefix: String { get }
 

@@ -1,13 +1,11 @@
 extension ServerConfiguration {
-    /// In the child serving `connection`: without `proxyProtocol`, the connection as it is;
-    /// with it, the connection as its PROXY header describes it (`ProxyProtocolPolicy.admit`),
-    /// or nil, once it is closed, after one line saying why it is refused. A child forked for it
-    /// (one of `forkedWith` children, nil in a prefork worker) also says whom it serves, in the
-    /// styles that have the parent say it otherwise: the parent cannot, not knowing the client.
-    func admit(_ connection: consuming Connection, log: ServerLog, forkedWith children: Int?) -> Connection? {
-        guard let proxyProtocol else {
-            return connection
-        }
+    /// In the child serving `connection`, when the server expects a PROXY header
+    /// (`proxyProtocol`): the connection as its header describes it
+    /// (`ProxyProtocolPolicy.admit`), or nil, once it is closed, after one line saying why it is
+    /// refused. A child forked for it (one of `forkedWith` children, nil in a prefork worker) also
+    /// says whom it serves, in the styles that have the parent say it otherwise: the parent
+    /// cannot, not knowing the client.
+    func admit(_ connection: consuming Connection, by proxyProtocol: ProxyProtocolPolicy, log: ServerLog, forkedWith children: Int?) -> Connection? {
         let peer = connection.peerAddress
         let relayed: Connection
         do {

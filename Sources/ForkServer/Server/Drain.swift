@@ -37,6 +37,9 @@ package struct Drain: Equatable {
         /// Another signal to stop during the grace period: SIGQUIT (`quit`), or SIGTERM or
         /// SIGINT again.
         case hurried(quit: Bool)
+        /// The children have been sent SIGTERM (`Action.terminate`): their grace period starts
+        /// now, however long sending it to each took.
+        case signalled
     }
 
     package enum Action: Equatable {
@@ -80,6 +83,9 @@ package struct Drain: Equatable {
             return [.announceQuit, .terminate]
         case (.grace(_, queueOpen: false), .childrenGone), (.terminating, .childrenGone), (.killing, .childrenGone):
             phase = .stopped
+            return []
+        case (.terminating, .signalled):
+            phase = .terminating(until: .after(gracePeriod, from: now))
             return []
         case (.terminating, .timedOut):
             phase = .killing

@@ -60,9 +60,6 @@ struct ForkPerConnectionLoop: ServingLoop {
     /// made.
     private mutating func fork(for connection: consuming Connection) {
         let started = Syscall.monotonicNanoseconds()
-        let configuration = supervisor.configuration
-        let log = supervisor.log
-        let children = supervisor.children
         var source: SourceKey?
         if let gate {
             // Over a limit: closed at once, with no fork, and no child is counted.
@@ -72,15 +69,15 @@ struct ForkPerConnectionLoop: ServingLoop {
             }
             source = admitted
         }
-        let childrenWithThisOne = children.count + 1
-        log.accepted(children: childrenWithThisOne, limit: configuration.maxChildren)
+        let childrenWithThisOne = supervisor.children.count + 1
+        supervisor.log.accepted(children: childrenWithThisOne, limit: supervisor.configuration.maxChildren)
         var counters: Int32 = -1
         var byteCounter: ByteCounter?
         let pid: pid_t
         do {
             // A banner may wait on the client, and so does a PROXY header, which only a child
             // may read: a connection with either is served by a fork.
-            if configuration.banner.isEmpty, configuration.proxyProtocol == nil, let spawner, let spawned = try spawner.spawn(for: connection) {
+            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, let spawner, let spawned = try spawner.spawn(for: connection) {
                 pid = spawned
             } else {
                 if let accounting, let pair = accounting.take() {
@@ -96,7 +93,7 @@ struct ForkPerConnectionLoop: ServingLoop {
             if let source {
                 gate?.childEnded(from: source)
             }
-            log.forkFailed(error, peer: connection.peerAddress, children: children.count, limit: configuration.maxChildren)
+            supervisor.log.forkFailed(error, peer: connection.peerAddress, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
             try? connection.close()
             return
         }
@@ -108,27 +105,25 @@ struct ForkPerConnectionLoop: ServingLoop {
         }
         let peer = connection.peerAddress
         try? connection.close()
-        children.insert(RunningChild(started: started, source: source, counters: counters), pid: pid)
+        supervisor.children.insert(RunningChild(started: started, source: source, counters: counters), pid: pid)
         // Behind a proxy only the child learns the client, from the header: it says whom it serves.
-        if configuration.proxyProtocol == nil {
-            log.childStarted(pid, serving: peer, children: children.count, limit: configuration.maxChildren)
+        if supervisor.configuration.proxyProtocol == nil {
+            supervisor.log.childStarted(pid, serving: peer, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
         }
     }
 
     mutating func reapFinishedChildren() {
-        let configuration = supervisor.configuration
-        let log = supervisor.log
-        let children = supervisor.children
-        let gate = self.gate
-        let accounting = self.accounting
+        guard supervisor.childSignalsArrived() else {
+            return
+        }
         var childEnded = false
-        supervisor.reapFinishedChildren { pid, child, waitStatus, lasted in
+        supervisor.reapEndedChildren { pid, child, waitStatus, lasted in
             childEnded = true
             if let source = child.source {
                 gate?.childEnded(from: source)
             }
             let bytes = child.counters >= 0 ? accounting?.release(child.counters) : nil
-            log.childEnded(pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, children: children.count, limit: configuration.maxChildren)
+            supervisor.log.childEnded(pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
         }
         if childEnded {
             // Whatever accept(2) ran out of, a child has just given some back.

@@ -67,13 +67,16 @@ struct PreforkPool: ServingLoop {
     }
 
     mutating func reapFinishedChildren() {
+        guard supervisor.childSignalsArrived() else {
+            return
+        }
         let log = supervisor.log
         let children = supervisor.children
         let limit = supervisor.configuration.maxChildren
         let maxRequests = self.maxRequests
         var backoff = backoffMilliseconds
         var pause: Deadline?
-        supervisor.reapFinishedChildren { pid, _, waitStatus, lasted in
+        supervisor.reapEndedChildren { pid, _, waitStatus, lasted in
             let status = TerminationStatus(waitStatus: waitStatus)
             log.server("end \(pid) \(status) (\(children.count)/\(limit))")
             // A worker exits 0 young only when --max-requests recycles it; otherwise (a crash,

@@ -17,6 +17,8 @@ extension ServingLoop {
     /// on it for the next start. Not after SIGQUIT, which asks to stop now.
     mutating func drain() {
         supervisor.serviceStatus.stopping(children: supervisor.children.count)
+        // The grace period starts with the signal's answer, before the queue is served.
+        let stopped = Syscall.monotonicNanoseconds()
         let requests = Supervisor.stopRequests
         let quit = ServerSignals.quitRequests > 0
         let sealed = !quit && supervisor.sealQueue()
@@ -24,7 +26,7 @@ extension ServingLoop {
         if !quit {
             serveQueuedAtOnce(unlessRequestsExceed: requests)
         }
-        perform(drain.handle(.stop(quit: quit, queueSealed: sealed), at: Syscall.monotonicNanoseconds()), sealed: sealed)
+        perform(drain.handle(.stop(quit: quit, queueSealed: sealed), at: stopped), in: &drain, sealed: sealed)
         if !quit {
             let queued = sealed ? supervisor.listener.queuedConnections ?? 0 : 0
             let waiting = queued > 0 ? "; \(queued) queued clients are served as children free up" : ""
@@ -52,11 +54,13 @@ extension ServingLoop {
             case .killing:
                 event = waitForChildren(until: nil, unlessRequestsExceed: .max) ? .childrenGone : .timedOut
             }
-            perform(drain.handle(event, at: Syscall.monotonicNanoseconds()), sealed: sealed)
+            perform(drain.handle(event, at: Syscall.monotonicNanoseconds()), in: &drain, sealed: sealed)
         }
     }
 
-    private mutating func perform(_ actions: [Drain.Action], sealed: Bool) {
+    /// Performs what `drain` asked for, in order, and tells it when the children have been
+    /// signalled.
+    private mutating func perform(_ actions: [Drain.Action], in drain: inout Drain, sealed: Bool) {
         for action in actions {
             switch action {
             case .stopListening:
@@ -72,6 +76,7 @@ extension ServingLoop {
             case .terminate:
                 reapFinishedChildren()
                 supervisor.signalChildren(SIGTERM, named: "SIGTERM")
+                _ = drain.handle(.signalled, at: Syscall.monotonicNanoseconds())
             case .kill:
                 reapFinishedChildren()
                 supervisor.signalChildren(SIGKILL, named: "SIGKILL")

@@ -19,7 +19,14 @@ struct Session {
     /// when the banner could not be written (tcpserver's 111). A forked child is told how many
     /// `children` its parent has with it; a pool's worker is not (`inWorker`).
     func serve(_ accepted: consuming Connection, inWorker: Bool, children: Int = 0) -> CInt {
-        guard let connection = configuration.admit(accepted, log: log, forkedWith: inWorker ? nil : children) else {
+        // Without a PROXY header to read, the connection is admitted as it is, and the child
+        // neither runs admission's code nor copies the log into its call.
+        guard let proxyProtocol = configuration.proxyProtocol else {
+            let status = serve(admitted: accepted, inWorker: inWorker)
+            try? accepted.close()
+            return status
+        }
+        guard let connection = configuration.admit(accepted, by: proxyProtocol, log: log, forkedWith: inWorker ? nil : children) else {
             return 1
         }
         let status = serve(admitted: connection, inWorker: inWorker)

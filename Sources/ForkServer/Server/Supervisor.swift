@@ -99,16 +99,21 @@ struct Supervisor {
         return ((try? Syscall.poll(&client, count: 1, timeoutMilliseconds: 0, retryOnInterrupt: true)) ?? 0) > 0
     }
 
-    /// Reaps the children that have ended since the last SIGCHLD was seen, and only the server's
-    /// own (a program that uses the library may run and wait for children of its own), calling
-    /// `ended` with each one's pid, record, raw wait status and age in nanoseconds, once it has
-    /// left the table.
-    mutating func reapFinishedChildren(_ ended: (pid_t, RunningChild, CInt, UInt64) -> Void) {
+    /// Whether a SIGCHLD has been counted since the loop last asked (`ServerSignals.childSignals`):
+    /// then a child may have ended, and the loop reaps (`reapEndedChildren`).
+    mutating func childSignalsArrived() -> Bool {
         let signals = ServerSignals.childSignals
         guard signals != childSignalsSeen else {
-            return
+            return false
         }
         childSignalsSeen = signals
+        return true
+    }
+
+    /// Reaps the children that have ended, and only the server's own (a program that uses the
+    /// library may run and wait for children of its own), calling `ended` with each one's pid,
+    /// record, raw wait status and age in nanoseconds, once it has left the table.
+    func reapEndedChildren(_ ended: (pid_t, RunningChild, CInt, UInt64) -> Void) {
         let children = self.children
         ServerSignals.reapEndedChildren(own: { children.pids }, isOwn: children.contains) { pid, waitStatus in
             guard let child = children.remove(pid) else {

@@ -5,7 +5,7 @@ import ForkServer
 /// `status: 1/40`, `pid C from 127.0.0.1`, `end C status 768` (the raw wait status),
 /// `warning: dropping connection, ...`, and errors in D. J. Bernstein's words
 /// (`Errno.bernsteinDescription`).
-package final class TCPServerLogStyle: ServerLogStyle {
+package struct TCPServerLogStyle: ServerLogStyle {
     /// Whether the `end` lines carry how long the connection lasted (forkserver's
     /// `--log-duration`); off, they are tcpserver's word for word.
     package let logsDurations: Bool

@@ -18,6 +18,9 @@ struct ForkPerConnectionLoop: ServingLoop {
         gate?.summary
     }
 
+    /// A child per connection never holds the listener.
+    static var childrenAccept: Bool { false }
+
     mutating func serveOneTurn(until deadline: Deadline?, unlessWokenSince seen: CUnsignedInt) {
         let listener = supervisor.listener
         // With nothing else to wait for, the loop waits in its accept alone (ppoll(2), then

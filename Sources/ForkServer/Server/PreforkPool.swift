@@ -26,6 +26,8 @@ struct PreforkPool: ServingLoop {
         nil
     }
 
+    static var childrenAccept: Bool { true }
+
     mutating func serveOneTurn(until deadline: Deadline?, unlessWokenSince seen: CUnsignedInt) {
         if supervisor.hasRoom {
             startWorkers()

@@ -70,7 +70,7 @@ extension ServingLoop {
                         supervisor.log.error("\(left) queued clients not served within the grace period: reset")
                     }
                 }
-                supervisor.stopListening()
+                supervisor.stopListening(wakingAcceptors: Self.childrenAccept)
             case .announceQuit:
                 supervisor.log.server("SIGQUIT: stopped accepting; stopping now")
             case .terminate:

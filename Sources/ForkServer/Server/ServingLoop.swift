@@ -16,6 +16,10 @@ protocol ServingLoop {
     /// A line of what the per-source tables hold, for SIGHUP's answer; nil without them.
     var tablesSummary: String? { get }
 
+    /// Whether children accept on the listener (a pool's workers), so that the drain must wake
+    /// them when it stops listening.
+    static var childrenAccept: Bool { get }
+
     /// Once the queue is sealed, before the grace period is announced: serves what is queued as
     /// far as the limit allows, without waiting.
     mutating func serveQueuedAtOnce(unlessRequestsExceed requests: Int)

@@ -141,12 +141,13 @@ struct Supervisor {
         }
     }
 
-    /// Every worker stops accepting: idle ones leave accept(2) with EINVAL and exit; busy ones
-    /// finish their connection first. A child per connection never held the listener, so the
-    /// fork model only closes it: shutdown(2) would also end the listening of a service manager
-    /// that keeps the socket (socket activation). Clients still queued are reset.
-    func stopListening() {
-        if !configuration.model.isForkPerConnection {
+    /// Closes the listener; clients still queued are reset. With `wakingAcceptors`, first shuts
+    /// it down (shutdown(2)), so that children accepting on it stop: idle ones leave accept(2)
+    /// with EINVAL and exit, busy ones finish their connection first. Not otherwise: shutdown(2)
+    /// would also end the listening of a service manager that keeps the socket (socket
+    /// activation).
+    func stopListening(wakingAcceptors: Bool) {
+        if wakingAcceptors {
             try? listener.stopAccepting()
         }
         try? listener.close()

@@ -1,14 +1,11 @@
-// Turning a child of the server into a connection's program, the way tcpserver's child does:
-// run by the spawned child of spawn.c and by a forked child alike.
+// What a child does between its start and its program, the way tcpserver's child does it for a
+// connection: run by the spawned child of spawn.c, and by a child the server forked.
 #define _GNU_SOURCE  // execvpe, closefrom
 
 #include "signal-state.h"
 
-// Writes the request's log lines with each CFORKSERVER_EXEC_PID_MARK replaced by this pid.
-static void write_log_lines(const CForkServer_exec_request *request) {
-    if (request->log == NULL || request->log_length == 0) {
-        return;
-    }
+// Writes the request's log lines with each CFORKSERVER_SPAWN_PID_MARK replaced by this pid.
+static void write_log_lines(const CForkServer_spawn_request *request) {
     char digits[16];
     int count = 0;
     for (unsigned pid = (unsigned)getpid(); pid > 0 || count == 0; pid /= 10) {
@@ -16,7 +13,7 @@ static void write_log_lines(const CForkServer_exec_request *request) {
     }
     size_t length = 0;
     for (size_t index = 0; index < request->log_length && length + sizeof digits <= request->log_capacity; index++) {
-        if (request->log[index] == CFORKSERVER_EXEC_PID_MARK) {
+        if (request->log[index] == CFORKSERVER_SPAWN_PID_MARK) {
             for (int digit = count - 1; digit >= 0; digit--) {
                 request->log_buffer[length++] = digits[digit];
             }
@@ -29,39 +26,97 @@ static void write_log_lines(const CForkServer_exec_request *request) {
     CForkServer_log_write(request->log_buffer, length);
 }
 
-void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkServer_exec_failure *failure) {
-    // A group of its own: the drain signals the program and whatever it starts, and a terminal's
-    // Ctrl-C for the server's group does not reach it. Made first, so that from here on no Ctrl-C
-    // meant for the server finds the program's signals at their defaults. A failure is not a
-    // reason to drop the client: setpgid(0, 0) fails only with EPERM for a session leader, which
-    // a child just made by fork(2) or clone(2) never is (its pid names no session), and even then
-    // the program would run in the server's group, as every program tcpserver and s6-tcpserverd
-    // start does, and the drain would signal it by its pid alone (ForkingServer's send).
-    setpgid(0, 0);
-    // tcpserver's order: the pid and ok or deny lines come before anything the program writes.
-    // Written while SIGPIPE is still ignored: a log on a pipe with no reader must not kill the
-    // client's program before it runs. Where signals are blocked (a spawned child), that write
-    // leaves SIGPIPE pending; ignoring it again discards it (sigaction(2)), before the defaults.
-    write_log_lines(request);
-    cforkserver_set_disposition(SIGPIPE, SIG_IGN);
-    // The server's dispositions back to the defaults: caught ones would go at exec(2) by
-    // themselves, ignored ones would not. sigaction(2) fails only for a signal that does not
-    // exist or cannot be caught, and the set holds neither.
+// Sets the signals of `server_signals` to their default action. sigaction(2) fails only for a
+// signal that does not exist or cannot be caught (SIGKILL, SIGSTOP, and the two glibc keeps for
+// itself, SIGCANCEL and SIGSETXID, which sigfillset(3) leaves out): no set here asks for those.
+static void restore_default_signals(bool server_signals) {
     sigset_t defaults;
-    cforkserver_exec_defaults(&defaults);
+    if (server_signals) {
+        // The server's dispositions back to the defaults: caught ones would go at exec(2) by
+        // themselves, ignored ones would not. A few calls, not one for every signal: this is the
+        // path of every connection.
+        cforkserver_exec_defaults(&defaults);
+    } else {
+        // Any other caller's: whatever it catches or ignores, its program starts from the
+        // defaults, as posix_spawn(3) with every signal in POSIX_SPAWN_SETSIGDEF would leave it.
+        sigfillset(&defaults);
+        sigdelset(&defaults, SIGKILL);
+        sigdelset(&defaults, SIGSTOP);
+    }
     for (int signo = 1; signo < NSIG; signo++) {
         if (sigismember(&defaults, signo) == 1) {
             cforkserver_set_disposition(signo, SIG_DFL);
         }
     }
+}
+
+// Puts one of descriptors 0, 1 and 2 in place; 0, or -1 with errno set.
+static int place_stream(int target, const CForkServer_spawn_stream *stream) {
+    switch (stream->kind) {
+    case CFORKSERVER_SPAWN_DUPLICATE:
+        if (stream->fd == target) {
+            // dup2(2) onto itself changes nothing, close-on-exec included, and exec(2) would
+            // close the descriptor: cleared here, as posix_spawn_file_actions_adddup2(3) does.
+            int flags = fcntl(target, F_GETFD);
+            return flags == -1 ? -1 : fcntl(target, F_SETFD, flags & ~FD_CLOEXEC);
+        }
+        return dup2(stream->fd, target) == -1 ? -1 : 0;
+    case CFORKSERVER_SPAWN_OPEN: {
+        // Closed first, as posix_spawn_file_actions_addopen(3) does: a process at its limit of
+        // descriptors can still open the file, and open(2) returns this very descriptor when
+        // every lower one is open. Its close fails only when it was not open (EBADF).
+        close(target);
+        int opened = open(stream->path, stream->flags);
+        if (opened == -1 || opened == target) {
+            return opened == -1 ? -1 : 0;
+        }
+        if (dup2(opened, target) == -1) {
+            return -1;
+        }
+        // Fails only for a descriptor that is not open, and this one is.
+        close(opened);
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spawn_failure *failure) {
+    // The group or session first, so that from here on no Ctrl-C meant for the caller's group
+    // finds the program's signals at their defaults. For a connection, a group of its own: the
+    // drain signals the program and whatever it starts, and a terminal's Ctrl-C for the server's
+    // group does not reach it. Neither call can fail in a child just made by fork(2) or clone(2):
+    // setpgid(0, 0) fails only with EPERM for a session leader, and setsid(2) only with EPERM when
+    // a group's id is the caller's pid, and a new child's pid names no group or session (the
+    // kernel does not hand out a pid still in use as one). Were they to fail all the same, the
+    // program would run in the caller's group, as every program tcpserver and s6-tcpserverd start
+    // does, and the drain would signal it by its pid alone (ForkingServer's send).
+    if (request->grouping == CFORKSERVER_SPAWN_NEW_GROUP) {
+        setpgid(0, 0);
+    } else if (request->grouping == CFORKSERVER_SPAWN_NEW_SESSION) {
+        setsid();
+    }
+    // tcpserver's order: the pid and ok or deny lines come before anything the program writes.
+    // Written while SIGPIPE is still ignored (by the server: only it asks for lines): a log on a
+    // pipe with no reader must not kill the client's program before it runs. Where signals are
+    // blocked (a spawned child), that write leaves SIGPIPE pending; ignoring it again discards it
+    // (sigaction(2)), before the defaults.
+    if (request->log != NULL && request->log_length > 0) {
+        write_log_lines(request);
+        cforkserver_set_disposition(SIGPIPE, SIG_IGN);
+    }
+    restore_default_signals(request->server_signals);
     if (request->exit_status != 0) {
         _exit(request->exit_status);
     }
-    if (dup2(request->connection, STDIN_FILENO) == -1 || dup2(request->connection, STDOUT_FILENO) == -1) {
-        *failure = (CForkServer_exec_failure){.step = CFORKSERVER_EXEC_DESCRIPTORS, .error = errno};
-        return;
+    for (int target = STDIN_FILENO; target <= STDERR_FILENO; target++) {
+        if (place_stream(target, &request->streams[target]) == -1) {
+            *failure = (CForkServer_spawn_failure){.step = CFORKSERVER_SPAWN_DESCRIPTORS, .error = errno};
+            return;
+        }
     }
-    // Every descriptor but the standard three, the connection's own among them (close_range(2),
+    // Every descriptor but the standard three, a connection's own among them (close_range(2),
     // or where the kernel refuses it, each descriptor /proc/self/fd lists: glibc's closefrom).
     closefrom(3);
     // Last: a spawned child keeps every signal blocked until its program is about to run.
@@ -69,7 +124,10 @@ void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkS
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execvpe(request->file, request->argv, request->envp);
-    *failure = (CForkServer_exec_failure){.step = CFORKSERVER_EXEC_PROGRAM, .error = errno};
+    if (request->search_path) {
+        execvpe(request->file, request->argv, request->envp);
+    } else {
+        execve(request->file, request->argv, request->envp);
+    }
+    *failure = (CForkServer_spawn_failure){.step = CFORKSERVER_SPAWN_PROGRAM, .error = errno};
 }
-

@@ -1,6 +1,6 @@
 // Calls Swift cannot make as they are: errno behind a macro, and calls glibc declares only under
 // _GNU_SOURCE, which the module's import of its headers does not define.
-#define _GNU_SOURCE  // accept4, pipe2, posix_spawn_file_actions_addclosefrom_np
+#define _GNU_SOURCE  // accept4, pipe2, F_SETPIPE_SZ
 
 #include "CForkServer.h"
 
@@ -16,10 +16,5 @@ int CForkServer_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
 }
 
-// The header's copies of constants defined only under _GNU_SOURCE, checked against glibc's.
-_Static_assert(CFORKSERVER_POSIX_SPAWN_SETSID == POSIX_SPAWN_SETSID, "glibc's POSIX_SPAWN_SETSID");
+// The header's copy of a constant defined only under _GNU_SOURCE, checked against glibc's.
 _Static_assert(CFORKSERVER_F_SETPIPE_SZ == F_SETPIPE_SZ, "glibc's F_SETPIPE_SZ");
-
-int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest) {
-    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
-}

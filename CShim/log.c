@@ -16,8 +16,8 @@
 
 static int log_descriptor = STDERR_FILENO;
 static bool log_is_socket = false;
-// Lines dropped since the last that was written. The spawned child of
-// CForkServer_spawn_connection shares the server's memory, so its drops count here too.
+// Lines dropped since the last that was written. A child of CForkServer_spawn shares the
+// server's memory, so the drops of the lines it writes count here too.
 static unsigned long log_dropped = 0;
 
 int CForkServer_log_open(void) {

@@ -18,7 +18,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <spawn.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,13 +48,6 @@ int CForkServer_pipe2(int fds[2], int flags);
 
 /// F_SETPIPE_SZ (fcntl(2): the capacity of a pipe), which glibc defines only under _GNU_SOURCE.
 #define CFORKSERVER_F_SETPIPE_SZ 1031
-
-/// POSIX_SPAWN_SETSID, which glibc defines only under _GNU_SOURCE.
-#define CFORKSERVER_POSIX_SPAWN_SETSID 0x80
-
-/// posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34): the spawned program gets no
-/// descriptor from `lowest` up.
-int CForkServer_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);
 
 // MARK: - Listener (CShim/listener.c)
 
@@ -94,7 +86,7 @@ void CForkServer_log_forget_dropped(unsigned long count);
 /// stack of its own (sigaltstack(2)) unless the process has one; SIGPIPE is ignored. SIGCHLD,
 /// SIGTERM, SIGINT, SIGHUP and SIGQUIT are then blocked (sigprocmask(2)) in the calling thread
 /// but in the waits below, which unblock them as they wait: in the server a handler runs only
-/// there. The signals the process inherited ignored are noted for `CForkServer_exec_connection`.
+/// there. The signals the process inherited ignored are noted for `CForkServer_exec`.
 /// Returns 0, or -1 with errno set.
 int CForkServer_signals_install(void);
 
@@ -163,60 +155,91 @@ bool CForkServer_reap(pid_t pid, int *status);
 /// SIGINT and SIGCHLD at their defaults and an empty mask. SIGPIPE stays ignored in both.
 pid_t CForkServer_fork(int *error, bool server_child);
 
-// MARK: - Running a program for a connection (CShim/exec.c)
+// MARK: - Spawning a program (CShim/spawn.c; the child's steps, CShim/exec.c)
+
+/// Where one of a spawned program's descriptors 0, 1 and 2 comes from: left as the caller has
+/// it...
+#define CFORKSERVER_SPAWN_INHERIT 0
+/// ...a copy of the caller's descriptor `fd` (dup2(2))...
+#define CFORKSERVER_SPAWN_DUPLICATE 1
+/// ...or the file at `path`, opened with `flags` (open(2)).
+#define CFORKSERVER_SPAWN_OPEN 2
+
+typedef struct {
+    int kind;
+    int fd;
+    const char *path;
+    int flags;
+} CForkServer_spawn_stream;
+
+/// The process group a spawned program runs in: the caller's...
+#define CFORKSERVER_SPAWN_SAME_GROUP 0
+/// ...a new one that it leads (setpgid(2))...
+#define CFORKSERVER_SPAWN_NEW_GROUP 1
+/// ...or a new session, with no controlling terminal until it opens one (setsid(2)).
+#define CFORKSERVER_SPAWN_NEW_SESSION 2
 
 /// In a request's log lines, the byte that stands for the pid of the process that writes them.
-#define CFORKSERVER_EXEC_PID_MARK 1
+#define CFORKSERVER_SPAWN_PID_MARK 1
 
-/// A connection's program and what comes before it, all prepared by the server.
+/// A program to run and what its process does first, all prepared by the caller: the child
+/// reads it in place and allocates nothing.
 typedef struct {
-    /// The program, looked for in $PATH unless it has a slash; its argv and envp.
+    /// The program, looked for in $PATH unless it has a slash when `search_path`
+    /// (execvpe(3)), else run as named (execve(2)); its argv and envp.
     const char *file;
     char *const *argv;
     char *const *envp;
-    /// The connection, which becomes descriptors 0 and 1.
-    int connection;
-    /// Lines for descriptor 2, written before the program runs, each CFORKSERVER_EXEC_PID_MARK
-    /// replaced by the process's pid; NULL for none. `log_buffer` holds `log_capacity` bytes of
-    /// room for them (the lines' length and 16 bytes per mark).
+    bool search_path;
+    /// What descriptors 0, 1 and 2 become, in that order; every other descriptor is closed.
+    CForkServer_spawn_stream streams[3];
+    /// CFORKSERVER_SPAWN_SAME_GROUP, _NEW_GROUP or _NEW_SESSION.
+    int grouping;
+    /// Which signals go back to their default action: only those the server catches or ignores
+    /// (CForkServer_signals_install, with those it inherited ignored), for a connection's program;
+    /// or, when false, every signal. Every signal is unblocked either way.
+    bool server_signals;
+    /// Lines for descriptor 2, written before anything else the program writes, each
+    /// CFORKSERVER_SPAWN_PID_MARK replaced by the process's pid; NULL for none. `log_buffer` holds
+    /// `log_capacity` bytes of room for them (the lines' length and 16 bytes per mark).
     const char *log;
     size_t log_length;
     char *log_buffer;
     size_t log_capacity;
     /// 0 to run the program; else the status the process exits with instead (a denial's 100).
     int exit_status;
-} CForkServer_exec_request;
+    /// The status a spawned process exits with when its program cannot be started.
+    int failure_status;
+} CForkServer_spawn_request;
 
-/// The step at which a connection's program failed to start: putting the connection on
-/// descriptors 0 and 1 (dup2(2); tcpserver's "unable to set up descriptors")...
-#define CFORKSERVER_EXEC_DESCRIPTORS 1
-/// ...or running the program (execvpe(3); tcpserver's "unable to run").
-#define CFORKSERVER_EXEC_PROGRAM 2
+/// The step at which a program failed to start: putting its descriptors 0, 1 and 2 in place
+/// (dup2(2), open(2); tcpserver's "unable to set up descriptors")...
+#define CFORKSERVER_SPAWN_DESCRIPTORS 1
+/// ...or running it (execve(2), execvpe(3); tcpserver's "unable to run").
+#define CFORKSERVER_SPAWN_PROGRAM 2
 
-/// Why a connection's program did not start: the step (0 for none) and its errno.
+/// Why a program did not start: the step (0 for none) and its errno.
 typedef struct {
     int step;
     int error;
-} CForkServer_exec_failure;
+} CForkServer_spawn_failure;
 
-/// Turns this process, a child of the server, into the connection's program the way tcpserver's
-/// child does, async-signal-safe and without allocating: a process group of its own (a failure
-/// to make one is ignored: the program then runs in the server's group, as tcpserver's do), the
-/// server's caught and ignored signals back to their defaults, the log lines written, then with
-/// `exit_status` not 0 an exit with it; else the connection on descriptors 0 and 1, every other
-/// descriptor from 3 up closed, every signal unblocked, and the program exec'd. Returns only
-/// when the program cannot be started, with `*failure` filled in: the caller reports it and
-/// exits 111, tcpserver's status.
-void CForkServer_exec_connection(const CForkServer_exec_request *request, CForkServer_exec_failure *failure);
+/// Starts the program of `request` without copying the caller: clone(2) with CLONE_VM |
+/// CLONE_VFORK, every signal blocked across it, whose child runs `CForkServer_exec` and exits
+/// with `failure_status` if that returns. Returns once the child has exec'd or exited: its pid,
+/// with `failure->step` 0, or with the failure that made it exit; or -1 with `*error` set when
+/// no child could be made. With `reuse_stack`, the child runs on a stack the process keeps for
+/// every such call: only for a caller that spawns from one thread alone (the server); without
+/// it, on one mapped for this call, so that any thread may spawn at any time.
+pid_t CForkServer_spawn(const CForkServer_spawn_request *request, bool reuse_stack, int *error, CForkServer_spawn_failure *failure);
 
-// MARK: - Spawning a program for a connection (CShim/spawn.c)
-
-/// Starts a process for a connection without copying the server: clone(2) with CLONE_VM |
-/// CLONE_VFORK, every signal blocked across it, whose child runs `CForkServer_exec_connection`
-/// and exits 111 if it returns. Returns once the child has exec'd or exited: its pid, with
-/// `failure->step` 0, or the failure that made it exit 111; or -1 with `*error` set when no
-/// child could be made.
-pid_t CForkServer_spawn_connection(const CForkServer_exec_request *request, int *error, CForkServer_exec_failure *failure);
+/// The spawned child's steps, async-signal-safe and without allocating, for a child made by
+/// fork(2) too: the group or session of `grouping` (a failure to make it is ignored: it cannot
+/// happen in a new child), the log lines written, the signals of `server_signals` back to their
+/// defaults, then with `exit_status` not 0 an exit with it; else the three descriptors put in
+/// place, every other descriptor closed, every signal unblocked, and the program exec'd.
+/// Returns only when the program cannot be started, with `*failure` filled in.
+void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spawn_failure *failure);
 
 // MARK: - Wait status (CShim/status.c: the <sys/wait.h> macros, which do not import into Swift)
 

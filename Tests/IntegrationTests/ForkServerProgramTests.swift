@@ -326,9 +326,9 @@ import TestPeers
         let client = try TestClient(port: server.port)
         let masks = environmentVariables(in: Array(String(decoding: try client.receiveUntilEnd(), as: UTF8.self).replacing(":\t", with: "=").utf8))
         #expect(masks["SigBlk"] == "0000000000000000")
-        // Signals 32 and 33 are glibc's own (SIGCANCEL, SIGSETXID): glibc's posix_spawn(3),
-        // with which this test process starts the server, leaves them ignored in its children,
-        // and glibc's sigaction(2) refuses to touch them, in forkserver as in the program.
+        // Signals 32 and 33 are glibc's own (SIGCANCEL, SIGSETXID), which glibc's sigaction(2)
+        // refuses to touch: a test process started by glibc's posix_spawn(3), which leaves them
+        // ignored in its children, passes that on to the server, and the server to the program.
         // Every other signal must be at its default.
         let glibcInternal: UInt64 = 1 << 31 | 1 << 32
         let ignored = try #require(masks["SigIgn"].flatMap { UInt64($0, radix: 16) })

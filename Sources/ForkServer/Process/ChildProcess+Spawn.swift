@@ -1,5 +1,3 @@
-import CForkServer
-
 extension ChildProcess {
     /// Where one of a spawned program's standard descriptors comes from.
     public enum StandardStream: Sendable {
@@ -7,7 +5,8 @@ extension ChildProcess {
         case inherit
         /// /dev/null.
         case null
-        /// This descriptor, duplicated (dup2) into place.
+        /// This descriptor, duplicated (dup2) into place; when it is that very descriptor, it
+        /// stays, with close-on-exec cleared.
         case descriptor(FileDescriptor)
         /// The file at this path, opened read-write in the child; in a new session, a terminal
         /// opened this way becomes the program's controlling terminal.
@@ -25,14 +24,20 @@ extension ChildProcess {
         case newSession
     }
 
-    /// Starts the program at `path` with `arguments` (argv[0] is `path`) the way a shell would
-    /// (posix_spawn(3)): signals at their defaults and unblocked, and no descriptor but the three
-    /// standard ones. posix_spawn runs no Swift code in the child and copies no page table
-    /// (glibc clones with CLONE_VM | CLONE_VFORK), so it is safe and cheap from any process,
-    /// threaded or not, however large.
+    /// Starts the program at `path` with `arguments` (argv[0] is `path`) the way a shell would:
+    /// signals at their defaults and unblocked, and no descriptor but the three standard ones.
+    /// It is the package's one spawner, with which forkserver starts each connection's program
+    /// (CShim/spawn.c says why there is no other): clone(2) with CLONE_VM | CLONE_VFORK, whose
+    /// child runs no Swift code and copies no page table, so it is safe and cheap from any
+    /// process, threaded or not, however large, and from several threads at once: each child
+    /// runs on a stack mapped for it alone.
+    ///
+    /// A program that cannot be started (no such file, not executable, a standard stream's file
+    /// that cannot be opened) throws the error, as posix_spawn(3) does; its child, which exited
+    /// 127, is reaped first, so that none is left behind.
     ///
     /// - Parameters:
-    ///   - searchingPath: looks for `path` in $PATH unless it has a slash (posix_spawnp(3)).
+    ///   - searchingPath: looks for `path` in $PATH unless it has a slash (execvpe(3)).
     ///   - environment: the program's environment, `NAME=value` entries; nil passes this
     ///     process's own.
     public static func spawn(
@@ -45,55 +50,21 @@ extension ChildProcess {
         standardError: StandardStream = .inherit,
         grouping: Grouping = .inherit
     ) throws(Errno) -> ChildProcess {
-        var actions = posix_spawn_file_actions_t()
-        try succeeded(posix_spawn_file_actions_init(&actions))
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for (target, stream) in [(STDIN_FILENO, standardInput), (STDOUT_FILENO, standardOutput), (STDERR_FILENO, standardError)] {
-            switch stream {
-            case .inherit:
-                break
-            case .null:
-                try succeeded(posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0))
-            case .descriptor(let source):
-                try succeeded(posix_spawn_file_actions_adddup2(&actions, source.rawValue, target))
-            case .open(let path):
-                try succeeded(posix_spawn_file_actions_addopen(&actions, target, path, O_RDWR, 0))
-            }
+        let request = SpawnRequest(
+            arguments: ([path] + arguments).map { Array($0.utf8) }, environment: environment, searchingPath: searchingPath,
+            standardInput: standardInput, standardOutput: standardOutput, standardError: standardError,
+            grouping: grouping, onlyServerSignals: false, logLines: "", exitStatus: 0,
+            // The shell's status for a command it cannot run, and posix_spawn's.
+            failureStatus: 127
+        )
+        let (pid, failure) = try Syscall.spawn(request, reusingStack: false)
+        if let failure {
+            // waitpid(2) fails here only with ECHILD, when something else in this process reaped
+            // the child first (one that waits for any child): it is gone either way.
+            _ = try? Syscall.waitpid(pid)
+            throw failure.error
         }
-        try succeeded(CForkServer_spawn_file_actions_addclosefrom(&actions, 3))
-
-        var attributes = posix_spawnattr_t()
-        try succeeded(posix_spawnattr_init(&attributes))
-        defer { posix_spawnattr_destroy(&attributes) }
-        var everySignal = sigset_t()
-        sigfillset(&everySignal)
-        try succeeded(posix_spawnattr_setsigdefault(&attributes, &everySignal))
-        var noSignal = sigset_t()
-        sigemptyset(&noSignal)
-        try succeeded(posix_spawnattr_setsigmask(&attributes, &noSignal))
-        var flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
-        switch grouping {
-        case .inherit:
-            break
-        case .newProcessGroup:
-            try succeeded(posix_spawnattr_setpgroup(&attributes, 0))
-            flags |= POSIX_SPAWN_SETPGROUP
-        case .newSession:
-            flags |= CFORKSERVER_POSIX_SPAWN_SETSID
-        }
-        try succeeded(posix_spawnattr_setflags(&attributes, Int16(flags)))
-
-        return ChildProcess(pid: try Syscall.spawn(
-            path, arguments: arguments, searchingPath: searchingPath, environment: environment,
-            actions: &actions, attributes: &attributes
-        ))
-    }
-
-    /// The posix_spawn family reports an error as its return value, not in errno.
-    private static func succeeded(_ result: CInt) throws(Errno) {
-        guard result == 0 else {
-            throw Errno(rawValue: result)
-        }
+        return ChildProcess(pid: pid)
     }
 
     /// Sends `signal` to every process in the group the child leads (kill(2) with -pid).

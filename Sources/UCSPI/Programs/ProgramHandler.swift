@@ -78,15 +78,15 @@ public struct ProgramHandler: ConnectionSpawner {
         } catch {
             drop(remote, error.reason)
         }
-        let failure = Syscall.execConnection(
+        let failure = Syscall.exec(.connection(
             arguments, environment: launch.environment.entries, connection: connection.descriptor.rawValue,
             logLines: decisionLine(launch, remote: remote), exitStatus: launch.exitStatus
-        )
+        ))
         drop(remote, reason(failure))
     }
 
     /// Starts the program on `connection` from the server itself, without copying the server
-    /// (`Syscall.spawnConnection`: clone(2) with CLONE_VM | CLONE_VFORK), which is cheaper than a
+    /// (`Syscall.spawn`: clone(2) with CLONE_VM | CLONE_VFORK), which is cheaper than a
     /// fork of the server followed by exec (BENCHMARKS.md). The rules, a local file, are read
     /// here; the child writes the `pid` and `ok` or `deny` lines before the program runs, as
     /// tcpserver's child does, and a denied client's child exits 100 without running it. The
@@ -111,10 +111,11 @@ public struct ProgramHandler: ConnectionSpawner {
         if let launch {
             lines += decisionLine(launch, remote: remote)
         }
-        let (child, execFailure) = try Syscall.spawnConnection(
+        // The server spawns from its one thread, one child at a time: its children share a stack.
+        let (child, execFailure) = try Syscall.spawn(.connection(
             arguments, environment: launch?.environment.entries ?? [], connection: connection.descriptor.rawValue,
             logLines: lines, exitStatus: launch?.exitStatus ?? 111
-        )
+        ), reusingStack: true)
         if let failure {
             log.droppedConnection(from: remote, failure)
         } else if let execFailure {
@@ -186,8 +187,8 @@ public struct ProgramHandler: ConnectionSpawner {
         return launch
     }
 
-    /// In the log lines a program's process writes, its pid (`CForkServer_exec_connection`).
-    private static let pidMark = String(UnicodeScalar(UInt8(CFORKSERVER_EXEC_PID_MARK)))
+    /// In the log lines a program's process writes, its pid (`CForkServer_exec`).
+    private static let pidMark = String(UnicodeScalar(UInt8(CFORKSERVER_SPAWN_PID_MARK)))
 
     /// tcpserver's `ok PID LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT`
     /// line, or `deny ...`, if the log writes it, for the program's process to write with its pid.

@@ -1,0 +1,103 @@
+import CForkServer
+
+/// A program to start and what its process does before it runs: the Swift side of
+/// `CForkServer_spawn_request`, which `Syscall.spawn` and `Syscall.exec` lay out for the shim.
+package struct SpawnRequest {
+    /// The program (the first, which is also its argv[0]) and its arguments, byte for byte.
+    var arguments: [[UInt8]]
+    /// `NAME=value` entries; nil passes this process's own.
+    var environment: [[UInt8]]?
+    /// Whether the program is looked for in $PATH unless it has a slash (execvpe(3)).
+    var searchingPath: Bool
+    var standardInput: ChildProcess.StandardStream
+    var standardOutput: ChildProcess.StandardStream
+    var standardError: ChildProcess.StandardStream
+    var grouping: ChildProcess.Grouping
+    /// Whether only the signals the server catches or ignores go back to their defaults (a
+    /// connection's program: a few calls rather than one for every signal), or every signal.
+    var onlyServerSignals: Bool
+    /// Lines for descriptor 2, written before the program runs, each CFORKSERVER_SPAWN_PID_MARK
+    /// the pid of the process that writes them.
+    var logLines: String
+    /// 0 to run the program; else the status the process exits with instead.
+    var exitStatus: CInt
+    /// The status a spawned process exits with when its program cannot be started.
+    var failureStatus: CInt
+
+    /// A connection's program the way tcpserver runs it: `arguments[0]` looked for in $PATH, the
+    /// connection on descriptors 0 and 1 and the server's standard error on 2, a process group
+    /// of its own, the server's signals back to their defaults, after `logLines`; with
+    /// `exitStatus` not 0, an exit with it instead (a denial's 100). A process that cannot run
+    /// the program exits 111, tcpserver's status.
+    package static func connection(
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
+    ) -> SpawnRequest {
+        let connection = ChildProcess.StandardStream.descriptor(FileDescriptor(rawValue: connection))
+        return SpawnRequest(
+            arguments: arguments, environment: environment, searchingPath: true,
+            standardInput: connection, standardOutput: connection, standardError: .inherit,
+            grouping: .newProcessGroup, onlyServerSignals: true,
+            logLines: logLines, exitStatus: exitStatus, failureStatus: 111
+        )
+    }
+
+    /// Calls `body` with the request laid out for C, with room for `logLines` once each
+    /// CFORKSERVER_SPAWN_PID_MARK is a pid: everything the process reads is allocated here,
+    /// before it starts (a spawned child shares this memory and must not allocate).
+    func withCRequest<Result>(_ body: (UnsafePointer<CForkServer_spawn_request>) -> Result) -> Result {
+        let argv = CStringArray(arguments)
+        let envp = environment.map(CStringArray.init)
+        let streams = [standardInput, standardOutput, standardError]
+        // The file each stream opens, "" for one that opens none.
+        let paths = CStringArray(streams.map { stream in
+            switch stream {
+            case .null: "/dev/null"
+            case .open(let path): path
+            case .inherit, .descriptor: ""
+            }
+        })
+        let log = Array(logLines.utf8)
+        let capacity = log.count + 16 * log.lazy.filter { $0 == UInt8(CFORKSERVER_SPAWN_PID_MARK) }.count + 16
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        let placed = streams.indices.map { Self.layout(streams[$0], as: CInt($0), path: paths.pointers[$0]) }
+        // The arrays free their strings when they go: not before `body` is done with them.
+        return withExtendedLifetime((argv, envp, paths)) {
+            log.withUnsafeBufferPointer { log in
+                var request = CForkServer_spawn_request(
+                    file: argv.pointers[0], argv: argv.pointers, envp: envp?.pointers ?? Syscall.environment,
+                    search_path: searchingPath, streams: (placed[0], placed[1], placed[2]),
+                    grouping: Self.layout(grouping), server_signals: onlyServerSignals,
+                    log: log.isEmpty ? nil : UnsafeRawPointer(log.baseAddress!).assumingMemoryBound(to: CChar.self),
+                    log_length: log.count, log_buffer: buffer, log_capacity: capacity,
+                    exit_status: exitStatus, failure_status: failureStatus
+                )
+                return body(&request)
+            }
+        }
+    }
+
+    /// `stream` as descriptor `target` gets it; `path` is the file it opens, if it opens one:
+    /// /dev/null read-only for standard input and write-only for the others, as a shell opens
+    /// it, and any other file read-write.
+    private static func layout(_ stream: ChildProcess.StandardStream, as target: CInt, path: UnsafePointer<CChar>?) -> CForkServer_spawn_stream {
+        switch stream {
+        case .inherit:
+            CForkServer_spawn_stream(kind: CFORKSERVER_SPAWN_INHERIT, fd: -1, path: nil, flags: 0)
+        case .null:
+            CForkServer_spawn_stream(kind: CFORKSERVER_SPAWN_OPEN, fd: -1, path: path, flags: target == STDIN_FILENO ? O_RDONLY : O_WRONLY)
+        case .descriptor(let source):
+            CForkServer_spawn_stream(kind: CFORKSERVER_SPAWN_DUPLICATE, fd: source.rawValue, path: nil, flags: 0)
+        case .open:
+            CForkServer_spawn_stream(kind: CFORKSERVER_SPAWN_OPEN, fd: -1, path: path, flags: O_RDWR)
+        }
+    }
+
+    private static func layout(_ grouping: ChildProcess.Grouping) -> CInt {
+        switch grouping {
+        case .inherit: CFORKSERVER_SPAWN_SAME_GROUP
+        case .newProcessGroup: CFORKSERVER_SPAWN_NEW_GROUP
+        case .newSession: CFORKSERVER_SPAWN_NEW_SESSION
+        }
+    }
+}

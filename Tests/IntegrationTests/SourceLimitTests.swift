@@ -55,7 +55,9 @@ import Testing
             let client = try TestClient(port: server.port, source: source)
             #expect(try client.isServed("served beside the idle ones"))
         }
-        #expect(ProcessTable.children(of: server.pid).count <= 9)
+        // The served clients have closed; their children end and are reaped in their own time,
+        // and then the idle source's 8 are all that is left.
+        #expect(eventually(within: 10) { ProcessTable.children(of: server.pid).count == 8 })
         #expect(idle.count == 40)
     }
 

@@ -91,7 +91,7 @@ void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spaw
     // a group's id is the caller's pid, and a new child's pid names no group or session (the
     // kernel does not hand out a pid still in use as one). Were they to fail all the same, the
     // program would run in the caller's group, as every program tcpserver and s6-tcpserverd start
-    // does, and the drain would signal it by its pid alone (ForkingServer's send).
+    // does, and the drain would signal it by its pid alone (Supervisor's send).
     if (request->grouping == CFORKSERVER_SPAWN_NEW_GROUP) {
         setpgid(0, 0);
     } else if (request->grouping == CFORKSERVER_SPAWN_NEW_SESSION) {

@@ -6,9 +6,9 @@ import CForkServer
 /// instead of waiting when no client is queued; `ForkingServer` makes it wait
 /// (`makeAcceptWait()`), for a pool's workers, which wait in accept(2) itself.
 ///
-/// Unlike `Connection`, it stays copyable: `ForkingServer` stores it and closes it from its
-/// mutating methods (in each forked child, and in the drain), where a noncopyable property could
-/// only be consumed by taking it out of the server, behind an Optional at every use.
+/// Unlike `Connection`, it stays copyable: the server's `Supervisor` stores it, and it is closed
+/// in each forked child and in the drain, where a noncopyable property could only be consumed by
+/// taking it out of the supervisor, behind an Optional at every use.
 public struct ListeningSocket: Sendable {
     /// The listening descriptor.
     public let descriptor: FileDescriptor

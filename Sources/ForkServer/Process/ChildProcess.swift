@@ -21,14 +21,13 @@ public struct ChildProcess: Hashable, Sendable {
     }
 
     /// Sends `signal` to the child (kill(2)). Until `wait()` has reaped it, the child's
-    /// pid cannot pass to another process, even once the child has ended — unless a
-    /// `ForkingServer` runs in this process: its SIGCHLD handler reaps every child.
+    /// pid cannot pass to another process, even once the child has ended: a `ForkingServer` in
+    /// this process reaps only children of its own.
     public func send(_ signal: CInt) throws(Errno) {
         try Syscall.kill(pid, signal: signal)
     }
 
-    /// Waits until the child ends and reaps it (waitpid(2), retried after EINTR); ECHILD in a
-    /// process whose `ForkingServer` reaped it first.
+    /// Waits until the child ends and reaps it (waitpid(2), retried after EINTR).
     public func wait() throws(Errno) -> TerminationStatus {
         TerminationStatus(waitStatus: try Syscall.waitpid(pid))
     }

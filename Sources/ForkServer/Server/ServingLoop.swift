@@ -20,8 +20,9 @@ protocol ServingLoop {
     /// them when it stops listening.
     static var childrenAccept: Bool { get }
 
-    /// Once the queue is sealed, before the grace period is announced: serves what is queued as
-    /// far as the limit allows, without waiting.
+    /// At SIGTERM or SIGINT, before the grace period is announced: serves what is queued as far
+    /// as the limit allows, without waiting; on a service manager's socket, which is not sealed,
+    /// too, and the rest stays queued there for the next start.
     mutating func serveQueuedAtOnce(unlessRequestsExceed requests: Int)
 
     /// During the grace period, with the queue sealed: lets the queued clients be served,

@@ -13,6 +13,8 @@ struct ForkPerConnectionLoop: ServingLoop {
     /// The bytes each child moves, when the log reports them; nil otherwise.
     let accounting: ConnectionAccounting?
     var accept: AcceptState
+    /// A connection's longest life, when there is one.
+    var maxDuration: MaxDuration?
 
     var tablesSummary: String? {
         gate?.summary
@@ -109,6 +111,7 @@ struct ForkPerConnectionLoop: ServingLoop {
         let peer = connection.peerAddress
         try? connection.close()
         supervisor.children.insert(RunningChild(started: started, source: source, counters: counters), pid: pid)
+        maxDuration?.childStarted(at: started)
         // Behind a proxy only the child learns the client, from the header: it says whom it serves.
         if supervisor.configuration.proxyProtocol == nil {
             supervisor.log.childStarted(pid, serving: peer, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
@@ -126,12 +129,35 @@ struct ForkPerConnectionLoop: ServingLoop {
                 gate?.childEnded(from: source)
             }
             let bytes = child.counters >= 0 ? accounting?.release(child.counters) : nil
-            supervisor.log.childEnded(pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
+            supervisor.log.childEnded(
+                pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, overMaxDuration: child.overdueSince != 0,
+                children: supervisor.children.count, limit: supervisor.configuration.maxChildren
+            )
         }
         if childEnded {
             // Whatever accept(2) ran out of, a child has just given some back.
             supervisor.pause = nil
         }
+    }
+
+    mutating func endOverdueChildren() -> Deadline? {
+        guard var maxDuration else {
+            return nil
+        }
+        maxDuration.endOverdue(supervisor.children, at: Syscall.monotonicNanoseconds()) { pid, step in
+            let log = supervisor.log
+            switch step {
+            case .terminate:
+                log.error("pid \(pid) is over --max-duration of \(ServerLog.seconds(supervisor.configuration.maxDuration ?? .zero)) s: sending SIGTERM")
+                supervisor.send(SIGTERM, to: pid)
+                supervisor.send(SIGCONT, to: pid)
+            case .kill:
+                log.error("pid \(pid) did not end within \(ServerLog.seconds(supervisor.configuration.gracePeriod)) s of SIGTERM: sending SIGKILL")
+                supervisor.send(SIGKILL, to: pid)
+            }
+        }
+        self.maxDuration = maxDuration
+        return maxDuration.deadline
     }
 
     mutating func serveQueuedAtOnce(unlessRequestsExceed requests: Int) {
@@ -170,7 +196,8 @@ struct ForkPerConnectionLoop: ServingLoop {
             }
             // A child's end, a client, or (after a failed accept(2), out of descriptors) 100 ms.
             let failed = room && queued
-            _ = supervisor.wait(for: room && !failed ? listener : nil, until: failed ? .soonest(deadline, .after(milliseconds: 100)) : deadline, unlessWokenSince: seen)
+            let wake = Deadline.soonest(failed ? .soonest(deadline, .after(milliseconds: 100)) : deadline, endOverdueChildren())
+            _ = supervisor.wait(for: room && !failed ? listener : nil, until: wake, unlessWokenSince: seen)
         }
     }
 }

@@ -43,6 +43,7 @@ public struct ForkingServer {
         switch configuration.model {
         case .prefork(_, let maxRequests):
             precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
+            precondition(configuration.maxDuration == nil, "a connection's longest life needs a child per connection: a worker serves many")
             // The pool's drain shuts the listener down to wake its workers, which would end a
             // service manager's listening too.
             precondition(!listener.isInherited, "a prefork pool needs a listener of its own, not a service manager's")
@@ -52,7 +53,8 @@ public struct ForkingServer {
             let accounting = log.writesByteCounts ? try ConnectionAccounting(pairs: configuration.maxChildren) : nil
             loop = .forkPerConnection(ForkPerConnectionLoop(
                 supervisor: supervisor, session: session, spawner: handler as? any ConnectionSpawner,
-                gate: gate, accounting: accounting, accept: AcceptState(waitsInAccept: !listener.isInherited)
+                gate: gate, accounting: accounting, accept: AcceptState(waitsInAccept: !listener.isInherited),
+                maxDuration: configuration.maxDuration.map { MaxDuration($0, gracePeriod: configuration.gracePeriod) }
             ))
         }
         creator = Syscall.processID

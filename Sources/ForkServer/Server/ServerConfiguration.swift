@@ -48,4 +48,14 @@ public struct ServerConfiguration: Sendable {
 
     /// Where readiness and status go (systemd's `NOTIFY_SOCKET`); nil: nowhere.
     public var notifier: ServiceNotifier? = nil
+
+    /// The longest a connection may last (`--max-duration`): that long after it was accepted,
+    /// its processes are sent SIGTERM, and `gracePeriod` later SIGKILL. With
+    /// `.forkPerConnection` only: a prefork worker serves one connection after another. Nil:
+    /// no limit.
+    public var maxDuration: Duration? = nil {
+        willSet {
+            precondition((newValue ?? .seconds(1)) > .zero, "a connection needs time")
+        }
+    }
 }

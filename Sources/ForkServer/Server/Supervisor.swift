@@ -169,7 +169,7 @@ struct Supervisor {
 
     /// Signals the process group `pid` leads (a program forkserver started, with whatever it
     /// started), or `pid` alone when it leads none, or not yet.
-    private func send(_ signal: CInt, to pid: pid_t) {
+    func send(_ signal: CInt, to pid: pid_t) {
         do {
             try Syscall.kill(-pid, signal: signal)
         } catch {

@@ -58,8 +58,9 @@ package struct TCPServerLogStyle: ServerLogStyle {
         "pid \(pid) from \(peer.tcpserverIPAddress)"
     }
 
-    /// `end C status S`, with ` after T s` under `logsDurations`; then `status: n/N`.
-    package func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, children: Int, limit: Int, log: ServerLog) {
+    /// `end C status S`, with ` after T s` under `logsDurations` and `, over --max-duration`
+    /// when that ended it (neither is tcpserver's); then `status: n/N`.
+    package func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, overMaxDuration: Bool, children: Int, limit: Int, log: ServerLog) {
         log.write(.connections) { line in
             line.append("end ")
             line.append(pid)
@@ -69,6 +70,9 @@ package struct TCPServerLogStyle: ServerLogStyle {
                 line.append(" after ")
                 line.appendSeconds(nanoseconds: nanoseconds)
                 line.append(" s")
+            }
+            if overMaxDuration {
+                line.append(", over --max-duration")
             }
         }
         status(children: children, limit: limit, log: log)

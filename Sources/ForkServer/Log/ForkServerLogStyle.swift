@@ -50,7 +50,7 @@ package struct ForkServerLogStyle: ServerLogStyle {
         inWorker ? "pid \(pid) from \(peer)" : nil
     }
 
-    package func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, overMaxDuration: Bool, children: Int, limit: Int, log: ServerLog) {
+    package func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, end: ChildEnd, children: Int, limit: Int, log: ServerLog) {
         log.write(.connections) { line in
             let status = TerminationStatus(waitStatus: waitStatus).words
             line.append("end ")
@@ -62,9 +62,7 @@ package struct ForkServerLogStyle: ServerLogStyle {
             line.append(" after ")
             line.appendSeconds(nanoseconds: nanoseconds)
             line.append(" s")
-            if overMaxDuration {
-                line.append(", over --max-duration")
-            }
+            end.append(to: &line)
             if let bytes {
                 line.append(", ")
                 line.append(bytes.received)

@@ -81,8 +81,10 @@ struct ForkPerConnectionLoop: ServingLoop {
         let pid: pid_t
         do {
             // A banner may wait on the client, and so does a PROXY header, which only a child
-            // may read: a connection with either is served by a fork.
-            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, let spawner, let spawned = try spawner.spawn(for: connection) {
+            // may read: a connection with either is served by a fork. So is one to contain,
+            // whose process makes itself a subreaper first (the session's phase).
+            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, !supervisor.configuration.contain,
+               let spawner, let spawned = try spawner.spawn(for: connection) {
                 pid = spawned
             } else {
                 if let accounting, let pair = accounting.take() {
@@ -123,17 +125,28 @@ struct ForkPerConnectionLoop: ServingLoop {
             return
         }
         var childEnded = false
-        supervisor.reapEndedChildren { pid, child, waitStatus, lasted in
-            childEnded = true
-            if let source = child.source {
-                gate?.childEnded(from: source)
+        // With `contain`, what a pass finds left behind may have ended already (a zombie whose
+        // end was signalled before it was the server's to reap): another pass reaps it.
+        var adopted = 0
+        repeat {
+            adopted = 0
+            supervisor.reapEndedChildren { pid, child, waitStatus, lasted in
+                childEnded = true
+                if let source = child.source {
+                    gate?.childEnded(from: source)
+                }
+                let bytes = child.counters >= 0 ? accounting?.release(child.counters) : nil
+                // What the child's connection left behind came back to the server as it ended.
+                let end = ChildEnd(overMaxDuration: child.overdueSince != 0, leftovers: supervisor.endLeftovers())
+                adopted += end.leftovers
+                supervisor.log.childEnded(
+                    pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, end: end,
+                    children: supervisor.children.count, limit: supervisor.configuration.maxChildren
+                )
             }
-            let bytes = child.counters >= 0 ? accounting?.release(child.counters) : nil
-            supervisor.log.childEnded(
-                pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, overMaxDuration: child.overdueSince != 0,
-                children: supervisor.children.count, limit: supervisor.configuration.maxChildren
-            )
-        }
+            // A leftover that ended may have left processes of its own: they came back too.
+            adopted += supervisor.endLeftovers()
+        } while adopted > 0
         if childEnded {
             // Whatever accept(2) ran out of, a child has just given some back.
             supervisor.pause = nil
@@ -141,8 +154,9 @@ struct ForkPerConnectionLoop: ServingLoop {
     }
 
     mutating func endOverdueChildren() -> Deadline? {
+        let leftovers = supervisor.killOverdueLeftovers()
         guard var maxDuration else {
-            return nil
+            return leftovers
         }
         maxDuration.endOverdue(supervisor.children, at: Syscall.monotonicNanoseconds()) { pid, step in
             let log = supervisor.log
@@ -157,7 +171,7 @@ struct ForkPerConnectionLoop: ServingLoop {
             }
         }
         self.maxDuration = maxDuration
-        return maxDuration.deadline
+        return .soonest(maxDuration.deadline, leftovers)
     }
 
     mutating func serveQueuedAtOnce(unlessRequestsExceed requests: Int) {

@@ -21,6 +21,7 @@ public struct ForkingServer {
     private let log: ServerLog
     private let listener: ListeningSocket
     private let model: ProcessModel
+    private let contain: Bool
     /// The process that made the server, the only one that may run it: its table of children,
     /// and the counters' free list, are not mapped in a child, and its signal handling belongs
     /// to that process.
@@ -38,12 +39,17 @@ public struct ForkingServer {
         precondition(configuration.proxyProtocol == nil || !configuration.sourceLimits.isActive, "per-source limits count the proxy, not its clients")
         try ServerSignals.install()
         log.neverBlock()
+        if configuration.contain {
+            // The orphans a connection's process leaves come back to the server when it ends.
+            try Syscall.becomeChildSubreaper()
+        }
         let session = Session(configuration: configuration, handler: handler, log: log)
         let supervisor = try Supervisor(listener: listener, configuration: configuration, log: log)
         switch configuration.model {
         case .prefork(_, let maxRequests):
             precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
             precondition(configuration.maxDuration == nil, "a connection's longest life needs a child per connection: a worker serves many")
+            precondition(!configuration.contain, "containing a connection's processes needs a child per connection: a worker serves many")
             // The pool's drain shuts the listener down to wake its workers, which would end a
             // service manager's listening too.
             precondition(!listener.isInherited, "a prefork pool needs a listener of its own, not a service manager's")
@@ -61,6 +67,7 @@ public struct ForkingServer {
         self.log = log
         self.listener = listener
         model = configuration.model
+        contain = configuration.contain
         // Last, when nothing else can fail: pool workers wait in accept(2) on a socket of the
         // server's own, where the kernel wakes one of them per connection, and the loop accepts
         // there with no other wait first.
@@ -77,6 +84,9 @@ public struct ForkingServer {
     public mutating func run() {
         precondition(Syscall.processID == creator, "a ForkingServer runs in the process that made it: make it after forking, not before")
         log.listening(on: listener.localAddress, model: model, limit: model.maxChildren)
+        if contain {
+            log.server("containing each connection's processes as child subreapers (no cgroup): what a connection leaves behind is ended when it ends")
+        }
         switch loop {
         case .forkPerConnection(var forks):
             forks.run()

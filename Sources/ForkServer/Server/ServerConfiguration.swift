@@ -49,6 +49,15 @@ public struct ServerConfiguration: Sendable {
     /// Where readiness and status go (systemd's `NOTIFY_SOCKET`); nil: nowhere.
     public var notifier: ServiceNotifier? = nil
 
+    /// Whether nothing a connection's processes start may outlive the connection (`--contain`):
+    /// the server and each connection's process become child subreapers, so that what a
+    /// connection's process leaves behind (a daemon that double-forked, or called setsid(2))
+    /// comes back to the server when that process ends, and is sent SIGTERM and SIGCONT, then
+    /// SIGKILL `gracePeriod` later. With `.forkPerConnection` only. Every child of the server's
+    /// process that it did not start itself is taken for such a leftover: a program that uses
+    /// the library with `contain` must run no children of its own beside the server.
+    public var contain = false
+
     /// The longest a connection may last (`--max-duration`): that long after it was accepted,
     /// its processes are sent SIGTERM, and `gracePeriod` later SIGKILL. With
     /// `.forkPerConnection` only: a prefork worker serves one connection after another. Nil:

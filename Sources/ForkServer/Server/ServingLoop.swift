@@ -62,7 +62,7 @@ extension ServingLoop {
         while true {
             let seen = ServerSignals.wakeups
             reapFinishedChildren()
-            if supervisor.children.isEmpty {
+            if supervisor.hasNoChildren {
                 return true
             }
             if deadline?.hasPassed == true || Supervisor.stopRequests > requests {

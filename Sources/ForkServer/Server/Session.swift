@@ -4,7 +4,7 @@ import CForkServer
 /// the configuration it reads, the handler and the log; nothing of the parent's table, limits
 /// or listener. The phases run in order, each of which may end the connection with the status
 /// the child exits with: admission (the PROXY header, when the server expects one; the parent
-/// has already applied its limits), the idle timeout, the banner, the handler.
+/// has already applied its limits), containment, the idle timeout, the banner, the handler.
 struct Session {
     let configuration: ServerConfiguration
     /// Held as an existential, not a generic parameter: the loop is then compiled once, for
@@ -38,6 +38,11 @@ struct Session {
     private func serve(admitted connection: borrowing Connection, inWorker: Bool) -> CInt {
         log.serving(connection.peerAddress, inWorker: inWorker)
         do {
+            if configuration.contain {
+                // What this process leaves behind comes back to it while it runs, and with it to
+                // the server when it ends: no other connection's process is taken for it.
+                try Syscall.becomeChildSubreaper()
+            }
             if let idleTimeout = configuration.idleTimeout {
                 try connection.setIdleTimeout(idleTimeout)
             }

@@ -10,6 +10,8 @@ struct Supervisor {
     let log: ServerLog
     /// Each running child, in memory no child has.
     let children: ChildTable
+    /// What connections left behind, with `ServerConfiguration.contain`; nil without it.
+    let leftovers: Leftovers?
     /// Readiness and the number of children, for a service manager.
     var serviceStatus: ServiceStatus
     /// No new child until this deadline: set when accept(2) ran out of descriptors or memory
@@ -28,12 +30,51 @@ struct Supervisor {
         self.configuration = configuration
         self.log = log
         children = try ChildTable(maxChildren: configuration.maxChildren)
+        leftovers = configuration.contain ? Leftovers(gracePeriod: configuration.gracePeriod) : nil
         serviceStatus = ServiceStatus(notifier: configuration.notifier, address: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
     }
 
     /// Every signal that asks the server to stop: SIGTERM, SIGINT and SIGQUIT.
     static var stopRequests: Int {
         ServerSignals.shutdownRequests + ServerSignals.quitRequests
+    }
+
+    /// Whether every child has been reaped, and whatever connections left behind.
+    var hasNoChildren: Bool {
+        children.isEmpty && leftovers?.isEmpty != false
+    }
+
+    /// Takes in what the connections that just ended left behind (`Leftovers`) and sends it
+    /// SIGTERM and SIGCONT; returns how many processes that was. Nothing without `contain`.
+    func endLeftovers() -> Int {
+        guard let leftovers else {
+            return 0
+        }
+        let processes: [pid_t]
+        do {
+            processes = try Syscall.childProcesses()
+        } catch {
+            log.error("cannot list the server's children to end what connections left: \(log.describe(error))")
+            return 0
+        }
+        let found = leftovers.adopt(processes, at: Syscall.monotonicNanoseconds(), isServerChild: children.contains)
+        for pid in found {
+            send(SIGTERM, to: pid)
+            send(SIGCONT, to: pid)
+        }
+        return found.count
+    }
+
+    /// Sends SIGKILL to what connections left behind and SIGTERM did not end within the grace
+    /// period; returns when the next is due, if any.
+    func killOverdueLeftovers() -> Deadline? {
+        guard let leftovers else {
+            return nil
+        }
+        for pid in leftovers.overdue(at: Syscall.monotonicNanoseconds()) {
+            send(SIGKILL, to: pid)
+        }
+        return leftovers.deadline
     }
 
     /// Whether there is room for another child now: under the limit, and no pause.
@@ -115,8 +156,12 @@ struct Supervisor {
     /// record, raw wait status and age in nanoseconds, once it has left the table.
     func reapEndedChildren(_ ended: (pid_t, RunningChild, CInt, UInt64) -> Void) {
         let children = self.children
-        ServerSignals.reapEndedChildren(own: { children.pids }, isOwn: children.contains) { pid, waitStatus in
+        let leftovers = self.leftovers
+        let own = { children.pids + (leftovers?.pids ?? []) }
+        let isOwn = { (pid: pid_t) in children.contains(pid) || leftovers?.contains(pid) == true }
+        ServerSignals.reapEndedChildren(own: own, isOwn: isOwn) { pid, waitStatus in
             guard let child = children.remove(pid) else {
+                _ = leftovers?.remove(pid)
                 return
             }
             let now = Syscall.monotonicNanoseconds()
@@ -159,7 +204,7 @@ struct Supervisor {
     /// have been given to another process.
     func signalChildren(_ signal: CInt, named name: String) {
         log.server("sending \(name) to \(children.count) children")
-        for pid in children.pids {
+        for pid in children.pids + (leftovers?.pids ?? []) {
             send(signal, to: pid)
             if signal == SIGTERM {
                 send(SIGCONT, to: pid)

@@ -12,6 +12,8 @@ package struct RunningChild {
     package var overdueSince: UInt64 = 0
     /// Whether `MaxDuration` sent it SIGKILL too.
     package var killed = false
+    /// Its connection's cgroup (`ConnectionCgroups`), or 0.
+    package var cgroup: UInt32 = 0
 
     package init(started: UInt64, source: SourceKey?, counters: Int32) {
         self.started = started

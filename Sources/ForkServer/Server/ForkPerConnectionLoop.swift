@@ -78,8 +78,18 @@ struct ForkPerConnectionLoop: ServingLoop {
         supervisor.log.accepted(children: childrenWithThisOne, limit: supervisor.configuration.maxChildren)
         var counters: Int32 = -1
         var byteCounter: ByteCounter?
+        // The connection's cgroup, made before the fork, which its process moves into first.
+        var cgroup: (id: UInt32, procs: CInt) = (0, -1)
+        defer {
+            if cgroup.procs >= 0 {
+                try? Syscall.close(cgroup.procs)
+            }
+        }
         let pid: pid_t
         do {
+            if let cgroups = supervisor.cgroups {
+                cgroup = try cgroups.prepare()
+            }
             // A banner may wait on the client, and so does a PROXY header, which only a child
             // may read: a connection with either is served by a fork. So is one to contain,
             // whose process makes itself a subreaper first (the session's phase).
@@ -108,11 +118,16 @@ struct ForkPerConnectionLoop: ServingLoop {
             // The counter joins the connection only here: had the parent assigned it,
             // `connection` would be mutated, and Swift 6.3 then copies the whole struct (three
             // socket addresses) to a temporary at every call that borrows it.
-            session.serveForked(connection.counting(in: byteCounter), children: childrenWithThisOne, parentListener: supervisor.listener, serviceStatus: supervisor.serviceStatus)
+            session.serveForked(
+                connection.counting(in: byteCounter), children: childrenWithThisOne, cgroupProcs: cgroup.procs,
+                parentListener: supervisor.listener, serviceStatus: supervisor.serviceStatus
+            )
         }
         let peer = connection.peerAddress
         try? connection.close()
-        supervisor.children.insert(RunningChild(started: started, source: source, counters: counters), pid: pid)
+        var child = RunningChild(started: started, source: source, counters: counters)
+        child.cgroup = cgroup.id
+        supervisor.children.insert(child, pid: pid)
         maxDuration?.childStarted(at: started)
         // Behind a proxy only the child learns the client, from the header: it says whom it serves.
         if supervisor.configuration.proxyProtocol == nil {
@@ -137,7 +152,7 @@ struct ForkPerConnectionLoop: ServingLoop {
                 }
                 let bytes = child.counters >= 0 ? accounting?.release(child.counters) : nil
                 // What the child's connection left behind came back to the server as it ended.
-                let end = ChildEnd(overMaxDuration: child.overdueSince != 0, leftovers: supervisor.endLeftovers())
+                let end = ChildEnd(overMaxDuration: child.overdueSince != 0, leftovers: supervisor.endLeftovers(of: child))
                 adopted += end.leftovers
                 supervisor.log.childEnded(
                     pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, end: end,

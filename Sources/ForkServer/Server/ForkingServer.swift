@@ -21,7 +21,6 @@ public struct ForkingServer {
     private let log: ServerLog
     private let listener: ListeningSocket
     private let model: ProcessModel
-    private let contain: Bool
     /// The process that made the server, the only one that may run it: its table of children,
     /// and the counters' free list, are not mapped in a child, and its signal handling belongs
     /// to that process.
@@ -39,10 +38,6 @@ public struct ForkingServer {
         precondition(configuration.proxyProtocol == nil || !configuration.sourceLimits.isActive, "per-source limits count the proxy, not its clients")
         try ServerSignals.install()
         log.neverBlock()
-        if configuration.contain {
-            // The orphans a connection's process leaves come back to the server when it ends.
-            try Syscall.becomeChildSubreaper()
-        }
         let session = Session(configuration: configuration, handler: handler, log: log)
         let supervisor = try Supervisor(listener: listener, configuration: configuration, log: log)
         switch configuration.model {
@@ -67,7 +62,6 @@ public struct ForkingServer {
         self.log = log
         self.listener = listener
         model = configuration.model
-        contain = configuration.contain
         // Last, when nothing else can fail: pool workers wait in accept(2) on a socket of the
         // server's own, where the kernel wakes one of them per connection, and the loop accepts
         // there with no other wait first.
@@ -84,12 +78,14 @@ public struct ForkingServer {
     public mutating func run() {
         precondition(Syscall.processID == creator, "a ForkingServer runs in the process that made it: make it after forking, not before")
         log.listening(on: listener.localAddress, model: model, limit: model.maxChildren)
-        if contain {
-            log.server("containing each connection's processes as child subreapers (no cgroup): what a connection leaves behind is ended when it ends")
-        }
         switch loop {
         case .forkPerConnection(var forks):
+            if let containment = forks.supervisor.containment {
+                log.server("containing each connection's processes \(containment): what a connection leaves behind is ended when it ends")
+            }
             forks.run()
+            // Nothing of the connections is left, and no cgroup of the server's.
+            forks.supervisor.cgroups?.removeAll()
             loop = .forkPerConnection(forks)
         case .prefork(var pool):
             pool.run()

@@ -10,8 +10,14 @@ struct Supervisor {
     let log: ServerLog
     /// Each running child, in memory no child has.
     let children: ChildTable
-    /// What connections left behind, with `ServerConfiguration.contain`; nil without it.
+    /// Each connection's cgroup, with `ServerConfiguration.contain` where cgroup v2 can be
+    /// written; nil otherwise.
+    let cgroups: ConnectionCgroups?
+    /// What connections left behind, with `ServerConfiguration.contain` where no cgroup can be
+    /// written, and the server is a child subreaper instead; nil otherwise.
     let leftovers: Leftovers?
+    /// How connections are contained, for the log's first lines; nil when they are not.
+    let containment: String?
     /// Readiness and the number of children, for a service manager.
     var serviceStatus: ServiceStatus
     /// No new child until this deadline: set when accept(2) ran out of descriptors or memory
@@ -30,7 +36,24 @@ struct Supervisor {
         self.configuration = configuration
         self.log = log
         children = try ChildTable(maxChildren: configuration.maxChildren)
-        leftovers = configuration.contain ? Leftovers(gracePeriod: configuration.gracePeriod) : nil
+        if configuration.contain {
+            do throws(Errno) {
+                let cgroups = try ConnectionCgroups(name: "\(log.name)@\(listener.localAddress)", gracePeriod: configuration.gracePeriod)
+                self.cgroups = cgroups
+                leftovers = nil
+                containment = "in a cgroup each, below \(cgroups.path)"
+            } catch {
+                // The orphans a connection's process leaves come back to the server when it ends.
+                try Syscall.becomeChildSubreaper()
+                cgroups = nil
+                leftovers = Leftovers(gracePeriod: configuration.gracePeriod)
+                containment = "as child subreapers (no cgroup: \(log.describe(error)))"
+            }
+        } else {
+            cgroups = nil
+            leftovers = nil
+            containment = nil
+        }
         serviceStatus = ServiceStatus(notifier: configuration.notifier, address: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
     }
 
@@ -44,8 +67,18 @@ struct Supervisor {
         children.isEmpty && leftovers?.isEmpty != false
     }
 
+    /// The connection of `child` ended its process: what it left behind is sent SIGTERM and
+    /// SIGCONT, in its cgroup, or as the server's children; returns how many processes that was.
+    func endLeftovers(of child: RunningChild) -> Int {
+        if let cgroups, child.cgroup != 0 {
+            return cgroups.connectionEnded(child.cgroup, at: Syscall.monotonicNanoseconds(), send: { signal, pid in try? Syscall.kill(pid, signal: signal) })
+        }
+        return endLeftovers()
+    }
+
     /// Takes in what the connections that just ended left behind (`Leftovers`) and sends it
-    /// SIGTERM and SIGCONT; returns how many processes that was. Nothing without `contain`.
+    /// SIGTERM and SIGCONT; returns how many processes that was. Nothing but with `contain` and
+    /// no cgroup.
     func endLeftovers() -> Int {
         guard let leftovers else {
             return 0
@@ -66,8 +99,12 @@ struct Supervisor {
     }
 
     /// Sends SIGKILL to what connections left behind and SIGTERM did not end within the grace
-    /// period; returns when the next is due, if any.
+    /// period (in their cgroups, or as the server's children), and removes the cgroups that have
+    /// emptied; returns when to look again, if ever.
     func killOverdueLeftovers() -> Deadline? {
+        if let cgroups {
+            return cgroups.tick(at: Syscall.monotonicNanoseconds())
+        }
         guard let leftovers else {
             return nil
         }
@@ -204,6 +241,9 @@ struct Supervisor {
     /// have been given to another process.
     func signalChildren(_ signal: CInt, named name: String) {
         log.server("sending \(name) to \(children.count) children")
+        if signal == SIGKILL {
+            cgroups?.killAll()
+        }
         for pid in children.pids + (leftovers?.pids ?? []) {
             send(signal, to: pid)
             if signal == SIGTERM {

@@ -49,6 +49,18 @@ int CForkServer_pipe2(int fds[2], int flags);
 /// F_SETPIPE_SZ (fcntl(2): the capacity of a pipe), which glibc defines only under _GNU_SOURCE.
 #define CFORKSERVER_F_SETPIPE_SZ 1031
 
+// MARK: - Niceness (CShim/limits.c)
+
+/// The calling thread's niceness (getpriority(2)) in `*niceness`; returns 0, or -1 with errno
+/// set. Unlike getpriority(2), whose -1 is also a niceness, the result says which it is.
+int CForkServer_niceness(int *niceness);
+
+/// Adds `increment` to the calling thread's niceness, as nice(2) does, the result clamped to
+/// -20..19 by setpriority(2); returns 0, or -1 with errno set (EACCES to lower it without
+/// CAP_SYS_NICE or an RLIMIT_NICE that allows it). Unlike nice(2), whose -1 is also a niceness,
+/// the result says which it is. Async-signal-safe: a spawned child calls it (CForkServer_exec).
+int CForkServer_nice(int increment);
+
 // MARK: - Listener (CShim/listener.c)
 
 /// Makes the listening TCP socket `fd` drop every segment that starts a handshake (a SYN

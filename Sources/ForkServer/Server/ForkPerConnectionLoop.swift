@@ -80,7 +80,7 @@ struct ForkPerConnectionLoop: ServingLoop {
         do {
             // A banner may wait on the client, and so does a PROXY header, which only a child
             // may read: a connection with either is served by a fork.
-            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, let spawner, let spawned = try spawner.spawn(for: connection) {
+            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, let spawner, let spawned = try spawner.spawn(for: connection, limits: supervisor.configuration.processLimits) {
                 pid = spawned
             } else {
                 if let accounting, let pair = accounting.take() {

@@ -64,7 +64,9 @@ struct Session {
     /// A child that cannot take them does not serve: it logs why and ends with 111, the status
     /// forkserver's spawned program exits with when it cannot (tcpserver's for a connection it
     /// could not start), since the failure is the server's set-up, not the handler's (1), and
-    /// may pass (a limit lowered from outside, fs.nr_open lowered below it).
+    /// may pass (a limit lowered from outside, fs.nr_open lowered below it). Never inlined: the
+    /// calls stay out of `serve(admitted:)`, whose code every child runs (Linker/child-path.order).
+    @inline(never)
     func takeLimits(serving peer: SocketAddress) -> CInt? {
         do {
             try configuration.processLimits.apply()

@@ -10,6 +10,7 @@
 #define CFORKSERVER_H
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -26,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -271,6 +273,13 @@ pid_t CForkServer_spawn(const CForkServer_spawn_request *request, bool reuse_sta
 /// and the program exec'd.
 /// Returns only when the program cannot be started, with `*failure` filled in.
 void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spawn_failure *failure);
+
+// MARK: - Containment (CShim/contain.c)
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1) (variadic, so not imported): the orphans among this
+/// process's descendants become its children, not init's. Kept across execve(2), not given to
+/// children. 0, or -1 with errno set.
+int CForkServer_become_child_subreaper(void);
 
 // MARK: - Wait status (CShim/status.c: the <sys/wait.h> macros, which do not import into Swift)
 

@@ -41,6 +41,12 @@ package struct ServerOptions {
           --idle-timeout SECS   close a connection idle this long, 0 = never (default 0)
           --grace SECS          on SIGTERM/SIGINT, time children get to finish before they
                                 are terminated (default 5)
+          --max-duration SECS   fork: a connection's child is sent SIGTERM this long after
+                                the connection was accepted, SIGKILL --grace later
+                                (default: no limit)
+          --contain             fork: whatever a connection's child starts ends with it
+                                (SIGTERM, then SIGKILL --grace later), daemons that
+                                double-fork or call setsid included
           --banner TEXT         send TEXT and a newline to each client first
           --quiet               log no per-connection lines
         \(ProxyProtocolOptions.usage(column: 24))
@@ -117,6 +123,10 @@ package struct ServerOptions {
                 configuration.idleTimeout = seconds == 0 ? nil : .seconds(seconds)
             case "--grace":
                 configuration.gracePeriod = .seconds(try parser.integer(of: option, in: 0...86_400))
+            case "--max-duration":
+                configuration.maxDuration = .seconds(try parser.integer(of: option, in: 1...31_536_000))
+            case "--contain":
+                configuration.contain = true
             case "--banner":
                 configuration.banner = try parser.bytes(of: option) + [UInt8(ascii: "\n")]
             case "--quiet":
@@ -136,6 +146,12 @@ package struct ServerOptions {
             }
             if configuration.sourceLimits.isActive {
                 throw UsageError("--max-per-source and --rate need --model fork: in a prefork pool the workers accept connections, and the server never sees them")
+            }
+            if configuration.maxDuration != nil {
+                throw UsageError("--max-duration needs --model fork: a prefork worker serves one connection after another")
+            }
+            if configuration.contain {
+                throw UsageError("--contain needs --model fork: a prefork worker serves one connection after another")
             }
             configuration.model = .prefork(workers: workers ?? 4, maxRequests: maxRequests)
         } else if workers != nil || maxRequests != nil {

@@ -26,6 +26,10 @@ package struct TCPServerOptions {
     package var noDelay = false
     package var keepsIPOptions = false
     package var gracePeriodSeconds = 5
+    /// `--max-duration`: seconds a connection's program may run; nil for no limit.
+    package var maxDurationSeconds: Int?
+    /// `--contain`: nothing a program starts outlives its connection.
+    package var contain = false
     /// `--proxy-protocol`: the policy, or nil.
     package var proxyProtocol: ProxyProtocolPolicy?
     /// `-C`, `--rate` and the other per-source limits; none by default.
@@ -78,6 +82,13 @@ package struct TCPServerOptions {
           --grace SECS            on SIGTERM or SIGINT, time programs get to finish before
                                   they are sent SIGTERM, then as long again before SIGKILL
                                   (default 5)
+          --max-duration SECS     a program (its process group) is sent SIGTERM this long
+                                  after its connection was accepted, SIGKILL --grace later
+                                  (default: no limit)
+          --contain               whatever a program starts ends with its connection
+                                  (SIGTERM, then SIGKILL --grace later), daemons that
+                                  double-fork or call setsid included; each connection is
+                                  then served by a fork that execs the program
         \(ProxyProtocolOptions.usage(column: 26))
           --log-duration          with -v: end lines say how long the connection lasted
                                   (`end PID status S after T s`); without it they are
@@ -140,6 +151,10 @@ package struct TCPServerOptions {
                     options.rulesPath = try parser.bytes(of: option)
                 case "--grace":
                     options.gracePeriodSeconds = try parser.integer(of: option, in: 0...86_400)
+                case "--max-duration":
+                    options.maxDurationSeconds = try parser.integer(of: option, in: 1...31_536_000)
+                case "--contain":
+                    options.contain = true
                 case "--log-duration":
                     options.logsDurations = true
                 default:

@@ -65,6 +65,8 @@ var configuration = ServerConfiguration(
 configuration.proxyProtocol = options.proxyProtocol
 configuration.processLimits = options.processLimits
 configuration.notifier = notifier
+configuration.maxDuration = options.maxDurationSeconds.map { .seconds($0) }
+configuration.contain = options.contain
 do {
     var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
     server.run()

@@ -21,6 +21,8 @@ import Testing
         (["--model", "prefork", "--workers", "-2"], "invalid --workers '-2'"),
         (["--workers", "3"], "--workers and --max-requests size a prefork pool: add --model prefork"),
         (["--model", "threads"], "invalid --model 'threads': expected fork or prefork"),
+        (["--model", "prefork", "--max-duration", "5"], "--max-duration needs --model fork: a prefork worker serves one connection after another"),
+        (["--max-duration", "0"], "invalid --max-duration '0'"),
     ]
 
     @Test(arguments: usageMistakes)

@@ -50,7 +50,7 @@ package struct ForkServerLogStyle: ServerLogStyle {
         inWorker ? "pid \(pid) from \(peer)" : nil
     }
 
-    package func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, children: Int, limit: Int, log: ServerLog) {
+    package func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, end: ChildEnd, children: Int, limit: Int, log: ServerLog) {
         log.write(.connections) { line in
             let status = TerminationStatus(waitStatus: waitStatus).words
             line.append("end ")
@@ -62,6 +62,7 @@ package struct ForkServerLogStyle: ServerLogStyle {
             line.append(" after ")
             line.appendSeconds(nanoseconds: nanoseconds)
             line.append(" s")
+            end.append(to: &line)
             if let bytes {
                 line.append(", ")
                 line.append(bytes.received)

@@ -112,9 +112,10 @@ public struct ServerLog: Sendable {
     }
 
     /// Child `pid` was reaped with `waitStatus` `nanoseconds` after its connection was accepted,
-    /// its connection having moved `bytes` (when they were counted), leaving `children`.
-    func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, children: Int, limit: Int) {
-        style.childEnded(pid, waitStatus: waitStatus, nanoseconds: nanoseconds, bytes: bytes, children: children, limit: limit, log: self)
+    /// its connection having moved `bytes` (when they were counted), with what else the server
+    /// did to it (`end`), leaving `children`.
+    func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, end: ChildEnd, children: Int, limit: Int) {
+        style.childEnded(pid, waitStatus: waitStatus, nanoseconds: nanoseconds, bytes: bytes, end: end, children: children, limit: limit, log: self)
     }
 
     /// fork(2) failed for the connection from `peer`, which is dropped; `children` remain.

@@ -40,8 +40,9 @@ package protocol ServerLogStyle: Sendable {
     func servingMessage(_ peer: SocketAddress, inWorker: Bool, pid: String) -> String?
 
     /// Child `pid` was reaped with `waitStatus` `nanoseconds` after its connection was accepted,
-    /// its connection having moved `bytes` (when they were counted), leaving `children`.
-    func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, children: Int, limit: Int, log: ServerLog)
+    /// its connection having moved `bytes` (when they were counted), leaving `children`; the
+    /// line also says what else the server did to it (`end`).
+    func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, end: ChildEnd, children: Int, limit: Int, log: ServerLog)
 
     /// In the child serving a connection a proxy relayed, once the header named the client.
     func relayedChildStarted(serving connection: borrowing Connection, children: Int, limit: Int, log: ServerLog)

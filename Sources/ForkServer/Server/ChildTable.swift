@@ -8,6 +8,12 @@ package struct RunningChild {
     package var source: SourceKey?
     /// Its pair of byte counters in `ConnectionAccounting`, or -1.
     package var counters: Int32
+    /// When `MaxDuration` sent it SIGTERM (CLOCK_MONOTONIC nanoseconds); 0 for never.
+    package var overdueSince: UInt64 = 0
+    /// Whether `MaxDuration` sent it SIGKILL too.
+    package var killed = false
+    /// Its connection's cgroup (`ConnectionCgroups`), or 0.
+    package var cgroup: UInt32 = 0
 
     package init(started: UInt64, source: SourceKey?, counters: Int32) {
         self.started = started
@@ -76,6 +82,13 @@ package final class ChildTable {
     /// The pids of every running child.
     package var pids: [pid_t] {
         (0..<capacity).compactMap { slots[$0].pid != 0 ? slots[$0].pid : nil }
+    }
+
+    /// Calls `body` with each child recorded here, which it may change.
+    package func updateEach(_ body: (pid_t, inout RunningChild) -> Void) {
+        for slot in 0..<capacity where slots[slot].pid != 0 {
+            body(slots[slot].pid, &slots[slot].child)
+        }
     }
 
     /// Whether `pid` is a child recorded here.

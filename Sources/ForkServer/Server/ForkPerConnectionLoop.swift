@@ -13,6 +13,8 @@ struct ForkPerConnectionLoop: ServingLoop {
     /// The bytes each child moves, when the log reports them; nil otherwise.
     let accounting: ConnectionAccounting?
     var accept: AcceptState
+    /// A connection's longest life, when there is one.
+    var maxDuration: MaxDuration?
 
     var tablesSummary: String? {
         gate?.summary
@@ -76,11 +78,23 @@ struct ForkPerConnectionLoop: ServingLoop {
         supervisor.log.accepted(children: childrenWithThisOne, limit: supervisor.configuration.maxChildren)
         var counters: Int32 = -1
         var byteCounter: ByteCounter?
+        // The connection's cgroup, made before the fork, which its process moves into first.
+        var cgroup: (id: UInt32, procs: CInt) = (0, -1)
+        defer {
+            if cgroup.procs >= 0 {
+                try? Syscall.close(cgroup.procs)
+            }
+        }
         let pid: pid_t
         do {
+            if let cgroups = supervisor.cgroups {
+                cgroup = try cgroups.prepare()
+            }
             // A banner may wait on the client, and so does a PROXY header, which only a child
-            // may read: a connection with either is served by a fork.
-            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, let spawner, let spawned = try spawner.spawn(for: connection, limits: supervisor.configuration.processLimits) {
+            // may read: a connection with either is served by a fork. So is one to contain,
+            // whose process makes itself a subreaper first (the session's phase).
+            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, !supervisor.configuration.contain,
+               let spawner, let spawned = try spawner.spawn(for: connection, limits: supervisor.configuration.processLimits) {
                 pid = spawned
             } else {
                 if let accounting, let pair = accounting.take() {
@@ -104,11 +118,17 @@ struct ForkPerConnectionLoop: ServingLoop {
             // The counter joins the connection only here: had the parent assigned it,
             // `connection` would be mutated, and Swift 6.3 then copies the whole struct (three
             // socket addresses) to a temporary at every call that borrows it.
-            session.serveForked(connection.counting(in: byteCounter), children: childrenWithThisOne, parentListener: supervisor.listener, serviceStatus: supervisor.serviceStatus)
+            session.serveForked(
+                connection.counting(in: byteCounter), children: childrenWithThisOne, cgroupProcs: cgroup.procs,
+                parentListener: supervisor.listener, serviceStatus: supervisor.serviceStatus
+            )
         }
         let peer = connection.peerAddress
         try? connection.close()
-        supervisor.children.insert(RunningChild(started: started, source: source, counters: counters), pid: pid)
+        var child = RunningChild(started: started, source: source, counters: counters)
+        child.cgroup = cgroup.id
+        supervisor.children.insert(child, pid: pid)
+        maxDuration?.childStarted(at: started)
         // Behind a proxy only the child learns the client, from the header: it says whom it serves.
         if supervisor.configuration.proxyProtocol == nil {
             supervisor.log.childStarted(pid, serving: peer, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
@@ -120,18 +140,53 @@ struct ForkPerConnectionLoop: ServingLoop {
             return
         }
         var childEnded = false
-        supervisor.reapEndedChildren { pid, child, waitStatus, lasted in
-            childEnded = true
-            if let source = child.source {
-                gate?.childEnded(from: source)
+        // With `contain`, what a pass finds left behind may have ended already (a zombie whose
+        // end was signalled before it was the server's to reap): another pass reaps it.
+        var adopted = 0
+        repeat {
+            adopted = 0
+            supervisor.reapEndedChildren { pid, child, waitStatus, lasted in
+                childEnded = true
+                if let source = child.source {
+                    gate?.childEnded(from: source)
+                }
+                let bytes = child.counters >= 0 ? accounting?.release(child.counters) : nil
+                // What the child's connection left behind came back to the server as it ended.
+                let end = ChildEnd(overMaxDuration: child.overdueSince != 0, leftovers: supervisor.endLeftovers(of: child))
+                adopted += end.leftovers
+                supervisor.log.childEnded(
+                    pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, end: end,
+                    children: supervisor.children.count, limit: supervisor.configuration.maxChildren
+                )
             }
-            let bytes = child.counters >= 0 ? accounting?.release(child.counters) : nil
-            supervisor.log.childEnded(pid, waitStatus: waitStatus, nanoseconds: lasted, bytes: bytes, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
-        }
+            // A leftover that ended may have left processes of its own: they came back too.
+            adopted += supervisor.endLeftovers()
+        } while adopted > 0
         if childEnded {
             // Whatever accept(2) ran out of, a child has just given some back.
             supervisor.pause = nil
         }
+    }
+
+    mutating func endOverdueChildren() -> Deadline? {
+        let leftovers = supervisor.killOverdueLeftovers()
+        guard var maxDuration else {
+            return leftovers
+        }
+        maxDuration.endOverdue(supervisor.children, at: Syscall.monotonicNanoseconds()) { pid, step in
+            let log = supervisor.log
+            switch step {
+            case .terminate:
+                log.error("pid \(pid) is over --max-duration of \(ServerLog.seconds(supervisor.configuration.maxDuration ?? .zero)) s: sending SIGTERM")
+                supervisor.send(SIGTERM, to: pid)
+                supervisor.send(SIGCONT, to: pid)
+            case .kill:
+                log.error("pid \(pid) did not end within \(ServerLog.seconds(supervisor.configuration.gracePeriod)) s of SIGTERM: sending SIGKILL")
+                supervisor.send(SIGKILL, to: pid)
+            }
+        }
+        self.maxDuration = maxDuration
+        return .soonest(maxDuration.deadline, leftovers)
     }
 
     mutating func serveQueuedAtOnce(unlessRequestsExceed requests: Int) {
@@ -170,7 +225,8 @@ struct ForkPerConnectionLoop: ServingLoop {
             }
             // A child's end, a client, or (after a failed accept(2), out of descriptors) 100 ms.
             let failed = room && queued
-            _ = supervisor.wait(for: room && !failed ? listener : nil, until: failed ? .soonest(deadline, .after(milliseconds: 100)) : deadline, unlessWokenSince: seen)
+            let wake = Deadline.soonest(failed ? .soonest(deadline, .after(milliseconds: 100)) : deadline, endOverdueChildren())
+            _ = supervisor.wait(for: room && !failed ? listener : nil, until: wake, unlessWokenSince: seen)
         }
     }
 }

@@ -43,6 +43,8 @@ public struct ForkingServer {
         switch configuration.model {
         case .prefork(_, let maxRequests):
             precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
+            precondition(configuration.maxDuration == nil, "a connection's longest life needs a child per connection: a worker serves many")
+            precondition(!configuration.contain, "containing a connection's processes needs a child per connection: a worker serves many")
             // The pool's drain shuts the listener down to wake its workers, which would end a
             // service manager's listening too.
             precondition(!listener.isInherited, "a prefork pool needs a listener of its own, not a service manager's")
@@ -52,7 +54,8 @@ public struct ForkingServer {
             let accounting = log.writesByteCounts ? try ConnectionAccounting(pairs: configuration.maxChildren) : nil
             loop = .forkPerConnection(ForkPerConnectionLoop(
                 supervisor: supervisor, session: session, spawner: handler as? any ConnectionSpawner,
-                gate: gate, accounting: accounting, accept: AcceptState(waitsInAccept: !listener.isInherited)
+                gate: gate, accounting: accounting, accept: AcceptState(waitsInAccept: !listener.isInherited),
+                maxDuration: configuration.maxDuration.map { MaxDuration($0, gracePeriod: configuration.gracePeriod) }
             ))
         }
         creator = Syscall.processID
@@ -77,7 +80,12 @@ public struct ForkingServer {
         log.listening(on: listener.localAddress, model: model, limit: model.maxChildren)
         switch loop {
         case .forkPerConnection(var forks):
+            if let containment = forks.supervisor.containment {
+                log.server("containing each connection's processes \(containment): what a connection leaves behind is ended when it ends")
+            }
             forks.run()
+            // Nothing of the connections is left, and no cgroup of the server's.
+            forks.supervisor.cgroups?.removeAll()
             loop = .forkPerConnection(forks)
         case .prefork(var pool):
             pool.run()

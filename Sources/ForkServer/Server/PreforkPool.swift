@@ -28,6 +28,11 @@ struct PreforkPool: ServingLoop {
 
     static var childrenAccept: Bool { true }
 
+    /// A worker serves one connection after another: no connection's time is its own.
+    mutating func endOverdueChildren() -> Deadline? {
+        nil
+    }
+
     mutating func serveOneTurn(until deadline: Deadline?, unlessWokenSince seen: CUnsignedInt) {
         if supervisor.hasRoom {
             startWorkers()

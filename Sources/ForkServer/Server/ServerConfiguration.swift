@@ -49,6 +49,26 @@ public struct ServerConfiguration: Sendable {
     /// Where readiness and status go (systemd's `NOTIFY_SOCKET`); nil: nowhere.
     public var notifier: ServiceNotifier? = nil
 
+    /// Whether nothing a connection's processes start may outlive the connection (`--contain`),
+    /// a daemon that double-forked or called setsid(2) included: each connection's processes
+    /// are kept in a cgroup of their own (cgroup v2, `ConnectionCgroups`), or where none can be
+    /// made, the server and each connection's process become child subreapers (`Leftovers`).
+    /// When the connection's process ends, what is left is sent SIGTERM and SIGCONT, then
+    /// SIGKILL `gracePeriod` later. With `.forkPerConnection` only. In the subreaper mode, every
+    /// child of the server's process that it did not start is taken for a leftover: a program
+    /// that uses the library with `contain` must run no children of its own beside the server.
+    public var contain = false
+
+    /// The longest a connection may last (`--max-duration`): that long after it was accepted,
+    /// its processes are sent SIGTERM, and `gracePeriod` later SIGKILL. With
+    /// `.forkPerConnection` only: a prefork worker serves one connection after another. Nil:
+    /// no limit.
+    public var maxDuration: Duration? = nil {
+        willSet {
+            precondition((newValue ?? .seconds(1)) > .zero, "a connection needs time")
+        }
+    }
+
     /// The resource limits and niceness of each process that serves a connection, set before
     /// its handler or program runs; none by default, and then no child makes a call for them.
     /// Check them with `ProcessLimits.check()` at the start: a limit the children cannot take

@@ -13,6 +13,10 @@ protocol ServingLoop {
     /// Reaps the children that have ended, with the model's bookkeeping of each.
     mutating func reapFinishedChildren()
 
+    /// Ends the children whose connection is over its time (`MaxDuration`); returns when the
+    /// loop must look again, if ever.
+    mutating func endOverdueChildren() -> Deadline?
+
     /// A line of what the per-source tables hold, for SIGHUP's answer; nil without them.
     var tablesSummary: String? { get }
 
@@ -46,7 +50,7 @@ extension ServingLoop {
             if supervisor.hangupPending {
                 supervisor.answerHangup(tables: tablesSummary)
             }
-            let deadline = supervisor.tick()
+            let deadline = Deadline.soonest(supervisor.tick(), endOverdueChildren())
             serveOneTurn(until: deadline, unlessWokenSince: seen)
         }
         drain()
@@ -58,13 +62,13 @@ extension ServingLoop {
         while true {
             let seen = ServerSignals.wakeups
             reapFinishedChildren()
-            if supervisor.children.isEmpty {
+            if supervisor.hasNoChildren {
                 return true
             }
             if deadline?.hasPassed == true || Supervisor.stopRequests > requests {
                 return false
             }
-            _ = supervisor.wait(for: nil, until: deadline, unlessWokenSince: seen)
+            _ = supervisor.wait(for: nil, until: .soonest(deadline, endOverdueChildren()), unlessWokenSince: seen)
         }
     }
 }

@@ -4,8 +4,9 @@ import CForkServer
 /// the configuration it reads, the handler and the log; nothing of the parent's table, limits
 /// or listener. The phases run in order, each of which may end the connection with the status
 /// the child exits with: admission (the PROXY header, when the server expects one; the parent
-/// has already applied its limits per source), the process's limits (`ProcessLimits`; a pool's
-/// worker took them once, when it started), the idle timeout, the banner, the handler.
+/// has already applied its limits per source), containment, the process's limits
+/// (`ProcessLimits`; a pool's worker took them once, when it started), the idle timeout, the
+/// banner, the handler.
 struct Session {
     let configuration: ServerConfiguration
     /// Held as an existential, not a generic parameter: the loop is then compiled once, for
@@ -20,30 +21,39 @@ struct Session {
     /// take its limits, or the log style's status when the banner could not be written
     /// (tcpserver's 111). A forked child is told how many `children` its parent has with it; a
     /// pool's worker is not (`inWorker`).
-    func serve(_ accepted: consuming Connection, inWorker: Bool, children: Int = 0) -> CInt {
+    func serve(_ accepted: consuming Connection, inWorker: Bool, children: Int = 0, cgroupProcs: CInt = -1) -> CInt {
         // Without a PROXY header to read, the connection is admitted as it is, and the child
         // neither runs admission's code nor copies the log into its call.
         guard let proxyProtocol = configuration.proxyProtocol else {
-            let status = serve(admitted: accepted, inWorker: inWorker)
+            let status = serve(admitted: accepted, inWorker: inWorker, cgroupProcs: cgroupProcs)
             try? accepted.close()
             return status
         }
         guard let connection = configuration.admit(accepted, by: proxyProtocol, log: log, forkedWith: inWorker ? nil : children) else {
             return 1
         }
-        let status = serve(admitted: connection, inWorker: inWorker)
+        let status = serve(admitted: connection, inWorker: inWorker, cgroupProcs: cgroupProcs)
         try? connection.close()
         return status
     }
 
     /// The phases after admission, with the connection lent to each.
-    private func serve(admitted connection: borrowing Connection, inWorker: Bool) -> CInt {
+    private func serve(admitted connection: borrowing Connection, inWorker: Bool, cgroupProcs: CInt) -> CInt {
         log.serving(connection.peerAddress, inWorker: inWorker)
-        // Without limits, one test and no call: the fork path stays as it was.
-        if !inWorker && !configuration.processLimits.isEmpty, let status = takeLimits(serving: connection.peerAddress) {
-            return status
-        }
         do {
+            if cgroupProcs >= 0 {
+                // Into the connection's cgroup before anything else runs: whatever starts from
+                // here on stays there, however it detaches.
+                try Syscall.moveIntoCgroup(procs: cgroupProcs)
+            } else if configuration.contain {
+                // What this process leaves behind comes back to it while it runs, and with it to
+                // the server when it ends: no other connection's process is taken for it.
+                try Syscall.becomeChildSubreaper()
+            }
+            // Without limits, one test and no call: the fork path stays as it was.
+            if !inWorker && !configuration.processLimits.isEmpty, let status = takeLimits(serving: connection.peerAddress) {
+                return status
+            }
             if let idleTimeout = configuration.idleTimeout {
                 try connection.setIdleTimeout(idleTimeout)
             }
@@ -95,10 +105,12 @@ struct Session {
     }
 
     /// A child forked for `connection`, one of `children`: drops what it holds of the parent's
-    /// (its listener and a service manager's socket), serves the connection and exits.
-    func serveForked(_ connection: consuming Connection, children: Int, parentListener: ListeningSocket, serviceStatus: ServiceStatus) -> Never {
+    /// (its listener and a service manager's socket), serves the connection and exits; with
+    /// `cgroupProcs` not -1, in the connection's cgroup (`ConnectionCgroups`), which it moves
+    /// into first.
+    func serveForked(_ connection: consuming Connection, children: Int, cgroupProcs: CInt, parentListener: ListeningSocket, serviceStatus: ServiceStatus) -> Never {
         try? parentListener.close()
         serviceStatus.closeInChild()
-        Syscall.exit(serve(connection, inWorker: false, children: children))
+        Syscall.exit(serve(connection, inWorker: false, children: children, cgroupProcs: cgroupProcs))
     }
 }

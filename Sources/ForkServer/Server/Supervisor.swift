@@ -10,6 +10,14 @@ struct Supervisor {
     let log: ServerLog
     /// Each running child, in memory no child has.
     let children: ChildTable
+    /// Each connection's cgroup, with `ServerConfiguration.contain` where cgroup v2 can be
+    /// written; nil otherwise.
+    let cgroups: ConnectionCgroups?
+    /// What connections left behind, with `ServerConfiguration.contain` where no cgroup can be
+    /// written, and the server is a child subreaper instead; nil otherwise.
+    let leftovers: Leftovers?
+    /// How connections are contained, for the log's first lines; nil when they are not.
+    let containment: String?
     /// Readiness and the number of children, for a service manager.
     var serviceStatus: ServiceStatus
     /// No new child until this deadline: set when accept(2) ran out of descriptors or memory
@@ -28,12 +36,82 @@ struct Supervisor {
         self.configuration = configuration
         self.log = log
         children = try ChildTable(maxChildren: configuration.maxChildren)
+        if configuration.contain {
+            do throws(Errno) {
+                let cgroups = try ConnectionCgroups(name: "\(log.name)@\(listener.localAddress)", gracePeriod: configuration.gracePeriod)
+                self.cgroups = cgroups
+                leftovers = nil
+                containment = "in a cgroup each, below \(cgroups.path)"
+            } catch {
+                // The orphans a connection's process leaves come back to the server when it ends.
+                try Syscall.becomeChildSubreaper()
+                cgroups = nil
+                leftovers = Leftovers(gracePeriod: configuration.gracePeriod)
+                containment = "as child subreapers (no cgroup: \(log.describe(error)))"
+            }
+        } else {
+            cgroups = nil
+            leftovers = nil
+            containment = nil
+        }
         serviceStatus = ServiceStatus(notifier: configuration.notifier, address: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
     }
 
     /// Every signal that asks the server to stop: SIGTERM, SIGINT and SIGQUIT.
     static var stopRequests: Int {
         ServerSignals.shutdownRequests + ServerSignals.quitRequests
+    }
+
+    /// Whether every child has been reaped, and whatever connections left behind.
+    var hasNoChildren: Bool {
+        children.isEmpty && leftovers?.isEmpty != false
+    }
+
+    /// The connection of `child` ended its process: what it left behind is sent SIGTERM and
+    /// SIGCONT, in its cgroup, or as the server's children; returns how many processes that was.
+    func endLeftovers(of child: RunningChild) -> Int {
+        if let cgroups, child.cgroup != 0 {
+            return cgroups.connectionEnded(child.cgroup, at: Syscall.monotonicNanoseconds(), send: { signal, pid in try? Syscall.kill(pid, signal: signal) })
+        }
+        return endLeftovers()
+    }
+
+    /// Takes in what the connections that just ended left behind (`Leftovers`) and sends it
+    /// SIGTERM and SIGCONT; returns how many processes that was. Nothing but with `contain` and
+    /// no cgroup.
+    func endLeftovers() -> Int {
+        guard let leftovers else {
+            return 0
+        }
+        let processes: [pid_t]
+        do {
+            processes = try Syscall.childProcesses()
+        } catch {
+            log.error("cannot list the server's children to end what connections left: \(log.describe(error))")
+            return 0
+        }
+        let found = leftovers.adopt(processes, at: Syscall.monotonicNanoseconds(), isServerChild: children.contains)
+        for pid in found {
+            send(SIGTERM, to: pid)
+            send(SIGCONT, to: pid)
+        }
+        return found.count
+    }
+
+    /// Sends SIGKILL to what connections left behind and SIGTERM did not end within the grace
+    /// period (in their cgroups, or as the server's children), and removes the cgroups that have
+    /// emptied; returns when to look again, if ever.
+    func killOverdueLeftovers() -> Deadline? {
+        if let cgroups {
+            return cgroups.tick(at: Syscall.monotonicNanoseconds())
+        }
+        guard let leftovers else {
+            return nil
+        }
+        for pid in leftovers.overdue(at: Syscall.monotonicNanoseconds()) {
+            send(SIGKILL, to: pid)
+        }
+        return leftovers.deadline
     }
 
     /// Whether there is room for another child now: under the limit, and no pause.
@@ -115,8 +193,12 @@ struct Supervisor {
     /// record, raw wait status and age in nanoseconds, once it has left the table.
     func reapEndedChildren(_ ended: (pid_t, RunningChild, CInt, UInt64) -> Void) {
         let children = self.children
-        ServerSignals.reapEndedChildren(own: { children.pids }, isOwn: children.contains) { pid, waitStatus in
+        let leftovers = self.leftovers
+        let own = { children.pids + (leftovers?.pids ?? []) }
+        let isOwn = { (pid: pid_t) in children.contains(pid) || leftovers?.contains(pid) == true }
+        ServerSignals.reapEndedChildren(own: own, isOwn: isOwn) { pid, waitStatus in
             guard let child = children.remove(pid) else {
+                _ = leftovers?.remove(pid)
                 return
             }
             let now = Syscall.monotonicNanoseconds()
@@ -159,7 +241,10 @@ struct Supervisor {
     /// have been given to another process.
     func signalChildren(_ signal: CInt, named name: String) {
         log.server("sending \(name) to \(children.count) children")
-        for pid in children.pids {
+        if signal == SIGKILL {
+            cgroups?.killAll()
+        }
+        for pid in children.pids + (leftovers?.pids ?? []) {
             send(signal, to: pid)
             if signal == SIGTERM {
                 send(SIGCONT, to: pid)
@@ -169,7 +254,7 @@ struct Supervisor {
 
     /// Signals the process group `pid` leads (a program forkserver started, with whatever it
     /// started), or `pid` alone when it leads none, or not yet.
-    private func send(_ signal: CInt, to pid: pid_t) {
+    func send(_ signal: CInt, to pid: pid_t) {
         do {
             try Syscall.kill(-pid, signal: signal)
         } catch {

@@ -29,6 +29,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let addressNotAvailable = Errno(rawValue: EADDRNOTAVAIL)
     public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
     public static let connectionReset = Errno(rawValue: ECONNRESET)
+    public static let busy = Errno(rawValue: EBUSY)
 }
 
 extension Errno {

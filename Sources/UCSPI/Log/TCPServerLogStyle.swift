@@ -58,8 +58,9 @@ package struct TCPServerLogStyle: ServerLogStyle {
         "pid \(pid) from \(peer.tcpserverIPAddress)"
     }
 
-    /// `end C status S`, with ` after T s` under `logsDurations`; then `status: n/N`.
-    package func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, children: Int, limit: Int, log: ServerLog) {
+    /// `end C status S`, with ` after T s` under `logsDurations`, and what else the server did
+    /// to the child (`ChildEnd`; neither is tcpserver's); then `status: n/N`.
+    package func childEnded(_ pid: pid_t, waitStatus: CInt, nanoseconds: UInt64, bytes: ConnectionAccounting.Counts?, end: ChildEnd, children: Int, limit: Int, log: ServerLog) {
         log.write(.connections) { line in
             line.append("end ")
             line.append(pid)
@@ -70,6 +71,7 @@ package struct TCPServerLogStyle: ServerLogStyle {
                 line.appendSeconds(nanoseconds: nanoseconds)
                 line.append(" s")
             }
+            end.append(to: &line)
         }
         status(children: children, limit: limit, log: log)
     }

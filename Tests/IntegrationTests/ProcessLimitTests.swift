@@ -111,6 +111,16 @@ import Testing
         #expect(output == "hello\n64 64 \(min(ownNiceness + 3, 19))\n", "\(output)")
     }
 
+    @Test(arguments: [[String](), ["-u", "65522", "-g", "65522"]])
+    func aContainedProgramTakesTheLimitsAfterItsPlacement(identity: [String]) throws {
+        // --contain forks for each connection, whose child places itself (a cgroup as root, a
+        // subreaper as another user), then takes the limits, then execs the program.
+        let (output, _) = try run(identity + ["--contain", "--limit-files", "64", "--limit-cpu", "100"], """
+            echo "$(ulimit -Sn) $(ulimit -Hn) $(ulimit -St) $(ulimit -Ht)"
+            """)
+        #expect(output == "64 64 100 100\n", "\(output)")
+    }
+
     // MARK: - echo-server's children
 
     /// `/proc/PID/limits`' soft and hard values of the line that starts with `name`.

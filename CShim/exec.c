@@ -82,6 +82,20 @@ static int place_stream(int target, const CForkServer_spawn_stream *stream) {
     }
 }
 
+// Sets the request's resource limits, soft and hard alike, then its niceness; 0, or -1 with errno
+// set. setrlimit(2) fails only for a hard limit raised without CAP_SYS_RESOURCE, or a descriptor
+// limit above fs.nr_open (EPERM), and setpriority(2) for a niceness lowered without the right
+// (EACCES): a server checks both at its start (ProcessLimits.check).
+static int set_limits(const CForkServer_spawn_request *request) {
+    for (size_t index = 0; index < request->limit_count; index++) {
+        struct rlimit limit = {.rlim_cur = request->limits[index].value, .rlim_max = request->limits[index].value};
+        if (setrlimit((__rlimit_resource_t)request->limits[index].resource, &limit) == -1) {
+            return -1;
+        }
+    }
+    return request->nice_increment == 0 ? 0 : CForkServer_nice(request->nice_increment);
+}
+
 void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spawn_failure *failure) {
     // The group or session first, so that from here on no Ctrl-C meant for the caller's group
     // finds the program's signals at their defaults. For a connection, a group of its own: the
@@ -119,6 +133,13 @@ void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spaw
     // Every descriptor but the standard three, a connection's own among them (close_range(2),
     // or where the kernel refuses it, each descriptor /proc/self/fd lists: glibc's closefrom).
     closefrom(3);
+    // The limits last of the child's own steps, so that none of them runs under a limit meant
+    // for the program (a limit on descriptors below 3 would refuse the dup2(2) above); a failure
+    // is reported as a step of its own, not as the program's.
+    if (set_limits(request) == -1) {
+        *failure = (CForkServer_spawn_failure){.step = CFORKSERVER_SPAWN_LIMITS, .error = errno};
+        return;
+    }
     // Last: a spawned child keeps every signal blocked until its program is about to run.
     // sigprocmask(2) fails only for a bad `how` or pointer.
     sigset_t none;

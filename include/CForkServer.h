@@ -51,6 +51,18 @@ int CForkServer_pipe2(int fds[2], int flags);
 /// F_SETPIPE_SZ (fcntl(2): the capacity of a pipe), which glibc defines only under _GNU_SOURCE.
 #define CFORKSERVER_F_SETPIPE_SZ 1031
 
+// MARK: - Niceness (CShim/limits.c)
+
+/// The calling thread's niceness (getpriority(2)) in `*niceness`; returns 0, or -1 with errno
+/// set. Unlike getpriority(2), whose -1 is also a niceness, the result says which it is.
+int CForkServer_niceness(int *niceness);
+
+/// Adds `increment` to the calling thread's niceness, as nice(2) does, the result clamped to
+/// -20..19 by setpriority(2); returns 0, or -1 with errno set (EACCES to lower it without
+/// CAP_SYS_NICE or an RLIMIT_NICE that allows it). Unlike nice(2), whose -1 is also a niceness,
+/// the result says which it is. Async-signal-safe: a spawned child calls it (CForkServer_exec).
+int CForkServer_nice(int increment);
+
 // MARK: - Listener (CShim/listener.c)
 
 /// Makes the listening TCP socket `fd` drop every segment that starts a handshake (a SYN
@@ -184,6 +196,13 @@ typedef struct {
 /// In a request's log lines, the byte that stands for the pid of the process that writes them.
 #define CFORKSERVER_SPAWN_PID_MARK 1
 
+/// A resource limit to set in a spawned program's process: which (RLIMIT_AS, RLIMIT_NOFILE, ...)
+/// and its value, soft and hard alike (RLIM_INFINITY for none).
+typedef struct {
+    int resource;
+    rlim_t value;
+} CForkServer_resource_limit;
+
 /// A program to run and what its process does first, all prepared by the caller: the child
 /// reads it in place and allocates nothing.
 typedef struct {
@@ -212,13 +231,24 @@ typedef struct {
     int exit_status;
     /// The status a spawned process exits with when its program cannot be started.
     int failure_status;
+    /// Resource limits the process sets, soft and hard alike (setrlimit(2)), so that its program
+    /// cannot raise them: `limit_count` of them, NULL for none. Set last before the program
+    /// runs, once descriptors 0, 1 and 2 are in place (a limit on descriptors below 3 would
+    /// refuse dup2(2) onto them), so that none of the child's own steps runs under them.
+    const CForkServer_resource_limit *limits;
+    size_t limit_count;
+    /// Added to the niceness with the limits (CForkServer_nice); 0 leaves it as the caller's.
+    int nice_increment;
 } CForkServer_spawn_request;
 
 /// The step at which a program failed to start: putting its descriptors 0, 1 and 2 in place
 /// (dup2(2), open(2); tcpserver's "unable to set up descriptors")...
 #define CFORKSERVER_SPAWN_DESCRIPTORS 1
-/// ...or running it (execve(2), execvpe(3); tcpserver's "unable to run").
+/// ...or running it (execve(2), execvpe(3); tcpserver's "unable to run")...
 #define CFORKSERVER_SPAWN_PROGRAM 2
+/// ...or, between the two, setting its resource limits and niceness (setrlimit(2),
+/// setpriority(2)).
+#define CFORKSERVER_SPAWN_LIMITS 3
 
 /// Why a program did not start: the step (0 for none) and its errno.
 typedef struct {
@@ -239,7 +269,8 @@ pid_t CForkServer_spawn(const CForkServer_spawn_request *request, bool reuse_sta
 /// fork(2) too: the group or session of `grouping` (a failure to make it is ignored: it cannot
 /// happen in a new child), the log lines written, the signals of `server_signals` back to their
 /// defaults, then with `exit_status` not 0 an exit with it; else the three descriptors put in
-/// place, every other descriptor closed, every signal unblocked, and the program exec'd.
+/// place, every other descriptor closed, the limits and niceness set, every signal unblocked,
+/// and the program exec'd.
 /// Returns only when the program cannot be started, with `*failure` filled in.
 void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spawn_failure *failure);
 

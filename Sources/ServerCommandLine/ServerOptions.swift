@@ -56,6 +56,11 @@ package struct ServerOptions {
         address's /64, because an IPv6 client usually owns a whole /64):
         \(SourceLimitOptions.usage(column: 24, maxPerSource: "--max-per-source N[:MSG]", served: "clients", limitOption: "--max-children"))
 
+        limits of each child, set soft and hard alike before it serves (setrlimit(2)), so
+        that it cannot raise them; each at most the server's own hard limit (a prefork
+        worker takes them once, for every client it serves):
+        \(ProcessLimitOptions.usage(column: 24))
+
         signals: SIGTERM or SIGINT drain (see --grace); SIGQUIT sends the children
         SIGTERM at once and exits when they are reaped; SIGHUP reloads nothing (echo-server
         loads nothing) and is logged.
@@ -78,13 +83,18 @@ package struct ServerOptions {
         var maxChildren: Int?
         var proxy = ProxyProtocolOptions()
         var limits = SourceLimitOptions()
+        var processLimits = ProcessLimitOptions()
         var listeningOptionsGiven: [String] = []
         while let option = try parser.nextOption() {
-            // The options both programs share: PROXY protocol, and the limits per source.
+            // The options both programs share: PROXY protocol, the limits per source, and the
+            // limits of each child.
             if try proxy.take(option, from: &parser) {
                 continue
             }
             if try limits.read(option, from: &parser) {
+                continue
+            }
+            if try processLimits.read(option, from: &parser) {
                 continue
             }
             switch option {
@@ -129,6 +139,7 @@ package struct ServerOptions {
             }
         }
         configuration.sourceLimits = try limits.limits()
+        configuration.processLimits = processLimits.processLimits()
         if model == "prefork" {
             if maxChildren != nil {
                 throw UsageError("--max-children limits --model fork; a prefork pool's size is --workers")

@@ -34,6 +34,8 @@ package struct TCPServerOptions {
     package var proxyProtocol: ProxyProtocolPolicy?
     /// `-C`, `--rate` and the other per-source limits; none by default.
     package var sourceLimits = SourceLimits()
+    /// `--limit-as`, `--nice` and the other limits of each program's process; none by default.
+    package var processLimits = ProcessLimits()
     /// `--log-duration`: `end` lines with how long the connection lasted.
     package var logsDurations = false
 
@@ -97,6 +99,10 @@ package struct TCPServerOptions {
         because an IPv6 client usually owns a whole /64):
         \(SourceLimitOptions.usage(column: 26, maxPerSource: "-C N[:MSG], --max-per-source N[:MSG]", served: "programs", limitOption: "-c"))
 
+        limits of each program, set soft and hard alike before it runs (setrlimit(2)), so
+        that it cannot raise them; each at most the server's own hard limit (after -u):
+        \(ProcessLimitOptions.usage(column: 26))
+
         signals: SIGTERM or SIGINT drain (see --grace); SIGQUIT sends the programs SIGTERM
         at once and exits when they are reaped; SIGHUP changes nothing (logged with -v): the
         rules (-x) are read afresh for each connection already, and nothing else is loaded.
@@ -114,6 +120,7 @@ package struct TCPServerOptions {
         var environmentIDs = false
         var proxy = ProxyProtocolOptions()
         var limits = SourceLimitOptions()
+        var processLimits = ProcessLimitOptions()
         while let argument = remaining.first, argument.first == UInt8(ascii: "-"), argument.count > 1 {
             remaining.removeFirst()
             if argument == OptionParser.doubleDash {
@@ -124,7 +131,8 @@ package struct TCPServerOptions {
                 guard let option = try parser.nextOption() else {
                     break
                 }
-                let shared = try proxy.take(option, from: &parser) ? true : try limits.read(option, from: &parser)
+                let shared = try proxy.take(option, from: &parser) ? true
+                    : try limits.read(option, from: &parser) ? true : try processLimits.read(option, from: &parser)
                 if shared {
                     remaining = try parser.remainingArguments()
                     continue
@@ -205,6 +213,7 @@ package struct TCPServerOptions {
             }
         }
         options.sourceLimits = try limits.limits()
+        options.processLimits = processLimits.processLimits()
         if environmentIDs {
             try options.takeIDsFromEnvironment()
         }

@@ -2,8 +2,8 @@ import CForkServer
 import ForkServer
 import UCSPI
 
-/// The steps of forkserver's start, in tcpserver's order: listen, switch user, print the port,
-/// let go of standard input and output.
+/// The steps of forkserver's start, in tcpserver's order: listen, switch user, (check the
+/// programs' limits,) print the port, let go of standard input and output.
 package enum TCPServerStartup {
     /// Binds and listens on the options' host and port; or, when a service manager passed
     /// `inherited` (socket activation), serves that socket: `host` is not used, and `port`
@@ -44,6 +44,12 @@ package enum TCPServerStartup {
                 throw StartupError("unable to set uid: \(error.bernsteinDescription)")
             }
         }
+    }
+
+    /// `--limit-as`, `--nice` and the others: refused when the programs could not take them,
+    /// checked with the user's rights after `-u`, which the programs have.
+    package static func checkProcessLimits(_ options: TCPServerOptions) throws(StartupError) {
+        try ProcessLimitOptions.check(options.processLimits) { $0.bernsteinDescription }
     }
 
     /// `-1`: the port and a newline on standard output.

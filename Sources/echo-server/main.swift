@@ -19,6 +19,13 @@ do {
     program.exit(error)
 }
 
+// Limits the children could not take are refused now, once, rather than in every child.
+do throws(StartupError) {
+    try ProcessLimitOptions.check(options.configuration.processLimits) { $0.description }
+} catch {
+    program.exit(error)
+}
+
 // What systemd passes is taken while the process is single-threaded, and out of the
 // environment, so that no child believes it is meant for it.
 var configuration = options.configuration

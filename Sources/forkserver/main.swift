@@ -37,6 +37,7 @@ let listener: ListeningSocket
 do throws(StartupError) {
     listener = try TCPServerStartup.listen(options, inherited: inherited)
     try TCPServerStartup.switchIdentity(options)
+    try TCPServerStartup.checkProcessLimits(options)
     if options.printsPort {
         try TCPServerStartup.printPort(of: listener)
     }
@@ -62,6 +63,7 @@ var configuration = ServerConfiguration(
     model: .forkPerConnection(maxChildren: options.maxChildren), gracePeriod: .seconds(options.gracePeriodSeconds), banner: options.banner, sourceLimits: options.sourceLimits
 )
 configuration.proxyProtocol = options.proxyProtocol
+configuration.processLimits = options.processLimits
 configuration.notifier = notifier
 configuration.maxDuration = options.maxDurationSeconds.map { .seconds($0) }
 configuration.contain = options.contain

@@ -21,7 +21,8 @@ import Testing
                 try? pipe.writeEnd.close()
             }
             let (unreaped, failure) = try Syscall.spawn(.connection(
-                [Array("/nonexistent/program".utf8)], environment: [], connection: pipe.writeEnd.rawValue, logLines: "", exitStatus: 0
+                [Array("/nonexistent/program".utf8)], environment: [], connection: pipe.writeEnd.rawValue, logLines: "", exitStatus: 0,
+                limits: ProcessLimits()
             ), reusingStack: false)
             #expect(failure != nil)
             // The spawn returns once the child has let go of this memory, which it does on its way
@@ -41,6 +42,30 @@ import Testing
             }
             #expect(zombieChildren(named: name) == [])
         }
+    }
+
+    @Test func aLimitTheChildCannotSetIsItsOwnStepAndTheProgramDoesNotRun() throws {
+        // No process may raise its descriptor limit above fs.nr_open, root included: setrlimit(2)
+        // fails with EPERM in the child, where a server's check at its start would have refused it.
+        let nrOpen = try #require(UInt64(try String(contentsOfFile: "/proc/sys/fs/nr_open", encoding: .utf8).filter(\.isNumber)))
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close() }
+        var limits = ProcessLimits()
+        limits[.openFiles] = .limited(nrOpen + 1)
+        let spawned = Result { () throws(Errno) in
+            try Syscall.spawn(.connection(
+                [Array("/bin/sh".utf8), Array("-c".utf8), Array("echo ran".utf8)], environment: [], connection: pipe.writeEnd.rawValue,
+                logLines: "", exitStatus: 0, limits: limits
+            ), reusingStack: false)
+        }
+        try pipe.writeEnd.close()
+        let (child, failure) = try spawned.get()
+        #expect(failure == .limits(Errno(rawValue: EPERM)))
+        var status: CInt = 0
+        #expect(waitpid(child, &status, 0) == child)
+        #expect(TerminationStatus(waitStatus: status) == .exited(111))
+        var byte: UInt8 = 0
+        #expect(read(pipe.readEnd.rawValue, &byte, 1) == 0, "the program did not run")
     }
 
     @Test func aStandardStreamThatCannotBeOpenedThrowsItsError() {

@@ -3,14 +3,18 @@ import CForkServer
 /// A handler that can also serve a connection from the parent, without a fork of the server:
 /// it starts a process of its own for it (forkserver's program, by clone(2) and exec).
 ///
-/// `spawn(for:)` runs in the server, with a child per connection, before it would fork; the
-/// server then counts and reaps the process it returns. `handle`, the child's side, runs when it
-/// returns nil, or when the connection needs a child of the server first (a banner to write, or
-/// a PROXY header to read, both of which wait on the client).
+/// `spawn(for:limits:)` runs in the server, with a child per connection, before it would fork;
+/// the server then counts and reaps the process it returns. `handle`, the child's side, runs
+/// when it returns nil, or when the connection needs a child of the server first (a banner to
+/// write, or a PROXY header to read, both of which wait on the client).
 public protocol ConnectionSpawner: ConnectionHandler {
     /// Starts a process that serves `connection` and returns its pid; or returns nil, and the
     /// server forks a child that calls `handle`. It must not wait on the client: the server
     /// accepts no one else meanwhile. An error means no process could be made, and the
     /// connection is dropped as after a failed fork.
-    func spawn(for connection: borrowing Connection) throws(Errno) -> pid_t?
+    ///
+    /// The process takes `limits` (`ServerConfiguration.processLimits`) before it serves, as a
+    /// forked child takes them before `handle`: the server's own process must not, and a
+    /// process that cannot take them must not serve.
+    func spawn(for connection: borrowing Connection, limits: ProcessLimits) throws(Errno) -> pid_t?
 }

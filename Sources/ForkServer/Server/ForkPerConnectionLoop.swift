@@ -94,7 +94,7 @@ struct ForkPerConnectionLoop: ServingLoop {
             // may read: a connection with either is served by a fork. So is one to contain,
             // whose process makes itself a subreaper first (the session's phase).
             if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, !supervisor.configuration.contain,
-               let spawner, let spawned = try spawner.spawn(for: connection) {
+               let spawner, let spawned = try spawner.spawn(for: connection, limits: supervisor.configuration.processLimits) {
                 pid = spawned
             } else {
                 if let accounting, let pair = accounting.take() {

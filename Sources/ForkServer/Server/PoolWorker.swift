@@ -20,6 +20,17 @@ struct PoolWorker {
             Syscall.exit(1)
         }
         serviceStatus.closeInChild()
+        // The limits once, for the worker's whole life: they are its process's, and hold over
+        // every connection it serves (its CPU seconds add up over them). A worker that cannot
+        // take them serves no one; the pool replaces it, backing off.
+        if !session.configuration.processLimits.isEmpty {
+            do {
+                try session.configuration.processLimits.apply()
+            } catch {
+                log.error("worker \(Syscall.processID): unable to set limits: \(error.error.map(log.describe) ?? "\(error)")")
+                Syscall.exit(1)
+            }
+        }
         var served = 0
         // Out of descriptors, accept(2) fails at once, client or none: the worker then waits in
         // poll(2) for a client before it tries again, and reports only a failure with one queued,

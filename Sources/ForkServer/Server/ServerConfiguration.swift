@@ -68,4 +68,10 @@ public struct ServerConfiguration: Sendable {
             precondition((newValue ?? .seconds(1)) > .zero, "a connection needs time")
         }
     }
+
+    /// The resource limits and niceness of each process that serves a connection, set before
+    /// its handler or program runs; none by default, and then no child makes a call for them.
+    /// Check them with `ProcessLimits.check()` at the start: a limit the children cannot take
+    /// ends each connection with a log line instead.
+    public var processLimits = ProcessLimits()
 }

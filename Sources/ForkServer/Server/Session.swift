@@ -4,7 +4,9 @@ import CForkServer
 /// the configuration it reads, the handler and the log; nothing of the parent's table, limits
 /// or listener. The phases run in order, each of which may end the connection with the status
 /// the child exits with: admission (the PROXY header, when the server expects one; the parent
-/// has already applied its limits), containment, the idle timeout, the banner, the handler.
+/// has already applied its limits per source), containment, the process's limits
+/// (`ProcessLimits`; a pool's worker took them once, when it started), the idle timeout, the
+/// banner, the handler.
 struct Session {
     let configuration: ServerConfiguration
     /// Held as an existential, not a generic parameter: the loop is then compiled once, for
@@ -15,9 +17,10 @@ struct Session {
     let log: ServerLog
 
     /// Serves one connection and closes it; returns the status a child ends with for it: 0, or
-    /// 1 when the handler failed or the PROXY header was refused, or the log style's status
-    /// when the banner could not be written (tcpserver's 111). A forked child is told how many
-    /// `children` its parent has with it; a pool's worker is not (`inWorker`).
+    /// 1 when the handler failed or the PROXY header was refused, 111 when the process could not
+    /// take its limits, or the log style's status when the banner could not be written
+    /// (tcpserver's 111). A forked child is told how many `children` its parent has with it; a
+    /// pool's worker is not (`inWorker`).
     func serve(_ accepted: consuming Connection, inWorker: Bool, children: Int = 0, cgroupProcs: CInt = -1) -> CInt {
         // Without a PROXY header to read, the connection is admitted as it is, and the child
         // neither runs admission's code nor copies the log into its call.
@@ -47,6 +50,10 @@ struct Session {
                 // the server when it ends: no other connection's process is taken for it.
                 try Syscall.becomeChildSubreaper()
             }
+            // Without limits, one test and no call: the fork path stays as it was.
+            if !inWorker && !configuration.processLimits.isEmpty, let status = takeLimits(serving: connection.peerAddress) {
+                return status
+            }
             if let idleTimeout = configuration.idleTimeout {
                 try connection.setIdleTimeout(idleTimeout)
             }
@@ -61,6 +68,23 @@ struct Session {
             return 1
         }
         return 0
+    }
+
+    /// Sets the server's `ProcessLimits` in this child, before anything of the client's runs.
+    /// A child that cannot take them does not serve: it logs why and ends with 111, the status
+    /// forkserver's spawned program exits with when it cannot (tcpserver's for a connection it
+    /// could not start), since the failure is the server's set-up, not the handler's (1), and
+    /// may pass (a limit lowered from outside, fs.nr_open lowered below it). Never inlined: the
+    /// calls stay out of `serve(admitted:)`, whose code every child runs (Linker/child-path.order).
+    @inline(never)
+    func takeLimits(serving peer: SocketAddress) -> CInt? {
+        do {
+            try configuration.processLimits.apply()
+        } catch {
+            log.droppedConnection(from: peer, "unable to set limits: \(error.error.map(log.describe) ?? "\(error)")")
+            return 111
+        }
+        return nil
     }
 
     /// Writes the banner (tcpserver's `-B`), if there is one; a client gone before it is the

@@ -23,21 +23,24 @@ package struct SpawnRequest {
     var exitStatus: CInt
     /// The status a spawned process exits with when its program cannot be started.
     var failureStatus: CInt
+    /// The limits its process sets just before the program runs; none for most.
+    var limits = ProcessLimits()
 
     /// A connection's program the way tcpserver runs it: `arguments[0]` looked for in $PATH, the
     /// connection on descriptors 0 and 1 and the server's standard error on 2, a process group
     /// of its own, the server's signals back to their defaults, after `logLines`; with
-    /// `exitStatus` not 0, an exit with it instead (a denial's 100). A process that cannot run
-    /// the program exits 111, tcpserver's status.
+    /// `exitStatus` not 0, an exit with it instead (a denial's 100); `limits` set last before
+    /// it runs. A process that cannot run the program, or take its limits, exits 111,
+    /// tcpserver's status.
     package static func connection(
-        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt, limits: ProcessLimits
     ) -> SpawnRequest {
         let connection = ChildProcess.StandardStream.descriptor(FileDescriptor(rawValue: connection))
         return SpawnRequest(
             arguments: arguments, environment: environment, searchingPath: true,
             standardInput: connection, standardOutput: connection, standardError: .inherit,
             grouping: .newProcessGroup, onlyServerSignals: true,
-            logLines: logLines, exitStatus: exitStatus, failureStatus: 111
+            logLines: logLines, exitStatus: exitStatus, failureStatus: 111, limits: limits
         )
     }
 
@@ -61,18 +64,24 @@ package struct SpawnRequest {
         let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: capacity)
         defer { buffer.deallocate() }
         let placed = streams.indices.map { Self.layout(streams[$0], as: CInt($0), path: paths.pointers[$0]) }
+        // Empty, as for most requests, when no limit is set: then the child makes no call for them.
+        let resourceLimits = limits.limits.map { CForkServer_resource_limit(resource: $0.resource.rawValue, value: $0.limit.rawValue) }
         // The arrays free their strings when they go: not before `body` is done with them.
         return withExtendedLifetime((argv, envp, paths)) {
             log.withUnsafeBufferPointer { log in
-                var request = CForkServer_spawn_request(
-                    file: argv.pointers[0], argv: argv.pointers, envp: envp?.pointers ?? Syscall.environment,
-                    search_path: searchingPath, streams: (placed[0], placed[1], placed[2]),
-                    grouping: Self.layout(grouping), server_signals: onlyServerSignals,
-                    log: log.isEmpty ? nil : UnsafeRawPointer(log.baseAddress!).assumingMemoryBound(to: CChar.self),
-                    log_length: log.count, log_buffer: buffer, log_capacity: capacity,
-                    exit_status: exitStatus, failure_status: failureStatus
-                )
-                return body(&request)
+                resourceLimits.withUnsafeBufferPointer { resourceLimits in
+                    var request = CForkServer_spawn_request(
+                        file: argv.pointers[0], argv: argv.pointers, envp: envp?.pointers ?? Syscall.environment,
+                        search_path: searchingPath, streams: (placed[0], placed[1], placed[2]),
+                        grouping: Self.layout(grouping), server_signals: onlyServerSignals,
+                        log: log.isEmpty ? nil : UnsafeRawPointer(log.baseAddress!).assumingMemoryBound(to: CChar.self),
+                        log_length: log.count, log_buffer: buffer, log_capacity: capacity,
+                        exit_status: exitStatus, failure_status: failureStatus,
+                        limits: resourceLimits.baseAddress, limit_count: resourceLimits.count,
+                        nice_increment: limits.niceIncrement
+                    )
+                    return body(&request)
+                }
             }
         }
     }

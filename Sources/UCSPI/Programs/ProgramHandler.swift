@@ -4,13 +4,15 @@ import ForkServer
 /// Runs a program for each connection, the way tcpserver does: it gathers the connection's
 /// addresses (and names, if asked), follows the access rules, logs `ok` or `deny`, and runs the
 /// program (execvpe(3)). Usually all in the server, which then starts the program without a
-/// fork (`spawn(for:)`); in a forked child (`handle(_:)`) when something must wait on the client.
+/// fork (`spawn(for:limits:)`); in a forked child (`handle(_:)`) when something must wait on the
+/// client.
 ///
 /// The program runs with the connection on descriptors 0 and 1, the server's standard error on
 /// 2 and no other descriptor, every signal at its default and none blocked, and the UCSPI-TCP
-/// environment (`ProgramEnvironment`). The child ends with status 100 when the rules deny the
-/// client, and 111 when the rules cannot be read or the program cannot be run, each time after
-/// one warning line; the server goes on.
+/// environment (`ProgramEnvironment`), under the server's `ProcessLimits`. The child ends with
+/// status 100 when the rules deny the client, and 111 when the rules cannot be read, the limits
+/// cannot be set or the program cannot be run, each time after one warning line; the server
+/// goes on.
 ///
 /// Only for `ProcessModel.forkPerConnection`: the program replaces the process that serves.
 public struct ProgramHandler: ConnectionSpawner {
@@ -69,7 +71,8 @@ public struct ProgramHandler: ConnectionSpawner {
         self.keepsIPOptions = keepsIPOptions
     }
 
-    /// Runs the program on `connection`, in the child the server forked; it never returns.
+    /// Runs the program on `connection`, in the child the server forked, which has taken the
+    /// server's limits already (`Session`); it never returns.
     public func handle(_ connection: borrowing Connection) throws {
         let remote = connection.peerAddress
         let launch: Launch
@@ -80,7 +83,7 @@ public struct ProgramHandler: ConnectionSpawner {
         }
         let failure = Syscall.exec(.connection(
             arguments, environment: launch.environment.entries, connection: connection.descriptor.rawValue,
-            logLines: decisionLine(launch, remote: remote), exitStatus: launch.exitStatus
+            logLines: decisionLine(launch, remote: remote), exitStatus: launch.exitStatus, limits: ProcessLimits()
         ))
         drop(remote, reason(failure))
     }
@@ -91,11 +94,12 @@ public struct ProgramHandler: ConnectionSpawner {
     /// here; the child writes the `pid` and `ok` or `deny` lines before the program runs, as
     /// tcpserver's child does, and a denied client's child exits 100 without running it. The
     /// rules' lookup holds the server, but never waits and is bounded (`ConstantDatabase`): a
-    /// FIFO or a hostile file at the path drops that one connection.
+    /// FIFO or a hostile file at the path drops that one connection. The child sets `limits`
+    /// last before the program runs (`CForkServer_exec`), once its descriptors are in place.
     /// Nil when names are to be looked up: that may wait on DNS, so a forked child does it.
     /// With `--proxy-protocol` or a banner the server never asks: only a child may wait on the client.
     @available(*, noasync, message: "the spawn shares the server's memory: one at a time, from a single-threaded server")
-    public func spawn(for connection: borrowing Connection) throws(Errno) -> pid_t? {
+    public func spawn(for connection: borrowing Connection, limits: ProcessLimits) throws(Errno) -> pid_t? {
         guard nameLookup == .none else {
             return nil
         }
@@ -114,7 +118,7 @@ public struct ProgramHandler: ConnectionSpawner {
         // The server spawns from its one thread, one child at a time: its children share a stack.
         let (child, execFailure) = try Syscall.spawn(.connection(
             arguments, environment: launch?.environment.entries ?? [], connection: connection.descriptor.rawValue,
-            logLines: lines, exitStatus: launch?.exitStatus ?? 111
+            logLines: lines, exitStatus: launch?.exitStatus ?? 111, limits: limits
         ), reusingStack: true)
         if let failure {
             log.droppedConnection(from: remote, failure)
@@ -208,6 +212,7 @@ public struct ProgramHandler: ConnectionSpawner {
     private func reason(_ failure: ExecFailure) -> String {
         switch failure {
         case .descriptors(let error): "unable to set up descriptors: \(log.describe(error))"
+        case .limits(let error): "unable to set limits: \(log.describe(error))"
         case .program(let error): "unable to run \(String(decoding: arguments[0], as: UTF8.self)): \(log.describe(error))"
         }
     }

@@ -53,15 +53,14 @@ package final class ConnectionCgroups {
     /// cgroup2); nil when it is not.
     private static func cgroup2Mount() throws(Errno) -> String? {
         let text = String(decoding: try Syscall.readFile("/proc/self/mountinfo"), as: UTF8.self)
+        // Fields split on single characters only: a String separator would link the standard
+        // library's string-processing modules into every forking program.
         for line in text.split(separator: "\n") {
-            let halves = line.split(separator: " - ", maxSplits: 1)
-            guard halves.count == 2, halves[1].hasPrefix("cgroup2 ") else {
+            let fields = line.split(separator: " ")
+            guard let dash = fields.firstIndex(of: "-"), dash > 4, dash + 1 < fields.count, fields[dash + 1] == "cgroup2" else {
                 continue
             }
-            let fields = halves[0].split(separator: " ")
-            if fields.count > 4 {
-                return String(fields[4])
-            }
+            return String(fields[4])
         }
         return nil
     }

@@ -6,11 +6,12 @@ import PackageDescription
 // repeat static glibc's warning about dlopen: the Swift runtime never calls it, but forkserver's
 // name lookups (getaddrinfo, getnameinfo, getservbyname) do, through NSS, which then needs the
 // running machine's glibc to be the one linked, as on the Debian machines this package targets.
-// Linker/ lays the image out for fork: a child's code in one place, and read-only data where
-// fork(2) copies no page-table entry for it (each file says why). -z separate-loadable-segments
-// starts each segment on a page of its own, so that the variables glibc's fork writes, which the
-// order file puts first in .data, share one page whatever the size of the code before them (a
-// .data that started 32 bytes before a page's end once split them: a fault more in every child).
+// Linker/ lays the image out for fork: a child's code in one place, and read-only data and RELRO
+// where fork(2) copies no page-table entry for them (each file says why).
+// -z separate-loadable-segments starts each segment on a page of its own, so that the variables
+// glibc's fork writes, which the order file puts first in .data, share one page whatever the size
+// of the code before them (a .data that started 32 bytes before a page's end once split them: a
+// fault more in every child).
 let linkerFiles = Context.packageDirectory + "/Linker"
 let forkingProgram: [LinkerSetting] = [.unsafeFlags([
     "-static-executable", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "separate-loadable-segments",
@@ -18,6 +19,7 @@ let forkingProgram: [LinkerSetting] = [.unsafeFlags([
     // warning, made an error here: the layout cannot rot in silence.
     "-Xlinker", "--symbol-ordering-file=\(linkerFiles)/child-path.order", "-Xlinker", "--fatal-warnings",
     "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/writable-rodata.ld",
+    "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/relro.ld",
 ])]
 
 // The C reference programs are linked the same way, so that the comparison is of the code and

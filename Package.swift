@@ -6,8 +6,8 @@ import PackageDescription
 // repeat static glibc's warning about dlopen: the Swift runtime never calls it, but forkserver's
 // name lookups (getaddrinfo, getnameinfo, getservbyname) do, through NSS, which then needs the
 // running machine's glibc to be the one linked, as on the Debian machines this package targets.
-// Linker/ lays the image out for fork: a child's code in one place, and read-only data and RELRO
-// where fork(2) copies no page-table entry for them (each file says why).
+// Linker/ lays the image out for fork: a child's code in one place, and read-only data, RELRO and
+// the data nothing writes where fork(2) copies no page-table entry for them (each file says why).
 // -z separate-loadable-segments starts each segment on a page of its own, so that the variables
 // glibc's fork writes, which the order file puts first in .data, share one page whatever the size
 // of the code before them (a .data that started 32 bytes before a page's end once split them: a
@@ -18,7 +18,7 @@ let forkingProgram: [LinkerSetting] = [.unsafeFlags([
     // A name in the order file that the image no longer has (renamed, or inlined away) is lld's
     // warning, made an error here: the layout cannot rot in silence.
     "-Xlinker", "--symbol-ordering-file=\(linkerFiles)/child-path.order", "-Xlinker", "--fatal-warnings",
-    "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/writable-rodata.ld",
+    "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/unwritten-data.ld",
     "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/relro.ld",
 ])]
 

@@ -20,6 +20,7 @@ let forkingProgram: [LinkerSetting] = [.unsafeFlags([
     "-Xlinker", "--symbol-ordering-file=\(linkerFiles)/child-path.order", "-Xlinker", "--fatal-warnings",
     "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/unwritten-data.ld",
     "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/relro.ld",
+    "-Xlinker", "-T", "-Xlinker", "\(linkerFiles)/text-window.ld",
 ])]
 
 // The C reference programs are linked the same way, so that the comparison is of the code and

@@ -1,0 +1,40 @@
+import Glibc
+import ProcessInspection
+import Testing
+
+/// Linker/relro.ld's layout, as a running server has it. fork(2) copies the page-table entries of
+/// a private mapping only if some page of it was ever written, and skips the others; RELRO (28
+/// pages of echo-server's) is skipped only while it holds no written page and no mapping adjoins
+/// its end (at exec the kernel maps RELRO together with an adjoining mapping of the same file and
+/// protection, and the first write to that one marks both). A glibc that writes another of its
+/// variables there at start-up, or a linker that lays RELRO out otherwise, fails this test
+/// rather than costing every fork those pages in silence.
+@Suite struct ImageLayoutTests {
+    @Test func forkSkipsRelro() throws {
+        let server = try ServerProcess.startEchoServer(["--quiet"])
+        for _ in 0..<3 {
+            let client = try TestClient(port: server.port)
+            #expect(try client.roundTrip("fork\n") == "fork\n")
+            client.close()
+        }
+        let executable = try #require(readLink("/proc/\(server.pid)/exe"))
+        let mappings = ProcessTable.mappings(of: server.pid)
+        let image = mappings.filter { $0.path == executable }
+        // The image's mappings, in address order: read-only data, code, RELRO, the data.
+        let code = try #require(image.firstIndex { $0.permissions.hasPrefix("r-x") })
+        let relro = try #require(image[(code + 1)...].first, "no mapping after the code: \(image)")
+        #expect(relro.permissions.hasPrefix("r--"), "not RELRO: \(relro)")
+        #expect(relro.anonymousKiB == 0, "RELRO holds written pages: \(relro)")
+        let neighbour = mappings.first { $0.start == relro.end }
+        #expect(neighbour == nil, "\(neighbour.map { "\($0)" } ?? "") adjoins RELRO, \(relro)")
+    }
+
+    private func readLink(_ path: String) -> String? {
+        var target = [CChar](repeating: 0, count: 4096)
+        let length = readlink(path, &target, target.count - 1)
+        guard length > 0 else {
+            return nil
+        }
+        return String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

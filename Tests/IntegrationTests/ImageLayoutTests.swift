@@ -3,7 +3,7 @@ import ProcessInspection
 import Testing
 
 /// Linker/relro.ld's layout, as a running server has it. fork(2) copies the page-table entries of
-/// a private mapping only if some page of it was ever written, and skips the others; RELRO (37
+/// a private mapping only if some page of it was ever written, and skips the others; RELRO (30-odd
 /// pages of echo-server's) is skipped only while it holds no written page and no mapping adjoins
 /// its end (at exec the kernel maps RELRO together with an adjoining mapping of the same file and
 /// protection, and the first write to that one marks both). A glibc that writes another of its

@@ -145,7 +145,7 @@ struct ForkPerConnectionLoop: ServingLoop {
         var adopted = 0
         repeat {
             adopted = 0
-            supervisor.reapEndedChildren { pid, child, waitStatus, lasted in
+            supervisor.reapEndedChildren { supervisor, pid, child, waitStatus, lasted in
                 childEnded = true
                 if let source = child.source {
                     gate?.childEnded(from: source)

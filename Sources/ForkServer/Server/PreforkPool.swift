@@ -83,7 +83,7 @@ struct PreforkPool: ServingLoop {
         let maxRequests = self.maxRequests
         var backoff = backoffMilliseconds
         var pause: Deadline?
-        supervisor.reapEndedChildren { pid, _, waitStatus, lasted in
+        supervisor.reapEndedChildren { _, pid, _, waitStatus, lasted in
             let status = TerminationStatus(waitStatus: waitStatus)
             log.server("end \(pid) \(status) (\(children.count)/\(limit))")
             // A worker exits 0 young only when --max-requests recycles it; otherwise (a crash,

@@ -189,20 +189,24 @@ struct Supervisor {
     }
 
     /// Reaps the children that have ended, and only the server's own (a program that uses the
-    /// library may run and wait for children of its own), calling `ended` with each one's pid,
-    /// record, raw wait status and age in nanoseconds, once it has left the table.
-    func reapEndedChildren(_ ended: (pid_t, RunningChild, CInt, UInt64) -> Void) {
-        let children = self.children
-        let leftovers = self.leftovers
-        let own = { children.pids + (leftovers?.pids ?? []) }
-        let isOwn = { (pid: pid_t) in children.contains(pid) || leftovers?.contains(pid) == true }
-        ServerSignals.reapEndedChildren(own: own, isOwn: isOwn) { pid, waitStatus in
+    /// library may run and wait for children of its own), calling `ended` with this supervisor
+    /// and each one's pid, record, raw wait status and age in nanoseconds, once it has left the
+    /// table. The supervisor is lent to `ended`, not taken from the caller's own: a closure that
+    /// called a method of the caller's would have it copied, retaining what it holds and
+    /// writing pages that fork then copies at every reap.
+    func reapEndedChildren(_ ended: (Supervisor, pid_t, RunningChild, CInt, UInt64) -> Void) {
+        // The closures are passed as they are made, never stored: a stored one would be a heap
+        // context, and retain what it holds, writing pages fork then copies at every reap.
+        ServerSignals.reapEndedChildren(
+            own: { children.pids + (leftovers?.pids ?? []) },
+            isOwn: { children.contains($0) || leftovers?.contains($0) == true }
+        ) { pid, waitStatus in
             guard let child = children.remove(pid) else {
                 _ = leftovers?.remove(pid)
                 return
             }
             let now = Syscall.monotonicNanoseconds()
-            ended(pid, child, waitStatus, now > child.started ? now - child.started : 0)
+            ended(self, pid, child, waitStatus, now > child.started ? now - child.started : 0)
         }
     }
 

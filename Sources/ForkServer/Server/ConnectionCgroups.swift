@@ -3,7 +3,8 @@ import CForkServer
 /// Each connection's processes in a cgroup of their own (cgroup v2, `ServerConfiguration.contain`):
 /// whatever a connection's program starts stays in its cgroup however it detaches (a double
 /// fork, setsid(2)), so that when the program ends, what is left there is sent SIGTERM and
-/// SIGCONT, then killed (`cgroup.kill`) a grace period later, and the cgroup removed once empty.
+/// SIGCONT, then killed (`cgroup.kill`) a grace period later; an emptied cgroup is kept for the
+/// next connection, and all are removed when the server ends.
 ///
 /// The cgroups are made below the server's own, in `NAME/` (`supervisor/`, where the server moves
 /// itself, as cgroup v2 wants a cgroup with children to hold no process once controllers are
@@ -23,6 +24,9 @@ package final class ConnectionCgroups {
     }
     private let graceNanoseconds: UInt64
     private var next: UInt32 = 1
+    /// Cgroups of connections that ended and left nothing, emptied: kept for the next ones, as
+    /// making and removing a cgroup for each connection cost more than the rest of the fork.
+    private var free: [UInt32] = []
     /// The cgroups whose program ended with processes left in them: when each is killed
     /// (CLOCK_MONOTONIC nanoseconds), or 0 once it was.
     private var ending: [UInt32: UInt64] = [:]
@@ -97,6 +101,11 @@ package final class ConnectionCgroups {
     /// the connection's process to move itself in (`Syscall.writeFile` of `0`) before it
     /// runs anything; the caller closes it.
     package func prepare() throws(Errno) -> (id: UInt32, procs: CInt) {
+        if let id = free.last {
+            let procs = try Syscall.open(base + "/c\(id)/cgroup.procs", flags: O_WRONLY)
+            free.removeLast()
+            return (id, procs)
+        }
         let id = next
         let path = base + "/c\(id)"
         try Syscall.makeDirectory(path)
@@ -110,12 +119,22 @@ package final class ConnectionCgroups {
         }
     }
 
+    /// Whether cgroup `id` holds no process (`cgroup.events`: `populated 0`); a cgroup that
+    /// cannot be read is taken for one that is not.
+    private func isEmpty(_ id: UInt32) -> Bool {
+        guard let events = try? Syscall.readFile(base + "/c\(id)/cgroup.events") else {
+            return false
+        }
+        return String(decoding: events, as: UTF8.self).split(separator: "\n").contains("populated 0")
+    }
+
     /// The connection of cgroup `id` ended its process at `now`: the processes left in it are
-    /// sent SIGTERM and SIGCONT, to be killed a grace period later; an empty cgroup is removed.
-    /// Returns how many processes were left.
+    /// sent SIGTERM and SIGCONT, to be killed a grace period later; an empty cgroup is kept for
+    /// the next connection. Returns how many processes were left.
     package func connectionEnded(_ id: UInt32, at now: UInt64, send: (CInt, pid_t) -> Void) -> Int {
         let path = base + "/c\(id)"
-        if (try? Syscall.removeDirectory(path)) != nil {
+        if isEmpty(id) {
+            free.append(id)
             return 0
         }
         let left = (try? Syscall.readFile(path + "/cgroup.procs"))
@@ -128,16 +147,16 @@ package final class ConnectionCgroups {
         return left.count
     }
 
-    /// Kills the cgroups whose grace period is over, removes those that have emptied, and
-    /// returns when to look again: at the next kill, or soon after one, as a killed cgroup
-    /// empties within moments.
+    /// Kills the cgroups whose grace period is over, keeps those that have emptied for the next
+    /// connections, and returns when to look again: at the next kill, or soon after one, as a
+    /// killed cgroup empties within moments.
     package func tick(at now: UInt64) -> Deadline? {
         for (id, killAt) in ending {
-            let path = base + "/c\(id)"
-            if (try? Syscall.removeDirectory(path)) != nil {
+            if isEmpty(id) {
                 ending[id] = nil
+                free.append(id)
             } else if killAt != 0 && now >= killAt {
-                try? Syscall.writeFile(path + "/cgroup.kill", "1")
+                try? Syscall.writeFile(base + "/c\(id)/cgroup.kill", "1")
                 ending[id] = 0
             }
         }
@@ -163,6 +182,7 @@ package final class ConnectionCgroups {
             Self.removeTree(base + "/" + child)
         }
         ending = [:]
+        free = []
         try? Syscall.writeFile(own + "/cgroup.procs", "0")
         try? Syscall.removeDirectory(base + "/supervisor")
         try? Syscall.removeDirectory(base)

@@ -111,7 +111,10 @@ import Testing
         #expect(output == "hello\n64 64 \(min(ownNiceness + 3, 19))\n", "\(output)")
     }
 
-    @Test(arguments: [[String](), ["-u", "65522", "-g", "65522"]])
+    /// No option, and as another user where the tests run as root (who alone may switch).
+    static let identities: [[String]] = getuid() == 0 ? [[], ["-u", "65522", "-g", "65522"]] : [[]]
+
+    @Test(arguments: ProcessLimitTests.identities)
     func aContainedProgramTakesTheLimitsAfterItsPlacement(identity: [String]) throws {
         // --contain forks for each connection, whose child places itself (a cgroup as root, a
         // subreaper as another user), then takes the limits, then execs the program.

@@ -35,8 +35,7 @@ package final class ConnectionCgroups {
     /// name left there, and moves the server into `NAME/supervisor/`. Throws when no cgroup v2
     /// can be written here (no cgroup2 mount, not root, no delegation).
     package init(name: String, gracePeriod: Duration) throws(Errno) {
-        let (seconds, attoseconds) = gracePeriod.components
-        graceNanoseconds = UInt64(max(seconds, 0)) * 1_000_000_000 + UInt64(max(attoseconds, 0) / 1_000_000_000)
+        graceNanoseconds = gracePeriod.nanoseconds
         guard let mount = try Self.cgroup2Mount(), let path = try Self.ownCgroup() else {
             throw Errno(rawValue: ENOENT)
         }

@@ -11,8 +11,7 @@ package final class Leftovers {
     private let graceNanoseconds: UInt64
 
     package init(gracePeriod: Duration) {
-        let (seconds, attoseconds) = gracePeriod.components
-        graceNanoseconds = UInt64(max(seconds, 0)) * 1_000_000_000 + UInt64(max(attoseconds, 0) / 1_000_000_000)
+        graceNanoseconds = gracePeriod.nanoseconds
     }
 
     package var isEmpty: Bool {

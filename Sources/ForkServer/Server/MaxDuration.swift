@@ -23,13 +23,8 @@ package struct MaxDuration: Equatable {
     private var soonest = UInt64.max
 
     package init(_ limit: Duration, gracePeriod: Duration) {
-        limitNanoseconds = Self.nanoseconds(limit)
-        graceNanoseconds = Self.nanoseconds(gracePeriod)
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        return UInt64(max(seconds, 0)) * 1_000_000_000 + UInt64(max(attoseconds, 0) / 1_000_000_000)
+        limitNanoseconds = limit.nanoseconds
+        graceNanoseconds = gracePeriod.nanoseconds
     }
 
     /// When the loop must next look (`endOverdue`); nil when no child has a deadline.

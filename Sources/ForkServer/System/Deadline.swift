@@ -11,8 +11,7 @@ package struct Deadline: Equatable {
 
     /// The deadline `duration` after `now` (CLOCK_MONOTONIC nanoseconds).
     static func after(_ duration: Duration, from now: UInt64) -> Deadline {
-        let (seconds, attoseconds) = duration.components
-        return Deadline(nanoseconds: now + UInt64(max(seconds, 0)) * 1_000_000_000 + UInt64(max(attoseconds, 0) / 1_000_000_000))
+        Deadline(nanoseconds: now + duration.nanoseconds)
     }
 
     /// The deadline `milliseconds` from now.

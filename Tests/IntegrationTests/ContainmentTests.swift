@@ -170,6 +170,19 @@ import Testing
         try stop(second)
     }
 
+    @Test func aContainedChildHoldsOnlyItsConnection() throws {
+        let server = try ServerProcess.startEchoServer(["--contain"])
+        let client = try TestClient(port: server.port)
+        #expect(try client.roundTrip("x") == "x")
+        try server.waitForLine(containing: " from 127.0.0.1:")
+        let child = try #require(server.childPIDs.first)
+        let beyondStandard = ProcessTable.descriptorsBeyondStandardAndLog(of: child)
+        #expect(beyondStandard.count == 1, "child descriptors: \(ProcessTable.descriptors(of: child))")
+        #expect(beyondStandard.values.allSatisfy { $0.hasPrefix("socket:") })
+        client.close()
+        try stop(server)
+    }
+
     @Test func echoServerTakesContainInTheForkModelOnly() throws {
         let server = try ServerProcess.startEchoServer(["--contain"])
         try server.waitForLine(containing: "containing each connection's processes \(ContainmentTests.modes[0].1)")

@@ -43,7 +43,8 @@ struct Session {
         do {
             if cgroupProcs >= 0 {
                 // Into the connection's cgroup before anything else runs: whatever starts from
-                // here on stays there, however it detaches.
+                // here on stays there, however it detaches. The child needs the file no more.
+                defer { try? Syscall.close(cgroupProcs) }
                 try Syscall.moveIntoCgroup(procs: cgroupProcs)
             } else if configuration.contain {
                 // What this process leaves behind comes back to it while it runs, and with it to

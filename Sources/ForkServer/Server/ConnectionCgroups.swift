@@ -118,6 +118,11 @@ package final class ConnectionCgroups {
         }
     }
 
+    /// Takes back cgroup `id`, empty, from `prepare()`: no process was made for it.
+    package func giveBack(_ id: UInt32) {
+        free.append(id)
+    }
+
     /// Whether cgroup `id` holds no process (`cgroup.events`: `populated 0`); a cgroup that
     /// cannot be read is taken for one that is not.
     private func isEmpty(_ id: UInt32) -> Bool {

@@ -92,7 +92,8 @@ struct ForkPerConnectionLoop: ServingLoop {
             }
             // A banner may wait on the client, and so does a PROXY header, which only a child
             // may read: a connection with either is served by a fork. So is one to contain,
-            // whose process makes itself a subreaper first (the session's phase).
+            // whose process moves into its cgroup, or makes itself a subreaper, first (the
+            // session's phase).
             if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, !supervisor.configuration.contain,
                let spawner, let spawned = try spawner.spawn(for: connection, limits: supervisor.configuration.processLimits) {
                 pid = spawned
@@ -109,6 +110,9 @@ struct ForkPerConnectionLoop: ServingLoop {
             }
             if let source {
                 gate?.childEnded(from: source)
+            }
+            if cgroup.id != 0 {
+                supervisor.cgroups?.giveBack(cgroup.id)
             }
             supervisor.log.forkFailed(error, peer: connection.peerAddress, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
             try? connection.close()

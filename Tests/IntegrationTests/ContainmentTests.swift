@@ -175,10 +175,7 @@ import Testing
         let client = try TestClient(port: server.port)
         #expect(try client.roundTrip("x") == "x")
         try server.waitForLine(containing: " from 127.0.0.1:")
-        let child = try #require(server.childPIDs.first)
-        let beyondStandard = ProcessTable.descriptorsBeyondStandardAndLog(of: child)
-        #expect(beyondStandard.count == 1, "child descriptors: \(ProcessTable.descriptors(of: child))")
-        #expect(beyondStandard.values.allSatisfy { $0.hasPrefix("socket:") })
+        expectOnlyItsConnection(in: try #require(server.childPIDs.first))
         client.close()
         try stop(server)
     }

@@ -1,5 +1,6 @@
 import Glibc
 import ProcessInspection
+import Testing
 
 extension ProcessTable {
     /// What a served child holds beyond the standard three and the log's own description of
@@ -13,4 +14,12 @@ extension ProcessTable {
         }
         return beyond
     }
+}
+
+/// Expects the served child `pid` to hold one descriptor beyond the standard three and the log's:
+/// its connection's socket.
+func expectOnlyItsConnection(in pid: pid_t, sourceLocation: SourceLocation = #_sourceLocation) {
+    let beyondStandard = ProcessTable.descriptorsBeyondStandardAndLog(of: pid)
+    #expect(beyondStandard.count == 1, "child descriptors: \(ProcessTable.descriptors(of: pid))", sourceLocation: sourceLocation)
+    #expect(beyondStandard.values.allSatisfy { $0.hasPrefix("socket:") }, sourceLocation: sourceLocation)
 }

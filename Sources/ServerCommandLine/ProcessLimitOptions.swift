@@ -3,9 +3,12 @@ import ForkServer
 /// The options of the limits on each connection's process, spelled the same in echo-server and
 /// forkserver: `--limit-as`, `--limit-data`, `--limit-stack`, `--limit-fsize`, `--limit-core`
 /// (sizes), `--limit-cpu SECS`, `--limit-files N`, `--limit-procs N` (each also `unlimited`)
-/// and `--nice N`. The last of an option given twice wins, as with every other option.
+/// and `--nice N`; and of all of a connection's processes together, on its cgroup:
+/// `--limit-tree-tasks N` and `--limit-tree-memory SIZE`. The last of an option given twice
+/// wins, as with every other option.
 package struct ProcessLimitOptions {
     private var limits = ProcessLimits()
+    private var treeLimits = TreeLimits()
 
     package init() {}
 
@@ -70,9 +73,29 @@ package struct ProcessLimitOptions {
         ], column: column)
     }
 
+    /// The help for the tree limits, descriptions from `column`.
+    package static func treeUsage(column: Int) -> String {
+        HelpText.options([
+            ("--limit-tree-tasks N", ["processes and threads at once (pids.max)"]),
+            ("--limit-tree-memory SIZE", ["memory, then the OOM killer (memory.max)"]),
+        ], column: column)
+    }
+
     /// Reads `option` and its value from `parser` when it is one of these options and returns
     /// true; returns false, reading nothing, for any other option.
     package mutating func read(_ option: String, from parser: inout OptionParser) throws(UsageError) -> Bool {
+        if option == "--limit-tree-tasks" {
+            treeLimits.tasks = try parser.integer(of: option, in: 1...4_194_304)
+            return true
+        }
+        if option == "--limit-tree-memory" {
+            let text = try parser.value(of: option)
+            guard case .limited(let bytes) = Self.limit(text, .bytes), bytes > 0 else {
+                throw UsageError("invalid \(option) '\(text)': expected a number of bytes from 1, with K, M or G for KiB, MiB or GiB")
+            }
+            treeLimits.memoryBytes = bytes
+            return true
+        }
         if option == "--nice" {
             let text = try parser.value(of: option)
             guard let increment = Self.signedInteger(text), (-20...19).contains(increment) else {
@@ -97,6 +120,11 @@ package struct ProcessLimitOptions {
         limits
     }
 
+    /// The tree limits the options asked for, which need `--contain`'s cgroups.
+    package func treeLimitsAsked() -> TreeLimits {
+        treeLimits
+    }
+
     /// Checks at the start that each child will be able to take `limits` (`ProcessLimits.check`),
     /// in the options' words; `describe` words an error as the program does.
     package static func check(_ limits: ProcessLimits, describe: (Errno) -> String) throws(StartupError) {
@@ -104,6 +132,34 @@ package struct ProcessLimitOptions {
             try limits.check()
         } catch {
             throw StartupError(message(for: error, describe: describe))
+        }
+    }
+
+    /// Checks at the start that the server can set `limits` on its connections' cgroups
+    /// (`TreeLimits.check`), in the options' words.
+    package static func check(_ limits: TreeLimits, describe: (Errno) -> String) throws(StartupError) {
+        do {
+            try limits.check()
+        } catch {
+            throw StartupError(message(for: error, of: limits, describe: describe))
+        }
+    }
+
+    /// Why the server cannot set `limits`, naming the option that asked: the one whose
+    /// controller is missing, or every one given.
+    package static func message(for error: TreeLimitError, of limits: TreeLimits, describe: (Errno) -> String) -> String {
+        let tasks = limits.tasks.map { "--limit-tree-tasks \($0)" }
+        let memory = limits.memoryBytes.map { "--limit-tree-memory \(text(.limited($0), .bytes))" }
+        let given = [tasks, memory].compactMap { $0 }.joined(separator: ", ")
+        switch error {
+        case .noController(let controller, _):
+            return "\((controller == "pids" ? tasks : memory) ?? given): \(error)"
+        case .cannotRead(let error):
+            return "\(given): cannot read the server's cgroups: \(describe(error))"
+        case .noUnifiedCgroup:
+            return "\(given): \(error), and the limits are set on each connection's cgroup"
+        case .cannotWrite(let directory, let error):
+            return "\(given): cannot make cgroups in \(directory): \(describe(error)) (it needs root, or a delegated cgroup)"
         }
     }
 

@@ -61,6 +61,10 @@ package struct ServerOptions {
         worker takes them once, for every client it serves):
         \(ProcessLimitOptions.usage(column: 24))
 
+        limits of all of a connection's processes together, on its cgroup (fork only; they
+        imply --contain, and the server refuses to start where it cannot set them):
+        \(ProcessLimitOptions.treeUsage(column: 24))
+
         signals: SIGTERM or SIGINT drain (see --grace); SIGQUIT sends the children
         SIGTERM at once and exits when they are reaped; SIGHUP reloads nothing (echo-server
         loads nothing) and is logged.
@@ -140,6 +144,9 @@ package struct ServerOptions {
         }
         configuration.sourceLimits = try limits.limits()
         configuration.processLimits = processLimits.processLimits()
+        configuration.treeLimits = processLimits.treeLimitsAsked()
+        // A tree limit is set on a connection's cgroup: asking for one asks for them.
+        configuration.contain = configuration.contain || !configuration.treeLimits.isEmpty
         if model == "prefork" {
             if maxChildren != nil {
                 throw UsageError("--max-children limits --model fork; a prefork pool's size is --workers")
@@ -151,7 +158,7 @@ package struct ServerOptions {
                 throw UsageError("--max-duration needs --model fork: a prefork worker serves one connection after another")
             }
             if configuration.contain {
-                throw UsageError("--contain needs --model fork: a prefork worker serves one connection after another")
+                throw UsageError("--contain and --limit-tree-* need --model fork: a prefork worker serves one connection after another")
             }
             configuration.model = .prefork(workers: workers ?? 4, maxRequests: maxRequests)
         } else if workers != nil || maxRequests != nil {

@@ -36,6 +36,9 @@ package struct TCPServerOptions {
     package var sourceLimits = SourceLimits()
     /// `--limit-as`, `--nice` and the other limits of each program's process; none by default.
     package var processLimits = ProcessLimits()
+    /// `--limit-tree-tasks` and `--limit-tree-memory`, on each connection's cgroup; none by
+    /// default.
+    package var treeLimits = TreeLimits()
     /// `--log-duration`: `end` lines with how long the connection lasted.
     package var logsDurations = false
 
@@ -102,6 +105,10 @@ package struct TCPServerOptions {
         limits of each program, set soft and hard alike before it runs (setrlimit(2)), so
         that it cannot raise them; each at most the server's own hard limit (after -u):
         \(ProcessLimitOptions.usage(column: 26))
+
+        limits of all of a connection's processes together, on its cgroup (they imply
+        --contain, and the server refuses to start where it cannot set them, after -u):
+        \(ProcessLimitOptions.treeUsage(column: 26))
 
         signals: SIGTERM or SIGINT drain (see --grace); SIGQUIT sends the programs SIGTERM
         at once and exits when they are reaped; SIGHUP changes nothing (logged with -v): the
@@ -214,6 +221,9 @@ package struct TCPServerOptions {
         }
         options.sourceLimits = try limits.limits()
         options.processLimits = processLimits.processLimits()
+        options.treeLimits = processLimits.treeLimitsAsked()
+        // A tree limit is set on a connection's cgroup: asking for one asks for them.
+        options.contain = options.contain || !options.treeLimits.isEmpty
         if environmentIDs {
             try options.takeIDsFromEnvironment()
         }

@@ -47,9 +47,11 @@ package enum TCPServerStartup {
     }
 
     /// `--limit-as`, `--nice` and the others: refused when the programs could not take them,
-    /// checked with the user's rights after `-u`, which the programs have.
+    /// checked with the user's rights after `-u`, which the programs have; and the tree limits,
+    /// refused when the server, as that user, could not set them.
     package static func checkProcessLimits(_ options: TCPServerOptions) throws(StartupError) {
         try ProcessLimitOptions.check(options.processLimits) { $0.bernsteinDescription }
+        try ProcessLimitOptions.check(options.treeLimits) { $0.bernsteinDescription }
     }
 
     /// `-1`: the port and a newline on standard output.

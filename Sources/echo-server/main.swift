@@ -22,6 +22,7 @@ do {
 // Limits the children could not take are refused now, once, rather than in every child.
 do throws(StartupError) {
     try ProcessLimitOptions.check(options.configuration.processLimits) { $0.description }
+    try ProcessLimitOptions.check(options.configuration.treeLimits) { $0.description }
 } catch {
     program.exit(error)
 }

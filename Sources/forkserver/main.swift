@@ -67,9 +67,10 @@ configuration.processLimits = options.processLimits
 configuration.notifier = notifier
 configuration.maxDuration = options.maxDurationSeconds.map { .seconds($0) }
 configuration.contain = options.contain
+configuration.treeLimits = options.treeLimits
 do {
     var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
     server.run()
 } catch {
-    program.exit(StartupError("unable to set up signals: \(error.bernsteinDescription)"))
+    program.exit(StartupError("unable to start: \(error.bernsteinDescription)"))
 }

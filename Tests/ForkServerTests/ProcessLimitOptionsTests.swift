@@ -70,6 +70,7 @@ import Testing
     }
 
     static let sizeExpected = "expected a number of bytes, with K, M or G for KiB, MiB or GiB, or unlimited"
+    static let treeSizeExpected = "expected a number of bytes from 1, with K, M or G for KiB, MiB or GiB"
 
     @Test(arguments: [
         (["--limit-as", "32X"], "invalid --limit-as '32X': \(sizeExpected)"),
@@ -93,6 +94,11 @@ import Testing
         (["--nice", "-21"], "invalid --nice '-21': expected a whole number from -20 to 19"),
         (["--nice", "--5"], "invalid --nice '--5': expected a whole number from -20 to 19"),
         (["--nice", "-"], "invalid --nice '-': expected a whole number from -20 to 19"),
+        (["--limit-tree-tasks", "0"], "invalid --limit-tree-tasks '0': expected a whole number from 1 to 4194304"),
+        (["--limit-tree-tasks", "unlimited"], "invalid --limit-tree-tasks 'unlimited': expected a whole number from 1 to 4194304"),
+        (["--limit-tree-memory", "0"], "invalid --limit-tree-memory '0': \(treeSizeExpected)"),
+        (["--limit-tree-memory", "unlimited"], "invalid --limit-tree-memory 'unlimited': \(treeSizeExpected)"),
+        (["--limit-tree-memory", "5MB"], "invalid --limit-tree-memory '5MB': \(treeSizeExpected)"),
     ])
     func rejectsMistakesWithAClearMessage(arguments: [String], message: String) {
         #expect(throws: UsageError(message)) {
@@ -117,6 +123,27 @@ import Testing
         }
         limits[.openFiles] = .limited(hard)
         try ProcessLimitOptions.check(limits) { "\($0)" }
+    }
+
+    @Test func treeLimitsAreReadByBothProgramsAndAskForContainment() throws {
+        let echo = try #require(try ServerOptions.parse(text: ["--limit-tree-tasks", "64", "--limit-tree-memory", "512M"])).configuration
+        #expect(echo.treeLimits == TreeLimits(tasks: 64, memoryBytes: 512 << 20))
+        #expect(echo.contain)
+        let forkserver = try #require(try TCPServerOptions.parse(text: ["--limit-tree-memory", "2G", "0", "0", "cat"]))
+        #expect(forkserver.treeLimits == TreeLimits(memoryBytes: 2 << 30))
+        #expect(forkserver.contain)
+        #expect(try #require(try ServerOptions.parse(text: [])).configuration.treeLimits.isEmpty)
+        #expect(try !#require(try ServerOptions.parse(text: [])).configuration.contain)
+    }
+
+    @Test func aTreeLimitThatCannotBeSetIsRefusedNamingTheOptionWhoseControllerIsMissing() {
+        let both = TreeLimits(tasks: 8, memoryBytes: 256 << 20)
+        let memory = ProcessLimitOptions.message(for: .noController("memory", offered: "hugetlb"), of: both) { "\($0)" }
+        #expect(memory == "--limit-tree-memory 256M: the memory controller is not available to this process: its cgroup v2 offers only hugetlb, and no cgroup v1 hierarchy has it")
+        let pids = ProcessLimitOptions.message(for: .noController("pids", offered: ""), of: both) { "\($0)" }
+        #expect(pids == "--limit-tree-tasks 8: the pids controller is not available to this process: its cgroup v2 offers none, and no cgroup v1 hierarchy has it")
+        let denied = ProcessLimitOptions.message(for: .cannotWrite("/sys/fs/cgroup", Errno(rawValue: EACCES)), of: both) { _ in "access denied" }
+        #expect(denied == "--limit-tree-tasks 8, --limit-tree-memory 256M: cannot make cgroups in /sys/fs/cgroup: access denied (it needs root, or a delegated cgroup)")
     }
 
     @Test func aSizeInTheRefusalIsWrittenWithItsLargestSuffix() {

@@ -8,8 +8,10 @@ import CForkServer
 ///
 /// The cgroups are made below the server's own, in `NAME/` (`supervisor/`, where the server moves
 /// itself, as cgroup v2 wants a cgroup with children to hold no process once controllers are
-/// enabled, and `c1/`, `c2/`, ... for the connections). A server that was killed leaves its
-/// `NAME/` behind: the next one of that name ends what is still in it and removes it first.
+/// enabled, and `c1/`, `c2/`, ... for the connections). With `TreeLimits`, each new `cN/` gets
+/// them, and where a controller is in a cgroup v1 hierarchy (a hybrid layout), a `NAME/cN/` is made
+/// below the server's cgroup there too. A server that was killed leaves its `NAME/` behind: the
+/// next one of that name ends what is still in it and removes it first.
 /// Parent-only, and a class as the table of children is: the reaper uses it while the loop reads
 /// the rest of the supervisor.
 package final class ConnectionCgroups {
@@ -17,10 +19,15 @@ package final class ConnectionCgroups {
     private let own: String
     /// `MOUNT/OWN/NAME`.
     private let base: String
+    /// `NAME/` in each cgroup v1 hierarchy that has a controller of the tree limits.
+    private let legacyBases: [String]
+    /// What each new connection's cgroup is given: the tree limits' control files, each with
+    /// the `NAME/` of its controller's hierarchy.
+    private let settings: [(base: String, setting: TreeLimits.Setting)]
 
     /// Where the connections' cgroups are made, for the log.
     package var path: String {
-        base
+        ([base] + legacyBases).joined(separator: " and ")
     }
     private let graceNanoseconds: UInt64
     private var next: UInt32 = 1
@@ -32,46 +39,61 @@ package final class ConnectionCgroups {
     private var ending: [UInt32: UInt64] = [:]
 
     /// Makes `NAME/` below the server's cgroup, after ending what a killed predecessor of that
-    /// name left there, and moves the server into `NAME/supervisor/`. Throws when no cgroup v2
-    /// can be written here (no cgroup2 mount, not root, no delegation).
-    package init(name: String, gracePeriod: Duration) throws(Errno) {
+    /// name left there, moves the server into `NAME/supervisor/`, and enables the controllers
+    /// of `treeLimits` for the cgroups below. Throws when no cgroup v2 can be written here (no
+    /// cgroup2 mount, not root, no delegation), or a tree limit's controller is not there
+    /// (`.notSupported`; `TreeLimits.check()` says why).
+    package init(name: String, gracePeriod: Duration, treeLimits: TreeLimits) throws(Errno) {
         graceNanoseconds = gracePeriod.nanoseconds
-        guard let mount = try Self.cgroup2Mount(), let path = try Self.ownCgroup() else {
-            throw Errno(rawValue: ENOENT)
+        let layout = try CgroupLayout.current()
+        guard let unified = layout.unified else {
+            throw .noSuchFileOrDirectory
         }
-        own = path == "/" ? mount : mount + path
+        let places: [String: CgroupControllerPlace]
+        do {
+            places = try treeLimits.places(in: layout)
+        } catch {
+            throw .notSupported
+        }
+        own = unified
         base = own + "/" + name
-        Self.removeTree(base)
+        var legacyBases: [String] = []
+        var settings: [(base: String, setting: TreeLimits.Setting)] = []
+        for setting in treeLimits.settings {
+            guard case .legacy(let directory) = places[setting.controller] else {
+                settings.append((base, setting))
+                continue
+            }
+            let legacyBase = directory + "/" + name
+            if !legacyBases.contains(legacyBase) {
+                legacyBases.append(legacyBase)
+            }
+            settings.append((legacyBase, setting))
+        }
+        self.legacyBases = legacyBases
+        self.settings = settings
+        // A predecessor's processes are killed through cgroup v2, where every one of them is:
+        // its v1 cgroups are empty by the time they are removed.
+        for directory in [base] + legacyBases {
+            Self.removeTree(directory)
+        }
         try Syscall.makeDirectory(base)
         do throws(Errno) {
             try Syscall.makeDirectory(base + "/supervisor")
             try Syscall.writeFile(base + "/supervisor/cgroup.procs", "0")
+            for controller in treeLimits.controllers where places[controller] == .unified {
+                // The server's own cgroup may have it enabled already (a delegated one), or may
+                // enable it now that the server has left it.
+                try? Syscall.writeFile(own + "/cgroup.subtree_control", "+" + controller)
+                try Syscall.writeFile(base + "/cgroup.subtree_control", "+" + controller)
+            }
+            for legacyBase in legacyBases {
+                try Syscall.makeDirectory(legacyBase)
+            }
         } catch {
-            Self.removeTree(base)
+            removeAll()
             throw error
         }
-    }
-
-    /// Where cgroup v2 is mounted (/proc/self/mountinfo: the line whose type after ` - ` is
-    /// cgroup2); nil when it is not.
-    private static func cgroup2Mount() throws(Errno) -> String? {
-        let text = String(decoding: try Syscall.readFile("/proc/self/mountinfo"), as: UTF8.self)
-        // Fields split on single characters only: a String separator would link the standard
-        // library's string-processing modules into every forking program.
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard let dash = fields.firstIndex(of: "-"), dash > 4, dash + 1 < fields.count, fields[dash + 1] == "cgroup2" else {
-                continue
-            }
-            return String(fields[4])
-        }
-        return nil
-    }
-
-    /// The server's cgroup v2 path (/proc/self/cgroup: the `0::PATH` line); nil without one.
-    private static func ownCgroup() throws(Errno) -> String? {
-        let text = String(decoding: try Syscall.readFile("/proc/self/cgroup"), as: UTF8.self)
-        return text.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
     }
 
     /// Kills whatever is in `path` and the cgroups below it, and removes them all, waiting a
@@ -96,26 +118,43 @@ package final class ConnectionCgroups {
         }
     }
 
-    /// A new cgroup for a connection: its number, and its `cgroup.procs` open for writing, for
-    /// the connection's process to move itself in (`Syscall.writeFile` of `0`) before it
-    /// runs anything; the caller closes it.
-    package func prepare() throws(Errno) -> (id: UInt32, procs: CInt) {
+    /// A cgroup for a connection, an emptied one or a new one, with its `cgroup.procs` files
+    /// open for the connection's process to move itself in (`ConnectionCgroup.moveIn()`) before
+    /// it runs anything; the caller closes them.
+    package func prepare() throws(Errno) -> ConnectionCgroup {
         if let id = free.last {
-            let procs = try Syscall.open(base + "/c\(id)/cgroup.procs", flags: O_WRONLY)
+            let cgroup = try ConnectionCgroup(id: id, directories: directories(of: id))
             free.removeLast()
-            return (id, procs)
+            return cgroup
         }
         let id = next
-        let path = base + "/c\(id)"
-        try Syscall.makeDirectory(path)
-        do {
-            let procs = try Syscall.open(path + "/cgroup.procs", flags: O_WRONLY)
+        let made = directories(of: id)
+        do throws(Errno) {
+            for directory in made {
+                try Syscall.makeDirectory(directory)
+            }
+            for (base, setting) in settings {
+                let file = base + "/c\(id)/" + (base == self.base ? setting.unifiedFile : setting.legacyFile)
+                do throws(Errno) {
+                    try Syscall.writeFile(file, setting.value)
+                } catch where setting.optional && error == .noSuchFileOrDirectory {
+                    continue
+                }
+            }
+            let cgroup = try ConnectionCgroup(id: id, directories: made)
             next &+= 1
-            return (id, procs)
+            return cgroup
         } catch {
-            try? Syscall.removeDirectory(path)
+            for directory in made {
+                try? Syscall.removeDirectory(directory)
+            }
             throw error
         }
+    }
+
+    /// `cN/` in cgroup v2, then in each v1 hierarchy.
+    private func directories(of id: UInt32) -> [String] {
+        ([base] + legacyBases).map { $0 + "/c\(id)" }
     }
 
     /// Takes back cgroup `id`, empty, from `prepare()`: no process was made for it.
@@ -180,10 +219,13 @@ package final class ConnectionCgroups {
     }
 
     /// At the server's end: kills and removes every connection's cgroup, moves the server back
-    /// into its own cgroup, and removes `NAME/`.
+    /// into its own cgroup, and removes `NAME/` (in each hierarchy).
     package func removeAll() {
         for child in Syscall.subdirectories(of: base) where child != "supervisor" {
             Self.removeTree(base + "/" + child)
+        }
+        for legacyBase in legacyBases {
+            Self.removeTree(legacyBase)
         }
         ending = [:]
         free = []

@@ -79,12 +79,8 @@ struct ForkPerConnectionLoop: ServingLoop {
         var counters: Int32 = -1
         var byteCounter: ByteCounter?
         // The connection's cgroup, made before the fork, which its process moves into first.
-        var cgroup: (id: UInt32, procs: CInt) = (0, -1)
-        defer {
-            if cgroup.procs >= 0 {
-                try? Syscall.close(cgroup.procs)
-            }
-        }
+        var cgroup: ConnectionCgroup?
+        defer { cgroup?.close() }
         let pid: pid_t
         do {
             if let cgroups = supervisor.cgroups {
@@ -111,7 +107,7 @@ struct ForkPerConnectionLoop: ServingLoop {
             if let source {
                 gate?.childEnded(from: source)
             }
-            if cgroup.id != 0 {
+            if let cgroup {
                 supervisor.cgroups?.giveBack(cgroup.id)
             }
             supervisor.log.forkFailed(error, peer: connection.peerAddress, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
@@ -123,14 +119,14 @@ struct ForkPerConnectionLoop: ServingLoop {
             // `connection` would be mutated, and Swift 6.3 then copies the whole struct (three
             // socket addresses) to a temporary at every call that borrows it.
             session.serveForked(
-                connection.counting(in: byteCounter), children: childrenWithThisOne, cgroupProcs: cgroup.procs,
+                connection.counting(in: byteCounter), children: childrenWithThisOne, cgroup: cgroup,
                 parentListener: supervisor.listener, serviceStatus: supervisor.serviceStatus
             )
         }
         let peer = connection.peerAddress
         try? connection.close()
         var child = RunningChild(started: started, source: source, counters: counters)
-        child.cgroup = cgroup.id
+        child.cgroup = cgroup?.id ?? 0
         supervisor.children.insert(child, pid: pid)
         maxDuration?.childStarted(at: started)
         // Behind a proxy only the child learns the client, from the header: it says whom it serves.

@@ -36,6 +36,7 @@ public struct ForkingServer {
         // The server sees the proxy's address, not the client's, so the limits would count
         // every client behind one proxy as one source.
         precondition(configuration.proxyProtocol == nil || !configuration.sourceLimits.isActive, "per-source limits count the proxy, not its clients")
+        precondition(configuration.treeLimits.isEmpty || configuration.contain, "tree limits are set on the cgroups of contain")
         try ServerSignals.install()
         log.neverBlock()
         let session = Session(configuration: configuration, handler: handler, log: log)

@@ -74,4 +74,10 @@ public struct ServerConfiguration: Sendable {
     /// Check them with `ProcessLimits.check()` at the start: a limit the children cannot take
     /// ends each connection with a log line instead.
     public var processLimits = ProcessLimits()
+
+    /// Bounds on all of a connection's processes together (`--limit-tree-tasks`,
+    /// `--limit-tree-memory`), set on its cgroup: they need `contain`, and a cgroup the server
+    /// can make with their controllers, or the server does not start. Check them with
+    /// `TreeLimits.check()` at the start, for a reason in words. None by default.
+    public var treeLimits = TreeLimits()
 }

@@ -21,31 +21,30 @@ struct Session {
     /// take its limits, or the log style's status when the banner could not be written
     /// (tcpserver's 111). A forked child is told how many `children` its parent has with it; a
     /// pool's worker is not (`inWorker`).
-    func serve(_ accepted: consuming Connection, inWorker: Bool, children: Int = 0, cgroupProcs: CInt = -1) -> CInt {
+    func serve(_ accepted: consuming Connection, inWorker: Bool, children: Int = 0, cgroup: ConnectionCgroup? = nil) -> CInt {
         // Without a PROXY header to read, the connection is admitted as it is, and the child
         // neither runs admission's code nor copies the log into its call.
         guard let proxyProtocol = configuration.proxyProtocol else {
-            let status = serve(admitted: accepted, inWorker: inWorker, cgroupProcs: cgroupProcs)
+            let status = serve(admitted: accepted, inWorker: inWorker, cgroup: cgroup)
             try? accepted.close()
             return status
         }
         guard let connection = configuration.admit(accepted, by: proxyProtocol, log: log, forkedWith: inWorker ? nil : children) else {
             return 1
         }
-        let status = serve(admitted: connection, inWorker: inWorker, cgroupProcs: cgroupProcs)
+        let status = serve(admitted: connection, inWorker: inWorker, cgroup: cgroup)
         try? connection.close()
         return status
     }
 
     /// The phases after admission, with the connection lent to each.
-    private func serve(admitted connection: borrowing Connection, inWorker: Bool, cgroupProcs: CInt) -> CInt {
+    private func serve(admitted connection: borrowing Connection, inWorker: Bool, cgroup: ConnectionCgroup?) -> CInt {
         log.serving(connection.peerAddress, inWorker: inWorker)
         do {
-            if cgroupProcs >= 0 {
-                // Into the connection's cgroup before anything else runs: whatever starts from
-                // here on stays there, however it detaches. The child needs the file no more.
-                defer { try? Syscall.close(cgroupProcs) }
-                try Syscall.moveIntoCgroup(procs: cgroupProcs)
+            if let cgroup {
+                // Into the connection's cgroups before anything else runs: whatever starts from
+                // here on stays there, however it detaches, and is held to the tree limits.
+                try cgroup.moveIn()
             } else if configuration.contain {
                 // What this process leaves behind comes back to it while it runs, and with it to
                 // the server when it ends: no other connection's process is taken for it.
@@ -107,11 +106,10 @@ struct Session {
 
     /// A child forked for `connection`, one of `children`: drops what it holds of the parent's
     /// (its listener and a service manager's socket), serves the connection and exits; with
-    /// `cgroupProcs` not -1, in the connection's cgroup (`ConnectionCgroups`), which it moves
-    /// into first.
-    func serveForked(_ connection: consuming Connection, children: Int, cgroupProcs: CInt, parentListener: ListeningSocket, serviceStatus: ServiceStatus) -> Never {
+    /// a `cgroup`, in the connection's cgroups (`ConnectionCgroups`), which it moves into first.
+    func serveForked(_ connection: consuming Connection, children: Int, cgroup: ConnectionCgroup?, parentListener: ListeningSocket, serviceStatus: ServiceStatus) -> Never {
         try? parentListener.close()
         serviceStatus.closeInChild()
-        Syscall.exit(serve(connection, inWorker: false, children: children, cgroupProcs: cgroupProcs))
+        Syscall.exit(serve(connection, inWorker: false, children: children, cgroup: cgroup))
     }
 }

@@ -38,11 +38,17 @@ struct Supervisor {
         children = try ChildTable(maxChildren: configuration.maxChildren)
         if configuration.contain {
             do throws(Errno) {
-                let cgroups = try ConnectionCgroups(name: "\(log.name)@\(listener.localAddress)", gracePeriod: configuration.gracePeriod)
+                let cgroups = try ConnectionCgroups(
+                    name: "\(log.name)@\(listener.localAddress)", gracePeriod: configuration.gracePeriod, treeLimits: configuration.treeLimits
+                )
                 self.cgroups = cgroups
                 leftovers = nil
                 containment = "in a cgroup each, below \(cgroups.path)"
             } catch {
+                // Tree limits bound a cgroup: without one there is nothing to fall back to.
+                guard configuration.treeLimits.isEmpty else {
+                    throw error
+                }
                 // The orphans a connection's process leaves come back to the server when it ends.
                 try Syscall.becomeChildSubreaper()
                 cgroups = nil

@@ -30,6 +30,8 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
     public static let connectionReset = Errno(rawValue: ECONNRESET)
     public static let busy = Errno(rawValue: EBUSY)
+    public static let noSuchFileOrDirectory = Errno(rawValue: ENOENT)
+    public static let notSupported = Errno(rawValue: ENOTSUP)
 }
 
 extension Errno {

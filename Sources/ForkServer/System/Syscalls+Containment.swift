@@ -14,6 +14,11 @@ extension Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { mkdir(path, 0o755) }
     }
 
+    /// access(2): whether this process may use `path` as `mode` (`W_OK` and the like) says.
+    static func checkAccess(_ path: String, mode: CInt) throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { access(path, mode) }
+    }
+
     /// rmdir(2).
     static func removeDirectory(_ path: String) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) { rmdir(path) }

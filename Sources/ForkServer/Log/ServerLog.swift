@@ -99,7 +99,9 @@ public struct ServerLog: Sendable {
     }
 
     /// In the process that serves `peer`, before anything else, the line that says so, when the
-    /// style has one for it (`ServerLogStyle.servingMessage`).
+    /// style has one for it (`ServerLogStyle.servingMessage`). Never inlined, so that the
+    /// child's path keeps the layout Linker/child-path.order gives it by this name.
+    @inline(never)
     func serving(_ peer: SocketAddress, inWorker: Bool) {
         // Nothing to do in most children, and nothing done: each code page a child runs (here,
         // formatting a number) costs it a page fault (BENCHMARKS.md, "A regression found").

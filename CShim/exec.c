@@ -96,7 +96,26 @@ static int set_limits(const CForkServer_spawn_request *request) {
     return request->nice_increment == 0 ? 0 : CForkServer_nice(request->nice_increment);
 }
 
+// Moves this process into the request's cgroups (a write of "0", which stands for the writer,
+// to each `cgroup.procs`), then makes it a child subreaper if asked; 0, or -1 with errno set.
+static int contain(const CForkServer_spawn_request *request) {
+    for (int index = 0; index < 3; index++) {
+        if (request->cgroup_procs[index] >= 0 && write(request->cgroup_procs[index], "0", 1) == -1) {
+            return -1;
+        }
+    }
+    return request->child_subreaper ? CForkServer_become_child_subreaper() : 0;
+}
+
 void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spawn_failure *failure) {
+    // Contained first, before anything else runs: whatever starts from here on stays in the
+    // connection's cgroups however it detaches, or comes back to this process when orphaned. A
+    // process that cannot be contained does not run its program, and writes no line: it is
+    // reported as a step of its own.
+    if (contain(request) == -1) {
+        *failure = (CForkServer_spawn_failure){.step = CFORKSERVER_SPAWN_CONTAINMENT, .error = errno};
+        return;
+    }
     // The group or session first, so that from here on no Ctrl-C meant for the caller's group
     // finds the program's signals at their defaults. For a connection, a group of its own: the
     // drain signals the program and whatever it starts, and a terminal's Ctrl-C for the server's

@@ -239,6 +239,14 @@ typedef struct {
     size_t limit_count;
     /// Added to the niceness with the limits (CForkServer_nice); 0 leaves it as the caller's.
     int nice_increment;
+    /// The `cgroup.procs` files, open for writing, of the cgroups the process moves itself into
+    /// first, before anything else it does (a contained connection's: its cgroup v2's, and its
+    /// cgroups' in v1 hierarchies for the tree limits); -1 for none.
+    int cgroup_procs[3];
+    /// Whether the process becomes a child subreaper first (a contained connection's where no
+    /// cgroup can be made: CForkServer_become_child_subreaper), so that what its program orphans
+    /// comes back to it, and with it to the server.
+    bool child_subreaper;
 } CForkServer_spawn_request;
 
 /// The step at which a program failed to start: putting its descriptors 0, 1 and 2 in place
@@ -249,6 +257,9 @@ typedef struct {
 /// ...or, between the two, setting its resource limits and niceness (setrlimit(2),
 /// setpriority(2)).
 #define CFORKSERVER_SPAWN_LIMITS 3
+/// ...or, first of all, moving into its cgroups or becoming a child subreaper (a write to
+/// `cgroup.procs`, prctl(2)).
+#define CFORKSERVER_SPAWN_CONTAINMENT 4
 
 /// Why a program did not start: the step (0 for none) and its errno.
 typedef struct {

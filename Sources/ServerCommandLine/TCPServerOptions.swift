@@ -90,8 +90,7 @@ package struct TCPServerOptions {
                                   (default: no limit)
           --contain               whatever a program starts ends with its connection
                                   (SIGTERM, then SIGKILL --grace later), daemons that
-                                  double-fork or call setsid included; each connection is
-                                  then served by a fork that execs the program
+                                  double-fork or call setsid included
         \(ProxyProtocolOptions.usage(column: 26))
           --log-duration          with -v: end lines say how long the connection lasted
                                   (`end PID status S after T s`); without it they are

@@ -22,7 +22,7 @@ import Testing
             }
             let (unreaped, failure) = try Syscall.spawn(.connection(
                 [Array("/nonexistent/program".utf8)], environment: [], connection: pipe.writeEnd.rawValue, logLines: "", exitStatus: 0,
-                limits: ProcessLimits()
+                setup: ConnectionProcessSetup(limits: ProcessLimits())
             ), reusingStack: false)
             #expect(failure != nil)
             // The spawn returns once the child has let go of this memory, which it does on its way
@@ -55,7 +55,7 @@ import Testing
         let spawned = Result { () throws(Errno) in
             try Syscall.spawn(.connection(
                 [Array("/bin/sh".utf8), Array("-c".utf8), Array("echo ran".utf8)], environment: [], connection: pipe.writeEnd.rawValue,
-                logLines: "", exitStatus: 0, limits: limits
+                logLines: "", exitStatus: 0, setup: ConnectionProcessSetup(limits: limits)
             ), reusingStack: false)
         }
         try pipe.writeEnd.close()

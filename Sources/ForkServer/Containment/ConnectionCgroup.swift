@@ -35,6 +35,12 @@ package struct ConnectionCgroup {
         }
     }
 
+    /// The open `cgroup.procs` files, -1 where none is: for a process started without a fork,
+    /// which moves itself in before its program runs (`ConnectionProcessSetup`).
+    var descriptors: (CInt, CInt, CInt) {
+        (procs, legacyProcs.0, legacyProcs.1)
+    }
+
     /// In the connection's process: moves it into each of its cgroups (`Syscall.moveIntoCgroup`),
     /// then closes their files, which it needs no more.
     package func moveIn() throws(Errno) {

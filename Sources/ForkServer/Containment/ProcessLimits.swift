@@ -14,7 +14,7 @@ import CForkServer
 /// and before the idle timeout, the banner and the handler; a prefork pool's worker once, when it
 /// starts, so that they hold over every connection it serves (its CPU seconds add up over them);
 /// a program a `ConnectionSpawner` starts, in its process just before it runs
-/// (`spawn(for:limits:)`).
+/// (`spawn(for:setup:)`).
 public struct ProcessLimits: Sendable, Equatable {
     /// What a resource limit limits, each one of setrlimit(2)'s resources.
     public enum Resource: Sendable, Equatable, CaseIterable {

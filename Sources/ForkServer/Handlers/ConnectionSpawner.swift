@@ -3,7 +3,7 @@ import CForkServer
 /// A handler that can also serve a connection from the parent, without a fork of the server:
 /// it starts a process of its own for it (forkserver's program, by clone(2) and exec).
 ///
-/// `spawn(for:limits:)` runs in the server, with a child per connection, before it would fork;
+/// `spawn(for:setup:)` runs in the server, with a child per connection, before it would fork;
 /// the server then counts and reaps the process it returns. `handle`, the child's side, runs
 /// when it returns nil, or when the connection needs a child of the server first (a banner to
 /// write, or a PROXY header to read, both of which wait on the client).
@@ -13,8 +13,8 @@ public protocol ConnectionSpawner: ConnectionHandler {
     /// accepts no one else meanwhile. An error means no process could be made, and the
     /// connection is dropped as after a failed fork.
     ///
-    /// The process takes `limits` (`ServerConfiguration.processLimits`) before it serves, as a
-    /// forked child takes them before `handle`: the server's own process must not, and a
-    /// process that cannot take them must not serve.
-    func spawn(for connection: borrowing Connection, limits: ProcessLimits) throws(Errno) -> pid_t?
+    /// The process does what `setup` says before it serves (moves into the connection's
+    /// cgroups, takes `ServerConfiguration.processLimits`), as a forked child does before
+    /// `handle`: the server's own process must not, and a process that cannot must not serve.
+    func spawn(for connection: borrowing Connection, setup: ConnectionProcessSetup) throws(Errno) -> pid_t?
 }

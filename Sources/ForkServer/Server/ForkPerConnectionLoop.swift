@@ -87,11 +87,9 @@ struct ForkPerConnectionLoop: ServingLoop {
                 cgroup = try cgroups.prepare()
             }
             // A banner may wait on the client, and so does a PROXY header, which only a child
-            // may read: a connection with either is served by a fork. So is one to contain,
-            // whose process moves into its cgroup, or makes itself a subreaper, first (the
-            // session's phase).
-            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, !supervisor.configuration.contain,
-               let spawner, let spawned = try spawner.spawn(for: connection, limits: supervisor.configuration.processLimits) {
+            // may read: a connection with either is served by a fork.
+            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, let spawner,
+               let spawned = try spawner.spawn(for: connection, setup: processSetup(cgroup)) {
                 pid = spawned
             } else {
                 if let accounting, let pair = accounting.take() {
@@ -133,6 +131,16 @@ struct ForkPerConnectionLoop: ServingLoop {
         if supervisor.configuration.proxyProtocol == nil {
             supervisor.log.childStarted(pid, serving: peer, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
         }
+    }
+
+    /// What a process the handler spawns for a connection does before it serves: moves into
+    /// the connection's `cgroup` (with `contain`), or becomes a child subreaper where the server
+    /// has no cgroups, then takes the server's limits.
+    private func processSetup(_ cgroup: ConnectionCgroup?) -> ConnectionProcessSetup {
+        ConnectionProcessSetup(
+            limits: supervisor.configuration.processLimits, cgroupProcs: cgroup?.descriptors ?? (-1, -1, -1),
+            becomesSubreaper: supervisor.configuration.contain && cgroup == nil
+        )
     }
 
     mutating func reapFinishedChildren() {

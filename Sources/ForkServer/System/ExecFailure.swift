@@ -11,12 +11,16 @@ package enum ExecFailure: Error, Equatable {
     case limits(Errno)
     /// The program could not be run (execve(2), execvpe(3)).
     case program(Errno)
+    /// The process could not move into its connection's cgroups, or become a child subreaper,
+    /// which it does first of all.
+    case containment(Errno)
 
     init(_ failure: CForkServer_spawn_failure) {
         let error = Errno(rawValue: failure.error)
         self = switch failure.step {
         case CFORKSERVER_SPAWN_DESCRIPTORS: .descriptors(error)
         case CFORKSERVER_SPAWN_LIMITS: .limits(error)
+        case CFORKSERVER_SPAWN_CONTAINMENT: .containment(error)
         default: .program(error)
         }
     }
@@ -24,7 +28,7 @@ package enum ExecFailure: Error, Equatable {
     /// The error, whichever the step.
     var error: Errno {
         switch self {
-        case .descriptors(let error), .limits(let error), .program(let error): error
+        case .descriptors(let error), .limits(let error), .program(let error), .containment(let error): error
         }
     }
 }

@@ -23,24 +23,25 @@ package struct SpawnRequest {
     var exitStatus: CInt
     /// The status a spawned process exits with when its program cannot be started.
     var failureStatus: CInt
-    /// The limits its process sets just before the program runs; none for most.
-    var limits = ProcessLimits()
+    /// The limits its process sets just before the program runs, and the containment it takes
+    /// first of all; none for most.
+    var setup = ConnectionProcessSetup(limits: ProcessLimits())
 
     /// A connection's program the way tcpserver runs it: `arguments[0]` looked for in $PATH, the
     /// connection on descriptors 0 and 1 and the server's standard error on 2, a process group
     /// of its own, the server's signals back to their defaults, after `logLines`; with
-    /// `exitStatus` not 0, an exit with it instead (a denial's 100); `limits` set last before
-    /// it runs. A process that cannot run the program, or take its limits, exits 111,
-    /// tcpserver's status.
+    /// `exitStatus` not 0, an exit with it instead (a denial's 100); `setup`'s containment taken
+    /// first of all, and its limits set last before the program runs. A process that cannot run
+    /// the program, take its limits or be contained exits 111, tcpserver's status.
     package static func connection(
-        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt, limits: ProcessLimits
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt, setup: ConnectionProcessSetup
     ) -> SpawnRequest {
         let connection = ChildProcess.StandardStream.descriptor(FileDescriptor(rawValue: connection))
         return SpawnRequest(
             arguments: arguments, environment: environment, searchingPath: true,
             standardInput: connection, standardOutput: connection, standardError: .inherit,
             grouping: .newProcessGroup, onlyServerSignals: true,
-            logLines: logLines, exitStatus: exitStatus, failureStatus: 111, limits: limits
+            logLines: logLines, exitStatus: exitStatus, failureStatus: 111, setup: setup
         )
     }
 
@@ -65,6 +66,7 @@ package struct SpawnRequest {
         defer { buffer.deallocate() }
         let placed = streams.indices.map { Self.layout(streams[$0], as: CInt($0), path: paths.pointers[$0]) }
         // Empty, as for most requests, when no limit is set: then the child makes no call for them.
+        let limits = setup.limits
         let resourceLimits = limits.limits.map { CForkServer_resource_limit(resource: $0.resource.rawValue, value: $0.limit.rawValue) }
         // The arrays free their strings when they go: not before `body` is done with them.
         return withExtendedLifetime((argv, envp, paths)) {
@@ -78,7 +80,8 @@ package struct SpawnRequest {
                         log_length: log.count, log_buffer: buffer, log_capacity: capacity,
                         exit_status: exitStatus, failure_status: failureStatus,
                         limits: resourceLimits.baseAddress, limit_count: resourceLimits.count,
-                        nice_increment: limits.niceIncrement
+                        nice_increment: limits.niceIncrement,
+                        cgroup_procs: setup.cgroupProcs, child_subreaper: setup.becomesSubreaper
                     )
                     return body(&request)
                 }

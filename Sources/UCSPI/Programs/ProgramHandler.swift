@@ -4,7 +4,7 @@ import ForkServer
 /// Runs a program for each connection, the way tcpserver does: it gathers the connection's
 /// addresses (and names, if asked), follows the access rules, logs `ok` or `deny`, and runs the
 /// program (execvpe(3)). Usually all in the server, which then starts the program without a
-/// fork (`spawn(for:limits:)`); in a forked child (`handle(_:)`) when something must wait on the
+/// fork (`spawn(for:setup:)`); in a forked child (`handle(_:)`) when something must wait on the
 /// client.
 ///
 /// The program runs with the connection on descriptors 0 and 1, the server's standard error on
@@ -83,7 +83,7 @@ public struct ProgramHandler: ConnectionSpawner {
         }
         let failure = Syscall.exec(.connection(
             arguments, environment: launch.environment.entries, connection: connection.descriptor.rawValue,
-            logLines: decisionLine(launch, remote: remote), exitStatus: launch.exitStatus, limits: ProcessLimits()
+            logLines: decisionLine(launch, remote: remote), exitStatus: launch.exitStatus, setup: ConnectionProcessSetup(limits: ProcessLimits())
         ))
         drop(remote, reason(failure))
     }
@@ -91,15 +91,16 @@ public struct ProgramHandler: ConnectionSpawner {
     /// Starts the program on `connection` from the server itself, without copying the server
     /// (`Syscall.spawn`: clone(2) with CLONE_VM | CLONE_VFORK), which is cheaper than a
     /// fork of the server followed by exec (BENCHMARKS.md). The rules, a local file, are read
-    /// here; the child writes the `pid` and `ok` or `deny` lines before the program runs, as
-    /// tcpserver's child does, and a denied client's child exits 100 without running it. The
+    /// here; the child moves into the connection's cgroups first (`setup`), writes the `pid` and
+    /// `ok` or `deny` lines before the program runs, as tcpserver's child does, and a denied
+    /// client's child exits 100 without running it. The
     /// rules' lookup holds the server, but never waits and is bounded (`ConstantDatabase`): a
-    /// FIFO or a hostile file at the path drops that one connection. The child sets `limits`
+    /// FIFO or a hostile file at the path drops that one connection. The child sets the limits
     /// last before the program runs (`CForkServer_exec`), once its descriptors are in place.
     /// Nil when names are to be looked up: that may wait on DNS, so a forked child does it.
     /// With `--proxy-protocol` or a banner the server never asks: only a child may wait on the client.
     @available(*, noasync, message: "the spawn shares the server's memory: one at a time, from a single-threaded server")
-    public func spawn(for connection: borrowing Connection, limits: ProcessLimits) throws(Errno) -> pid_t? {
+    public func spawn(for connection: borrowing Connection, setup: ConnectionProcessSetup) throws(Errno) -> pid_t? {
         guard nameLookup == .none else {
             return nil
         }
@@ -118,7 +119,7 @@ public struct ProgramHandler: ConnectionSpawner {
         // The server spawns from its one thread, one child at a time: its children share a stack.
         let (child, execFailure) = try Syscall.spawn(.connection(
             arguments, environment: launch?.environment.entries ?? [], connection: connection.descriptor.rawValue,
-            logLines: lines, exitStatus: launch?.exitStatus ?? 111, limits: limits
+            logLines: lines, exitStatus: launch?.exitStatus ?? 111, setup: setup
         ), reusingStack: true)
         if let failure {
             log.droppedConnection(from: remote, failure)
@@ -213,6 +214,7 @@ public struct ProgramHandler: ConnectionSpawner {
         switch failure {
         case .descriptors(let error): "unable to set up descriptors: \(log.describe(error))"
         case .limits(let error): "unable to set limits: \(log.describe(error))"
+        case .containment(let error): "unable to contain: \(log.describe(error))"
         case .program(let error): "unable to run \(String(decoding: arguments[0], as: UTF8.self)): \(log.describe(error))"
         }
     }

@@ -134,9 +134,9 @@ package final class ConnectionCgroups {
                 try Syscall.makeDirectory(directory)
             }
             for (base, setting) in settings {
-                let file = base + "/c\(id)/" + (base == self.base ? setting.unifiedFile : setting.legacyFile)
+                let (file, value) = base == self.base ? setting.unified : setting.legacy
                 do throws(Errno) {
-                    try Syscall.writeFile(file, setting.value)
+                    try Syscall.writeFile(base + "/c\(id)/" + file, value)
                 } catch where setting.optional && error == .noSuchFileOrDirectory {
                     continue
                 }

@@ -32,25 +32,26 @@ public struct TreeLimits: Sendable, Equatable {
     struct Setting {
         /// The controller that has the file.
         let controller: String
-        /// The file's name in a cgroup v2, and in a v1 hierarchy.
-        let unifiedFile: String
-        let legacyFile: String
-        let value: String
+        /// The file and what is written to it in a cgroup v2, and in a v1 hierarchy.
+        let unified: (file: String, value: String)
+        let legacy: (file: String, value: String)
         /// Whether the file may be missing: the swap bounds, which exist only where the kernel
         /// accounts swap.
         let optional: Bool
     }
 
-    /// The control files to write, the swap bound after the memory bound it must not be below
-    /// (cgroup v1's `memory.memsw.limit_in_bytes`).
+    /// The control files to write. No swap beyond the memory bound: cgroup v2 bounds swap on
+    /// its own (`memory.swap.max` 0), v1 memory and swap together, written after the memory
+    /// bound it must not be below (`memory.memsw.limit_in_bytes`).
     var settings: [Setting] {
         var settings: [Setting] = []
         if let tasks {
-            settings.append(Setting(controller: "pids", unifiedFile: "pids.max", legacyFile: "pids.max", value: "\(tasks)", optional: false))
+            settings.append(Setting(controller: "pids", unified: ("pids.max", "\(tasks)"), legacy: ("pids.max", "\(tasks)"), optional: false))
         }
         if let memoryBytes {
-            settings.append(Setting(controller: "memory", unifiedFile: "memory.max", legacyFile: "memory.limit_in_bytes", value: "\(memoryBytes)", optional: false))
-            settings.append(Setting(controller: "memory", unifiedFile: "memory.swap.max", legacyFile: "memory.memsw.limit_in_bytes", value: "\(memoryBytes)", optional: true))
+            let bytes = "\(memoryBytes)"
+            settings.append(Setting(controller: "memory", unified: ("memory.max", bytes), legacy: ("memory.limit_in_bytes", bytes), optional: false))
+            settings.append(Setting(controller: "memory", unified: ("memory.swap.max", "0"), legacy: ("memory.memsw.limit_in_bytes", bytes), optional: true))
         }
         return settings
     }

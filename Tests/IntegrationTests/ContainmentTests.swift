@@ -170,6 +170,32 @@ import Testing
         try stop(second)
     }
 
+    @Test(.enabled(if: ContainmentTests.cgroupsWritable, "needs a writable cgroup v2 (root, or a delegated subtree)"))
+    func aConnectionWhoseCgroupCannotBeMadeIsDroppedWithALineAndTheServerGoesOn() throws {
+        // Each program says so, then echoes until its client closes: its cgroup stays in use.
+        let server = try ServerProcess.startForkserver(["-v", "--contain"], program: ["/bin/sh", "-c", "echo served; exec cat"])
+        let first = try TestClient(port: server.port)
+        #expect(String(decoding: try first.receive(7), as: UTF8.self) == "served\n")
+        // No more cgroups below the server's than the two it has (supervisor/, and c1/ in use):
+        // the next connection's c2/ cannot be made (EAGAIN).
+        let base = String(try #require(cgroup(of: server.pid)).dropLast("/supervisor".count))
+        let descendants = open("/sys/fs/cgroup/unified" + base + "/cgroup.max.descendants", O_WRONLY)
+        try #require(descendants >= 0)
+        defer { close(descendants) }
+        #expect(write(descendants, "2", 1) == 1)
+        let refused = try TestClient(port: server.port)
+        let line = try server.waitForLine(containing: "unable to make its cgroup")
+        #expect(line == "forkserver: warning: dropping connection, unable to make its cgroup: temporary failure", "\(line)")
+        #expect(try refused.receiveUntilEnd().isEmpty)
+        // The server goes on: with room again, the next connection is served.
+        #expect(write(descendants, "max", 3) == 3)
+        let next = try TestClient(port: server.port)
+        #expect(String(decoding: try next.receive(7), as: UTF8.self) == "served\n")
+        first.close()
+        next.close()
+        try stop(server)
+    }
+
     @Test func aContainedChildHoldsOnlyItsConnection() throws {
         let server = try ServerProcess.startEchoServer(["--contain"])
         let client = try TestClient(port: server.port)

@@ -120,9 +120,11 @@ public struct ServerLog: Sendable {
         style.childEnded(pid, waitStatus: waitStatus, nanoseconds: nanoseconds, bytes: bytes, end: end, children: children, limit: limit, log: self)
     }
 
-    /// fork(2) failed for the connection from `peer`, which is dropped; `children` remain.
-    func forkFailed(_ error: Errno, peer: SocketAddress, children: Int, limit: Int) {
-        droppedConnection(from: peer, style.forkFailed(error))
+    /// No process could be made for the connection from `peer`, which is dropped: fork(2) or
+    /// the spawn failed, or with `makingCgroup` the making of its cgroup before them; `children`
+    /// remain.
+    func childNotStarted(_ error: Errno, makingCgroup: Bool, peer: SocketAddress, children: Int, limit: Int) {
+        droppedConnection(from: peer, makingCgroup ? "unable to make its cgroup: \(describe(error))" : style.forkFailed(error))
         accepted(children: children, limit: limit)
     }
 

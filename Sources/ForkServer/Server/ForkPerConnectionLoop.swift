@@ -108,7 +108,10 @@ struct ForkPerConnectionLoop: ServingLoop {
             if let cgroup {
                 supervisor.cgroups?.giveBack(cgroup.id)
             }
-            supervisor.log.forkFailed(error, peer: connection.peerAddress, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
+            supervisor.log.childNotStarted(
+                error, makingCgroup: supervisor.cgroups != nil && cgroup == nil, peer: connection.peerAddress,
+                children: supervisor.children.count, limit: supervisor.configuration.maxChildren
+            )
             try? connection.close()
             return
         }

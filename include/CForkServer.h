@@ -32,6 +32,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <pwd.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 

@@ -34,5 +34,8 @@ extension ListeningSocket {
         descriptor = FileDescriptor(rawValue: fd)
         localAddress = address
         isInherited = true
+        unixPath = nil
+        pathLock = -1
+        pathIdentity = nil
     }
 }

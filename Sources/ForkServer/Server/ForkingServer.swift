@@ -77,7 +77,7 @@ public struct ForkingServer {
     @available(*, noasync, message: "the server forks: its process must be single-threaded, and Swift concurrency runs threads")
     public mutating func run() {
         precondition(Syscall.processID == creator, "a ForkingServer runs in the process that made it: make it after forking, not before")
-        log.listening(on: listener.localAddress, model: model, limit: model.maxChildren)
+        log.listening(on: listener.endpoint, model: model, limit: model.maxChildren)
         switch loop {
         case .forkPerConnection(var forks):
             if let containment = forks.supervisor.containment {

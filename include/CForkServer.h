@@ -241,6 +241,10 @@ typedef struct {
     size_t limit_count;
     /// Added to the niceness with the limits (CForkServer_nice); 0 leaves it as the caller's.
     int nice_increment;
+    /// Where the process writes its own pid, in decimal digits and a NUL, before the program
+    /// runs: the value of one of `envp`'s entries, with room for 16 bytes (ucspi-unix's
+    /// $UNIXLOCALPID, the program's pid, which the caller cannot know); NULL for none.
+    char *pid_value;
 } CForkServer_spawn_request;
 
 /// The step at which a program failed to start: putting its descriptors 0, 1 and 2 in place

@@ -67,6 +67,7 @@ configuration.processLimits = options.processLimits
 configuration.notifier = notifier
 configuration.maxDuration = options.maxDurationSeconds.map { .seconds($0) }
 configuration.contain = options.contain
+configuration.allowedPeers = options.unix.allowedPeers
 do {
     var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
     server.run()

@@ -16,7 +16,8 @@ extension ListeningSocket {
     /// accepts anyone, the stale path done right:
     ///
     /// 1. the lock `PATH.lock` is taken (flock(2), not waiting): two servers starting at once
-    ///    cannot both go on, and the one that does keeps the lock for as long as it listens;
+    ///    cannot both go on, and the one that does keeps the lock for as long as it listens, so
+    ///    that another finding it held knows a server is there without connecting to it;
     /// 2. bind(2), with the umask set to `mode`'s complement around it, so the file is never
     ///    there with a wider mode (no chmod(2) window);
     /// 3. on EADDRINUSE, a connect(2) to the path: refused, the file is stale (its server died
@@ -36,8 +37,9 @@ extension ListeningSocket {
                 guard error == .wouldBlock else {
                     throw Self.pathError(error, at: path, step: "cannot lock \(path).lock") ?? .failed("cannot lock \(path).lock", error)
                 }
-                // A server holds the lock for as long as it listens: say so when it does.
-                throw try Self.isListening(path) ? .serverListening : .lockHeld
+                // A server holds the lock for as long as it listens (not connected to: it
+                // would serve the probe as a client).
+                throw .lockHeld("\(path).lock")
             }
         }
         let fd: CInt

@@ -2,8 +2,8 @@
 public enum UnixListenError: Error, Equatable, CustomStringConvertible {
     /// A server accepted a connection at the path (or holds the abstract name).
     case serverListening
-    /// Another server holds the lock beside the path and does not accept there yet: it is starting.
-    case lockHeld
+    /// Another server holds the lock beside the path: it listens there, or is starting to.
+    case lockHeld(String)
     /// The directory the socket would be made in does not exist.
     case missingDirectory(String)
     /// The directory exists, but this process may not make a file in it.
@@ -19,8 +19,8 @@ public enum UnixListenError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .serverListening:
             "a server is listening there; stop it or choose another path"
-        case .lockHeld:
-            "another server holds its lock (PATH.lock): it is starting there"
+        case .lockHeld(let lock):
+            "a server is listening there, or starting (it holds \(lock)); stop it or choose another path"
         case .missingDirectory(let directory):
             "no such directory: \(directory)"
         case .directoryNotWritable(let directory):

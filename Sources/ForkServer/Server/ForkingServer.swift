@@ -43,6 +43,7 @@ public struct ForkingServer {
         switch configuration.model {
         case .prefork(_, let maxRequests):
             precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
+            precondition(configuration.allowedPeers == nil, "allowing peers by credentials needs a child per connection: in a pool, workers accept")
             precondition(configuration.maxDuration == nil, "a connection's longest life needs a child per connection: a worker serves many")
             precondition(!configuration.contain, "containing a connection's processes needs a child per connection: a worker serves many")
             // The pool's drain shuts the listener down to wake its workers, which would end a

@@ -25,22 +25,26 @@ package struct SpawnRequest {
     var failureStatus: CInt
     /// The limits its process sets just before the program runs; none for most.
     var limits = ProcessLimits()
+    /// A variable the process sets to its own pid before the program runs (`UNIXLOCALPID`),
+    /// added to `environment`; nil for none.
+    var pidVariable: [UInt8]?
 
     /// A connection's program the way tcpserver runs it: `arguments[0]` looked for in $PATH, the
     /// connection on descriptors 0 and 1 and the server's standard error on 2, a process group
     /// of its own, the server's signals back to their defaults, after `logLines`; with
     /// `exitStatus` not 0, an exit with it instead (a denial's 100); `limits` set last before
-    /// it runs. A process that cannot run the program, or take its limits, exits 111,
-    /// tcpserver's status.
+    /// it runs; with `pidVariable`, that variable set to the program's pid. A process that
+    /// cannot run the program, or take its limits, exits 111, tcpserver's status.
     package static func connection(
-        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt, limits: ProcessLimits
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt, limits: ProcessLimits,
+        pidVariable: [UInt8]? = nil
     ) -> SpawnRequest {
         let connection = ChildProcess.StandardStream.descriptor(FileDescriptor(rawValue: connection))
         return SpawnRequest(
             arguments: arguments, environment: environment, searchingPath: true,
             standardInput: connection, standardOutput: connection, standardError: .inherit,
             grouping: .newProcessGroup, onlyServerSignals: true,
-            logLines: logLines, exitStatus: exitStatus, failureStatus: 111, limits: limits
+            logLines: logLines, exitStatus: exitStatus, failureStatus: 111, limits: limits, pidVariable: pidVariable
         )
     }
 
@@ -49,7 +53,10 @@ package struct SpawnRequest {
     /// before it starts (a spawned child shares this memory and must not allocate).
     func withCRequest<Result>(_ body: (UnsafePointer<CForkServer_spawn_request>) -> Result) -> Result {
         let argv = CStringArray(arguments)
-        let envp = environment.map(CStringArray.init)
+        // The pid's variable last, its value 15 bytes of room and a NUL for the process to fill.
+        let pidEntry = pidVariable.map { $0 + [UInt8(ascii: "=")] + [UInt8](repeating: UInt8(ascii: "0"), count: 15) }
+        let envp = environment.map { entries in CStringArray(pidEntry.map { entries + [$0] } ?? entries) }
+        let pidValue = pidVariable.flatMap { name in envp.flatMap { $0.pointers[environment?.count ?? 0].map { $0 + name.count + 1 } } }
         let streams = [standardInput, standardOutput, standardError]
         // The file each stream opens, "" for one that opens none.
         let paths = CStringArray(streams.map { stream in
@@ -78,7 +85,7 @@ package struct SpawnRequest {
                         log_length: log.count, log_buffer: buffer, log_capacity: capacity,
                         exit_status: exitStatus, failure_status: failureStatus,
                         limits: resourceLimits.baseAddress, limit_count: resourceLimits.count,
-                        nice_increment: limits.niceIncrement
+                        nice_increment: limits.niceIncrement, pid_value: pidValue
                     )
                     return body(&request)
                 }

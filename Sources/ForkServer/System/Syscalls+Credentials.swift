@@ -20,8 +20,8 @@ extension Syscall {
 
 extension Syscall {
     /// getuid(2) and getgid(2): the ids this process runs as. They cannot fail.
-    static var userID: uid_t { getuid() }
-    static var groupID: gid_t { getgid() }
+    package static var userID: uid_t { getuid() }
+    package static var groupID: gid_t { getgid() }
 
     /// The uid of the user `name` in the password database (getpwnam_r(3)), and its primary
     /// group; nil when there is no such user. May read NSS's sources: call it at start-up.

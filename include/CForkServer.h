@@ -32,7 +32,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <grp.h>
-#include <pwd.h>
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>

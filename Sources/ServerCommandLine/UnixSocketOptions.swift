@@ -4,7 +4,7 @@ import ForkServer
 /// The options of a UNIX domain socket, spelled the same in echo-server and forkserver:
 /// `--unix PATH` (or `@NAME`, an abstract socket) in place of an address and port,
 /// `--unix-mode OCTAL`, `--unix-owner USER[:GROUP]`, and who may connect, `--allow-uid` and
-/// `--allow-gid` (each repeatable; a name or a number). `check()` refuses all but `--unix` alone.
+/// `--allow-gid` (each repeatable; a name from /etc/passwd or /etc/group, or a number). `check()` refuses all but `--unix` alone.
 package struct UnixSocketOptions {
     /// Where to listen; nil for TCP.
     package private(set) var path: UnixSocketPath?
@@ -96,10 +96,10 @@ package struct UnixSocketOptions {
             }
             return uid_t(number)
         }
-        guard let user = Syscall.user(named: text) else {
-            throw UsageError("invalid \(option) '\(text)': no such user")
+        guard let uid = AccountDatabase.userID(named: text) else {
+            throw UsageError("invalid \(option) '\(text)': no such user in /etc/passwd")
         }
-        return user.uid
+        return uid
     }
 
     /// A group's gid: a number, or a name from the group database.
@@ -110,10 +110,10 @@ package struct UnixSocketOptions {
             }
             return gid_t(number)
         }
-        guard let group = Syscall.group(named: text) else {
-            throw UsageError("invalid \(option) '\(text)': no such group")
+        guard let gid = AccountDatabase.groupID(named: text) else {
+            throw UsageError("invalid \(option) '\(text)': no such group in /etc/group")
         }
-        return group
+        return gid
     }
 
     /// Listens on `path` (which must be set) with the mode and owner asked for.

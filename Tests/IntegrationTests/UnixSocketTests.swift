@@ -110,6 +110,21 @@ import TestPeers
         #expect(fileStatus("\(path).lock") != nil)
     }
 
+    @Test func aDrainLetsAConnectedPeerFinishThenRemovesThePath() throws {
+        let directory = try TemporaryDirectory()
+        let path = "\(directory.path)/drain.sock"
+        let server = try ServerProcess.startEchoServer(unixPath: path, ["--grace", "30"])
+        let client = try TestClient(unixPath: path)
+        #expect(try client.roundTrip("before\n") == "before\n")
+        server.send(SIGTERM)
+        try server.waitForLine(containing: "stopped accepting")
+        // The listener is gone, and its file with it: a new client is not queued for nobody.
+        #expect(fileStatus(path) == nil)
+        #expect(try client.roundTrip("during the drain\n") == "during the drain\n")
+        client.close()
+        #expect(try server.waitForExitCode() == 0)
+    }
+
     @Test func aReplacedPathIsNotRemovedAtExit() throws {
         let directory = try TemporaryDirectory()
         let path = "\(directory.path)/replaced.sock"

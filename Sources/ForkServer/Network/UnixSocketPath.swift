@@ -71,7 +71,7 @@ public struct UnixSocketPath: Sendable, Equatable, CustomStringConvertible {
 
     /// Calls `body` with the address as bind(2) and connect(2) take it: a sockaddr_un and its
     /// length, which for an abstract name counts its bytes exactly (a NUL, then the name).
-    func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+    public func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let offset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!

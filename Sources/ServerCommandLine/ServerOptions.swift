@@ -24,8 +24,9 @@ package struct ServerOptions {
         A fork-per-connection TCP or UNIX socket server: each client is served by its own
         process.
         Started by systemd with a listening socket (socket activation, LISTEN_FDS), it serves
-        that socket, and --host, --port and --backlog belong to the .socket unit; with
-        NOTIFY_SOCKET set it reports READY=1, its children and STOPPING=1 (Type=notify).
+        that socket, and --host, --port and --backlog belong to the .socket unit (a UNIX
+        socket's may be named by --unix); with NOTIFY_SOCKET set it reports READY=1, its
+        children and STOPPING=1 (Type=notify).
 
         options:
           --host ADDRESS        IPv4 or IPv6 address to listen on (default 127.0.0.1;

@@ -77,7 +77,8 @@ package struct TCPServerOptions {
           -u UID, -g GID          run as this user and group after binding, with no
                                   supplementary groups
           -U                      -u $UID -g $GID (as envuidgid sets them)
-          -1                      print the local port on standard output once listening
+          -1                      print the local port (with --unix, the path) on standard
+                                  output once listening
           -v / -Q / -q            log every connection / errors only (default) / nothing
           -l NAME                 $TCPLOCALHOST=NAME, with no lookup
           -h / -H                 look up $TCPREMOTEHOST and $TCPLOCALHOST in the hosts

@@ -29,6 +29,25 @@ import TestPeers
         #expect(try server.waitForExitCode() == 0)
     }
 
+    @Test func aPoolsWorkersHoldTheListenerButNotThePathsLock() throws {
+        let directory = try TemporaryDirectory()
+        let path = "\(directory.path)/pool.sock"
+        let server = try ServerProcess.startEchoServer(unixPath: path, ["--model", "prefork", "--workers", "2"])
+        let client = try TestClient(unixPath: path)
+        #expect(try client.roundTrip("pooled\n") == "pooled\n")
+        let workers = ProcessTable.children(of: server.pid).map(\.pid)
+        #expect(workers.count == 2)
+        for worker in workers {
+            // The listener, and the connection of the one serving: sockets, never the lock's file.
+            let held = ProcessTable.descriptorsBeyondStandardAndLog(of: worker)
+            #expect(held.values.allSatisfy { $0.hasPrefix("socket:") }, "\(ProcessTable.descriptors(of: worker))")
+        }
+        #expect(ProcessTable.descriptors(of: server.pid).values.contains("\(path).lock"), "the server holds the lock")
+        client.close()
+        server.send(SIGTERM)
+        #expect(try server.waitForExitCode() == 0)
+    }
+
     @Test func anAbstractSocketIsServedAndLeavesNoFile() throws {
         let directory = try TemporaryDirectory()
         let name = "@forkserver-test-\(directory.path.split(separator: "/").last ?? "")"

@@ -6,7 +6,9 @@ import CForkServer
 /// `::ffff:a.b.c.d` (cut to its own prefix), so that both families share one table and an
 /// IPv4 client on a dual-stack socket (`::ffff:a.b.c.d`) is the same source as on an IPv4 one.
 /// A UNIX socket's peer counts by its uid, kept in `low` with `isUID` set: every process of a
-/// user is one source, as s6-ipcserver's `-C` counts them.
+/// user is one source, as s6-ipcserver's `-C` counts them. The tables compare `high` and `low`
+/// alone, where a uid reads as the IPv6 address `::uid`: a server listens on one socket, so no
+/// table holds both kinds.
 public struct SourceKey: Hashable, Sendable, CustomStringConvertible {
     /// The first 64 bits of the address, in host order.
     let high: UInt64

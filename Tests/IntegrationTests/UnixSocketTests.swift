@@ -35,13 +35,16 @@ import TestPeers
         let server = try ServerProcess.startEchoServer(unixPath: path, ["--model", "prefork", "--workers", "2"])
         let client = try TestClient(unixPath: path)
         #expect(try client.roundTrip("pooled\n") == "pooled\n")
-        let workers = ProcessTable.children(of: server.pid).map(\.pid)
-        #expect(workers.count == 2)
-        for worker in workers {
-            // The listener, and the connection of the one serving: sockets, never the lock's file.
-            let held = ProcessTable.descriptorsBeyondStandardAndLog(of: worker)
-            #expect(held.values.allSatisfy { $0.hasPrefix("socket:") }, "\(ProcessTable.descriptors(of: worker))")
+        // Two workers, each holding the listener (and the one serving its connection): sockets,
+        // never the lock's file, which a worker closes as it starts (the pool may still be
+        // forking the second).
+        let workersHoldSocketsAlone = eventually(within: 10) {
+            let workers = ProcessTable.children(of: server.pid).map(\.pid)
+            return workers.count == 2 && workers.allSatisfy { worker in
+                ProcessTable.descriptorsBeyondStandardAndLog(of: worker).values.allSatisfy { $0.hasPrefix("socket:") }
+            }
         }
+        #expect(workersHoldSocketsAlone, "\(ProcessTable.children(of: server.pid).map { ProcessTable.descriptors(of: $0.pid) })")
         #expect(ProcessTable.descriptors(of: server.pid).values.contains("\(path).lock"), "the server holds the lock")
         client.close()
         server.send(SIGTERM)

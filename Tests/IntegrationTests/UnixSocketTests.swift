@@ -120,6 +120,15 @@ import TestPeers
         }
     }
 
+    @Test func aFileThatIsNotASocketIsLeftAlone() throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("precious\n", to: "data")
+        let server = try ServerProcess("echo-server", ["--unix", path])
+        #expect(try server.waitForExitCode() == 1)
+        #expect(server.lines == ["echo-server: cannot listen on \(path): something that is not a socket is there; remove it or choose another path"])
+        #expect(fileStatus(path).map { $0.st_mode & S_IFMT } == S_IFREG)
+    }
+
     @Test func thePathIsRemovedAtTheEndButTheLockFileStays() throws {
         let directory = try TemporaryDirectory()
         let path = "\(directory.path)/end.sock"

@@ -4,13 +4,19 @@
 
 #include "signal-state.h"
 
-// Writes the request's log lines with each CFORKSERVER_SPAWN_PID_MARK replaced by this pid.
-static void write_log_lines(const CForkServer_spawn_request *request) {
-    char digits[16];
+// This process's pid in decimal, last digit first; returns how many digits.
+static int pid_digits(char digits[16]) {
     int count = 0;
     for (unsigned pid = (unsigned)getpid(); pid > 0 || count == 0; pid /= 10) {
         digits[count++] = (char)('0' + pid % 10);
     }
+    return count;
+}
+
+// Writes the request's log lines with each CFORKSERVER_SPAWN_PID_MARK replaced by this pid.
+static void write_log_lines(const CForkServer_spawn_request *request) {
+    char digits[16];
+    int count = pid_digits(digits);
     size_t length = 0;
     for (size_t index = 0; index < request->log_length && length + sizeof digits <= request->log_capacity; index++) {
         if (request->log[index] == CFORKSERVER_SPAWN_PID_MARK) {
@@ -158,6 +164,16 @@ void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spaw
     if (set_limits(request) == -1) {
         *failure = (CForkServer_spawn_failure){.step = CFORKSERVER_SPAWN_LIMITS, .error = errno};
         return;
+    }
+    // The program's environment names its pid: in the request's room (a spawned child shares
+    // the caller's memory, which the caller has set aside for it and reads no more).
+    if (request->pid_value != NULL) {
+        char digits[16];
+        char *value = request->pid_value;
+        for (int digit = pid_digits(digits) - 1; digit >= 0; digit--) {
+            *value++ = digits[digit];
+        }
+        *value = 0;
     }
     // Last: a spawned child keeps every signal blocked until its program is about to run.
     // sigprocmask(2) fails only for a bad `how` or pointer.

@@ -32,6 +32,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -247,6 +248,10 @@ typedef struct {
     /// cgroup can be made: CForkServer_become_child_subreaper), so that what its program orphans
     /// comes back to it, and with it to the server.
     bool child_subreaper;
+    /// Where the process writes its own pid, in decimal digits and a NUL, before the program
+    /// runs: the value of one of `envp`'s entries, with room for 16 bytes (ucspi-unix's
+    /// $UNIXLOCALPID, the program's pid, which the caller cannot know); NULL for none.
+    char *pid_value;
 } CForkServer_spawn_request;
 
 /// The step at which a program failed to start: putting its descriptors 0, 1 and 2 in place

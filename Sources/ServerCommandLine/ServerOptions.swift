@@ -11,6 +11,8 @@ package struct ServerOptions {
     package var configuration: ServerConfiguration
     /// Leaves the per-connection lines out of the log.
     package var quiet: Bool
+    /// `--unix PATH` and the socket's other options: a UNIX socket in place of host and port.
+    package var unix = UnixSocketOptions()
     /// Which of `--host`, `--port` and `--backlog` were given: with socket activation, the
     /// service manager's socket decides all three, and giving one is a mistake.
     package var listeningOptionsGiven: [String] = []
@@ -19,10 +21,12 @@ package struct ServerOptions {
         """
         usage: \(program) [options]
 
-        A fork-per-connection TCP server: each client is served by its own process.
+        A fork-per-connection TCP or UNIX socket server: each client is served by its own
+        process.
         Started by systemd with a listening socket (socket activation, LISTEN_FDS), it serves
-        that socket, and --host, --port and --backlog belong to the .socket unit; with
-        NOTIFY_SOCKET set it reports READY=1, its children and STOPPING=1 (Type=notify).
+        that socket, and --host, --port and --backlog belong to the .socket unit (a UNIX
+        socket's may be named by --unix); with NOTIFY_SOCKET set it reports READY=1, its
+        children and STOPPING=1 (Type=notify).
 
         options:
           --host ADDRESS        IPv4 or IPv6 address to listen on (default 127.0.0.1;
@@ -50,10 +54,12 @@ package struct ServerOptions {
           --banner TEXT         send TEXT and a newline to each client first
           --quiet               log no per-connection lines
         \(ProxyProtocolOptions.usage(column: 24))
+        \(UnixSocketOptions.usage(column: 24))
           --help                show this help
 
         limits per source (fork only; a source is a client's IPv4 address, or its IPv6
-        address's /64, because an IPv6 client usually owns a whole /64):
+        address's /64, because an IPv6 client usually owns a whole /64; on a UNIX socket, a
+        peer's uid):
         \(SourceLimitOptions.usage(column: 24, maxPerSource: "--max-per-source N[:MSG]", served: "clients", limitOption: "--max-children"))
 
         limits of each child, set soft and hard alike before it serves (setrlimit(2)), so
@@ -89,6 +95,7 @@ package struct ServerOptions {
         var limits = SourceLimitOptions()
         var processLimits = ProcessLimitOptions()
         var listeningOptionsGiven: [String] = []
+        var unix = UnixSocketOptions()
         while let option = try parser.nextOption() {
             // The options both programs share: PROXY protocol, the limits per source, and the
             // limits of each child.
@@ -99,6 +106,9 @@ package struct ServerOptions {
                 continue
             }
             if try processLimits.read(option, from: &parser) {
+                continue
+            }
+            if try unix.read(option, from: &parser) {
                 continue
             }
             switch option {
@@ -170,9 +180,17 @@ package struct ServerOptions {
         if configuration.proxyProtocol != nil && configuration.sourceLimits.isActive {
             throw UsageError("--max-per-source and --rate count the address that connects, which behind --proxy-protocol is the proxy's; limit clients in the proxy instead")
         }
+        try unix.check()
+        if unix.path != nil, let given = listeningOptionsGiven.first(where: { $0 != "--backlog" }) {
+            throw UsageError("\(given) and --unix: a server listens on a TCP port or a UNIX socket, not both")
+        }
+        configuration.allowedPeers = unix.allowedPeers
+        if model == "prefork" && configuration.allowedPeers != nil {
+            throw UsageError("--allow-uid and --allow-gid need --model fork: in a prefork pool the workers accept connections, and the server never sees them")
+        }
         return ServerOptions(
             address: try OptionParser.address(host: host, port: port), backlog: backlog, configuration: configuration, quiet: quiet,
-            listeningOptionsGiven: listeningOptionsGiven
+            unix: unix, listeningOptionsGiven: listeningOptionsGiven
         )
     }
 }

@@ -35,3 +35,17 @@ package struct StartupError: Error, CustomStringConvertible {
         return StartupError("cannot connect to \(address): \(advice)")
     }
 }
+
+extension StartupError {
+    /// `inherited`, the socket a service manager passed, when it is the UNIX socket `path`
+    /// (`--unix`); an error that says what was passed otherwise.
+    package static func check(_ inherited: ListeningSocket, isActivated path: UnixSocketPath) throws(StartupError) -> ListeningSocket {
+        guard let activated = inherited.unixPath else {
+            throw StartupError("socket activation passed a socket on \(inherited.endpoint), not the UNIX socket \(path)")
+        }
+        guard activated == path else {
+            throw StartupError("socket activation passed the UNIX socket \(activated), not \(path); give --unix \(activated)")
+        }
+        return inherited
+    }
+}

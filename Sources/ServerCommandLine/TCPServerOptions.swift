@@ -41,10 +41,13 @@ package struct TCPServerOptions {
     package var treeLimits = TreeLimits()
     /// `--log-duration`: `end` lines with how long the connection lasted.
     package var logsDurations = false
+    /// `--unix PATH` and the socket's other options: a UNIX socket in place of host and port.
+    package var unix = UnixSocketOptions()
 
     /// tcpserver's synopsis, the first line of the help.
     package static func synopsis(program: String) -> String {
-        "\(program) [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] host port program [ arg ... ]"
+        "\(program) [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] host port program [ arg ... ]\n"
+            + "       \(program) [ options ] --unix path program [ arg ... ]"
     }
 
     package static func usage(program: String) -> String {
@@ -61,6 +64,12 @@ package struct TCPServerOptions {
         that socket instead of binding: host is then not used, and port must be the socket's
         port or 0. With NOTIFY_SOCKET set it reports READY=1, its children and STOPPING=1.
 
+        With --unix PATH in place of host and port it serves a UNIX domain socket, as
+        ucspi-unix's unixserver: the program gets PROTO=UNIX, UNIXLOCALPATH, UNIXLOCALUID,
+        UNIXLOCALGID, UNIXLOCALPID and the peer's UNIXREMOTEEUID, UNIXREMOTEEGID and
+        UNIXREMOTEPID (SO_PEERCRED), and -C counts connections per peer uid. Activated by
+        systemd on a UNIX socket, --unix names that socket's path.
+
         options:
           -c N, --max-children N  at most N programs at once; more wait in the queue (default 40)
           -b N, --backlog N       connections the kernel queues before accept (default \(SOMAXCONN))
@@ -71,7 +80,8 @@ package struct TCPServerOptions {
           -u UID, -g GID          run as this user and group after binding, with no
                                   supplementary groups
           -U                      -u $UID -g $GID (as envuidgid sets them)
-          -1                      print the local port on standard output once listening
+          -1                      print the local port (with --unix, the path) on standard
+                                  output once listening
           -v / -Q / -q            log every connection / errors only (default) / nothing
           -l NAME                 $TCPLOCALHOST=NAME, with no lookup
           -h / -H                 look up $TCPREMOTEHOST and $TCPLOCALHOST in the hosts
@@ -92,13 +102,14 @@ package struct TCPServerOptions {
                                   (SIGTERM, then SIGKILL --grace later), daemons that
                                   double-fork or call setsid included
         \(ProxyProtocolOptions.usage(column: 26))
+        \(UnixSocketOptions.usage(column: 26))
           --log-duration          with -v: end lines say how long the connection lasted
                                   (`end PID status S after T s`); without it they are
                                   tcpserver's
           --help                  show this help
 
         limits per source (a source is a client's IPv4 address, or its IPv6 address's /64,
-        because an IPv6 client usually owns a whole /64):
+        because an IPv6 client usually owns a whole /64; on a UNIX socket, a peer's uid):
         \(SourceLimitOptions.usage(column: 26, maxPerSource: "-C N[:MSG], --max-per-source N[:MSG]", served: "programs", limitOption: "-c"))
 
         limits of each program, set soft and hard alike before it runs (setrlimit(2)), so
@@ -118,7 +129,7 @@ package struct TCPServerOptions {
 
     /// Parses `arguments` (without the program's name, as bytes: `CommandLineProgram.arguments`);
     /// nil when `--help` was asked for. Options end at the first argument that is not one (the
-    /// host) or after `--`. A banner, the rules' path, the local name and the program's
+    /// host, or with `--unix` the program) or after `--`. A banner, the rules' path, the local name and the program's
     /// arguments are kept byte for byte, as tcpserver keeps them.
     package static func parse(_ arguments: [[UInt8]]) throws(UsageError) -> TCPServerOptions? {
         var options = TCPServerOptions(host: "", port: "", program: [])
@@ -138,7 +149,8 @@ package struct TCPServerOptions {
                     break
                 }
                 let shared = try proxy.take(option, from: &parser) ? true
-                    : try limits.read(option, from: &parser) ? true : try processLimits.read(option, from: &parser)
+                    : try limits.read(option, from: &parser) ? true
+                    : try options.unix.read(option, from: &parser) ? true : try processLimits.read(option, from: &parser)
                 if shared {
                     remaining = try parser.remainingArguments()
                     continue
@@ -229,6 +241,17 @@ package struct TCPServerOptions {
         options.proxyProtocol = try proxy.policy()
         if options.proxyProtocol != nil && options.sourceLimits.isActive {
             throw UsageError("-C, --max-per-source and --rate count the address that connects, which behind --proxy-protocol is the proxy's; limit clients in the proxy instead")
+        }
+        try options.unix.check()
+        if options.unix.path != nil {
+            if options.rulesPath != nil {
+                throw UsageError("-x: rules match IP addresses and host names, and a UNIX peer has neither; use --allow-uid or --allow-gid")
+            }
+            guard !remaining.isEmpty else {
+                throw UsageError("missing program")
+            }
+            options.program = Array(remaining)
+            return options
         }
         guard let host = remaining.popFirst() else {
             throw UsageError("missing host, port and program")

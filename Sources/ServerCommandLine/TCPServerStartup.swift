@@ -5,10 +5,23 @@ import UCSPI
 /// The steps of forkserver's start, in tcpserver's order: listen, switch user, (check the
 /// programs' limits,) print the port, let go of standard input and output.
 package enum TCPServerStartup {
-    /// Binds and listens on the options' host and port; or, when a service manager passed
-    /// `inherited` (socket activation), serves that socket: `host` is not used, and `port`
-    /// must be its port or 0.
+    /// Binds and listens on the options' host and port, or `--unix` path; or, when a service
+    /// manager passed `inherited` (socket activation), serves that socket: `host` is not used,
+    /// and `port` must be its port or 0, or `--unix` its path.
     package static func listen(_ options: TCPServerOptions, inherited: ListeningSocket? = nil) throws(StartupError) -> ListeningSocket {
+        if let path = options.unix.path {
+            if let inherited {
+                return try StartupError.check(inherited, isActivated: path)
+            }
+            do {
+                return try options.unix.listen(backlog: options.backlog)
+            } catch {
+                throw StartupError("unable to bind \(path): \(error)")
+            }
+        }
+        if let inherited, let path = inherited.unixPath {
+            throw StartupError("socket activation passed the UNIX socket \(path); give --unix \(path) in place of host and port")
+        }
         guard let port = options.portNumber else {
             throw StartupError("unable to figure out port number for \(options.port)")
         }
@@ -54,10 +67,12 @@ package enum TCPServerStartup {
         try ProcessLimitOptions.check(options.treeLimits) { $0.bernsteinDescription }
     }
 
-    /// `-1`: the port and a newline on standard output.
+    /// `-1`: the port and a newline on standard output; on a UNIX socket, its path.
     package static func printPort(of listener: ListeningSocket) throws(StartupError) {
         do {
-            try FileDescriptor.standardOutput.writeAll(Array("\(listener.localAddress.port)\n".utf8))
+            // A UNIX socket has no port: its path, the name clients connect to.
+            let name = listener.unixPath.map { "\($0)" } ?? "\(listener.localAddress.port)"
+            try FileDescriptor.standardOutput.writeAll(Array("\(name)\n".utf8))
         } catch {
             throw StartupError("unable to print port: \(error.bernsteinDescription)")
         }

@@ -52,7 +52,21 @@ if let inherited {
                 + "listening for systemd too; use --model fork with socket activation"
         ))
     }
-    listener = inherited
+    if let path = options.unix.path {
+        do {
+            listener = try StartupError.check(inherited, isActivated: path)
+        } catch {
+            program.exit(error)
+        }
+    } else {
+        listener = inherited
+    }
+} else if let path = options.unix.path {
+    do {
+        listener = try options.unix.listen(backlog: options.backlog)
+    } catch {
+        program.exit(StartupError("cannot listen on \(path): \(error)"))
+    }
 } else {
     do {
         listener = try ListeningSocket(address: options.address, backlog: CInt(options.backlog))

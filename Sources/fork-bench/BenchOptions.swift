@@ -13,6 +13,9 @@ struct BenchOptions {
         /// The command for the memory measurement, when it differs: the same server with its
         /// limit on children raised to the idle clients, so that it serves every one of them.
         var idleCommand: String?
+        /// The UNIX socket the server listens on, `{port}` replaced as in the command; nil for
+        /// a server on a loopback port.
+        var unixPath: String?
     }
 
     var servers: [ServerCommand] = []
@@ -23,6 +26,8 @@ struct BenchOptions {
     var payloadSize = 64
     var probeForks = 2000
     var peers = false
+    /// `--unix`: echo-server and forkserver over UNIX sockets, beside unixserver and socat.
+    var unix = false
     var idleClients = 200
     var streamSizes = [16 << 20, 1 << 30]
     var json = false
@@ -56,7 +61,10 @@ struct BenchOptions {
                                  one that is not installed is skipped
           --server NAME=COMMAND  also measure COMMAND ({port} is replaced by the port), e.g.
                                  --server 'socat cat=socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:/bin/cat,nofork'
-          --only-extra           measure only the --server commands (and --peers)
+          --unix                 also measure echo-server and forkserver /bin/cat over UNIX
+                                 sockets, beside ucspi-unix's unixserver /bin/cat and socat
+                                 UNIX-LISTEN,fork EXEC:/bin/cat, those installed
+          --only-extra           measure only the --server commands (and --peers, --unix)
           --json                 print JSON instead of the table
           --help                 show this help
 
@@ -105,6 +113,8 @@ struct BenchOptions {
                 options.streamSizes = sizes.map { $0! }
             case "--peers":
                 options.peers = true
+            case "--unix":
+                options.unix = true
             case "--only-extra":
                 options.includeDefaultServers = false
             case "--json":
@@ -116,8 +126,8 @@ struct BenchOptions {
                 throw UsageError("unknown option '\(option)'")
             }
         }
-        if !options.includeDefaultServers && options.servers.isEmpty && !options.peers {
-            throw UsageError("--only-extra needs at least one --server or --peers")
+        if !options.includeDefaultServers && options.servers.isEmpty && !options.peers && !options.unix {
+            throw UsageError("--only-extra needs at least one --server, --peers or --unix")
         }
         return options
     }

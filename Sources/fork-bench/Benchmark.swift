@@ -60,6 +60,12 @@ struct Benchmark {
         }
         var skipped: [String] = []
         var scratch: ScratchDirectory?
+        if options.unix {
+            // The sockets live in a directory of the run's own, named by a free port each.
+            let directory = try ScratchDirectory()
+            scratch = directory
+            commands += Peers.unixServers(buildDirectory: buildDirectory, directory: directory, idleLimit: limit, skipped: &skipped)
+        }
         for peer in peers {
             guard let path = Peers.find(peer) else {
                 skipped.append("\(peer) is not installed: skipped")
@@ -71,7 +77,13 @@ struct Benchmark {
             case "socat":
                 commands.append(Peers.socat(path))
             case "xinetd":
-                let directory = try ScratchDirectory()
+                // The run's directory, the UNIX sockets' if --unix made it.
+                let directory: ScratchDirectory
+                if let scratch {
+                    directory = scratch
+                } else {
+                    directory = try ScratchDirectory()
+                }
                 scratch = directory
                 commands.append(Peers.xinetd(path, directory: directory))
             default:
@@ -170,7 +182,7 @@ struct Benchmark {
     private mutating func measureMemory(_ command: BenchOptions.ServerCommand, interruption: FileDescriptor) throws(BenchError) {
         var idle = command
         if let idleCommand = command.idleCommand {
-            idle = .init(name: command.name, command: idleCommand, files: command.files)
+            idle = .init(name: command.name, command: idleCommand, files: command.files, unixPath: command.unixPath)
         }
         let server = try ServerUnderTest(idle)
         defer { server.stop() }

@@ -33,7 +33,7 @@ struct IdleClients {
         var childrenLeft = 0
     }
 
-    let address: SocketAddress
+    let address: BenchEndpoint
     let count: Int
     /// Polled beside the clients: readable means stop (the signalfd).
     let interruption: FileDescriptor

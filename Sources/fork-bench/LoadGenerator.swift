@@ -14,7 +14,7 @@ struct LoadGenerator {
         var errorSamples: [String]
     }
 
-    let address: SocketAddress
+    let address: BenchEndpoint
     let concurrency: Int
     let connections: Int
     let payload: [UInt8]

@@ -78,6 +78,50 @@ enum Peers {
         )
     }
 
+    static let echoServerUnixName = "echo-server UNIX"
+    static let forkserverUnixName = "forkserver /bin/cat UNIX"
+    static let unixserverName = "unixserver /bin/cat"
+    static let socatUnixName = "socat UNIX EXEC:/bin/cat"
+
+    /// The servers of `--unix`, each on a socket in `directory`: echo-server and forkserver
+    /// running /bin/cat (with echo-server's and forkserver's TCP limit, 40, raised to `idleLimit`
+    /// for the memory), ucspi-unix's unixserver running /bin/cat (its -c raised from 10 to the
+    /// same limit; -v off, -d: it leaves the file, which the directory's removal takes), and
+    /// socat forking an EXEC:/bin/cat per connection (no limit; socat relays between the socket
+    /// and cat, a second process per connection, as ncat does), those installed; a line in
+    /// `skipped` for each that is not.
+    static func unixServers(buildDirectory: String, directory: ScratchDirectory, idleLimit: Int, skipped: inout [String]) -> [BenchOptions.ServerCommand] {
+        func socket(_ name: String) -> String {
+            "\(directory.path)/\(name)-{port}.sock"
+        }
+        var commands: [BenchOptions.ServerCommand] = [
+            .init(
+                name: echoServerUnixName, command: "\(buildDirectory)/echo-server --unix \(socket("echo"))",
+                idleCommand: "\(buildDirectory)/echo-server --max-children \(idleLimit) --unix \(socket("echo"))", unixPath: socket("echo")
+            ),
+            .init(
+                name: forkserverUnixName, command: "\(buildDirectory)/forkserver -c 40 --unix \(socket("forkserver")) /bin/cat",
+                idleCommand: "\(buildDirectory)/forkserver -c \(idleLimit) --unix \(socket("forkserver")) /bin/cat", unixPath: socket("forkserver")
+            ),
+        ]
+        if let path = find("unixserver") {
+            commands.append(.init(
+                name: unixserverName, command: "\(path) -q -d -c 40 -b 4096 \(socket("unixserver")) /bin/cat",
+                idleCommand: "\(path) -q -d -c \(idleLimit) -b 4096 \(socket("unixserver")) /bin/cat", unixPath: socket("unixserver")
+            ))
+        } else {
+            skipped.append("unixserver is not installed (Debian: ucspi-unix): skipped")
+        }
+        if let path = find("socat") {
+            commands.append(.init(
+                name: socatUnixName, command: "\(path) UNIX-LISTEN:\(socket("socat")),fork,backlog=4096 EXEC:/bin/cat", unixPath: socket("socat")
+            ))
+        } else {
+            skipped.append("socat is not installed: skipped")
+        }
+        return commands
+    }
+
     /// The path of the executable `name` in $PATH or, for daemons such as xinetd that a user's
     /// $PATH may leave out, in the sbin directories; nil if it is in none.
     static func find(_ name: String) -> String? {

@@ -103,7 +103,9 @@ struct Report {
     /// The pairs of servers whose ratio the report gives: echo-server against the C reference,
     /// each pool against echo-server's fork per connection and against the ceiling, forkserver
     /// against tcpserver, each running /bin/cat, and, with the peers, echo-server against the
-    /// peers that echo in the process they fork and forkserver against ncat running /bin/cat.
+    /// peers that echo in the process they fork and forkserver against ncat running /bin/cat;
+    /// with `--unix`, echo-server over UNIX against over TCP, and forkserver over UNIX against
+    /// unixserver and socat, each running /bin/cat.
     var comparisons: [(subject: String, reference: String)] {
         let pools = Self.poolSizes.map(Self.poolName).filter(serverNames.contains)
         return [(Self.subject, Self.reference)]
@@ -111,6 +113,7 @@ struct Report {
             + pools.map { ($0, Self.ceiling) }
             + [(Self.programSubject, Self.programReference)]
             + [(Self.subject, Peers.xinetdName), (Self.subject, Peers.socatName), (Self.programSubject, Peers.ncatName)]
+            + [(Peers.echoServerUnixName, Self.subject), (Peers.forkserverUnixName, Peers.unixserverName), (Peers.forkserverUnixName, Peers.socatUnixName)]
     }
 
     struct Row {

@@ -3,10 +3,11 @@ import Glibc
 import ForkServer
 import ProcessInspection
 
-/// A server that fork-bench started on a free loopback port, in a process group of its own.
+/// A server that fork-bench started on a free loopback port or a UNIX socket, in a process group
+/// of its own.
 final class ServerUnderTest {
     let name: String
-    let address: SocketAddress
+    let address: BenchEndpoint
     let process: ChildProcess
     /// The read end of the server's standard error: a 1 MiB pipe, emptied between batches of
     /// connections, so that a logging server writes as it would to a file, without waking
@@ -17,16 +18,24 @@ final class ServerUnderTest {
     /// a pool. Children beyond these after a run are children left behind.
     private(set) var idleChildren = 0
 
-    /// Writes the command's files, runs it through /bin/sh with `{port}` replaced by a free port,
-    /// and waits until the server says `listening on` or accepts a connection (for servers that
-    /// say nothing).
+    /// Writes the command's files, runs it through /bin/sh with `{port}` replaced by a free port
+    /// (which also names a UNIX socket's path, if the server listens on one), and waits until
+    /// the server says `listening on` or accepts a connection (for servers that say nothing).
     init(_ server: BenchOptions.ServerCommand) throws(BenchError) {
         name = server.name
         let command = server.command
         let port = try Self.freePort()
-        address = SocketAddress(ipAddress: "127.0.0.1", port: port)!
         func withPort(_ text: String) -> String {
             text.split(separator: "{port}", omittingEmptySubsequences: false).joined(separator: "\(port)")
+        }
+        if let unixPath = server.unixPath {
+            do {
+                address = .unix(try UnixSocketPath(Array(withPort(unixPath).utf8)))
+            } catch {
+                throw .failed("\(name): cannot listen on \(withPort(unixPath)): \(error)")
+            }
+        } else {
+            address = .tcp(SocketAddress(ipAddress: "127.0.0.1", port: port)!)
         }
         for file in server.files {
             try ScratchDirectory.write(withPort(file.text), to: withPort(file.path))
@@ -99,8 +108,7 @@ final class ServerUnderTest {
                 if String(decoding: said, as: UTF8.self).contains("listening on ") {
                     return
                 }
-            } else if let probe = try? Connection.connect(to: address) {
-                try? probe.close()
+            } else if address.accepts() {
                 return
             }
         }

@@ -33,7 +33,7 @@ struct StreamTransfer {
         }
     }
 
-    let address: SocketAddress
+    let address: BenchEndpoint
     let byteCount: Int
     let pattern: Pattern
     /// Polled beside the socket: readable means stop (the signalfd).

@@ -68,6 +68,7 @@ configuration.notifier = notifier
 configuration.maxDuration = options.maxDurationSeconds.map { .seconds($0) }
 configuration.contain = options.contain
 configuration.treeLimits = options.treeLimits
+configuration.allowedPeers = options.unix.allowedPeers
 do {
     var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
     server.run()

@@ -47,6 +47,28 @@ import Testing
         #expect(ProgramEnvironment.connectionVariableNames.allSatisfy { inherited[$0] == nil })
     }
 
+    @Test func everyUcspiUnixNameIsKnownForRemoval() {
+        let names = Set(ProgramEnvironment.connectionVariableNames)
+        for end in ["LOCALPATH", "LOCALUID", "LOCALGID", "LOCALPID", "REMOTEEUID", "REMOTEEGID", "REMOTEPID"] {
+            #expect(names.contains("UNIX" + end))
+        }
+        #expect(String(decoding: ProgramEnvironment.localPIDVariable, as: UTF8.self) == "UNIXLOCALPID")
+    }
+
+    @Test func aUnixPeerGetsPROTOUNIXAndItsCredentials() throws {
+        var environment = ProgramEnvironment(entries: [Array("PATH=/bin".utf8)])
+        environment.setConnection(
+            localPath: try UnixSocketPath(Array("/run/app.sock".utf8)), local: (uid: 100, gid: 101), remote: PeerCredentials(uid: 1000, gid: 1001, pid: 4242)
+        )
+        #expect(variables(environment) == [
+            "PATH": "/bin", "PROTO": "UNIX", "UNIXLOCALPATH": "/run/app.sock", "UNIXLOCALUID": "100", "UNIXLOCALGID": "101",
+            "UNIXREMOTEEUID": "1000", "UNIXREMOTEEGID": "1001", "UNIXREMOTEPID": "4242",
+        ])
+        var abstract = ProgramEnvironment()
+        abstract.setConnection(localPath: try UnixSocketPath(Array("@app".utf8)), local: (uid: 0, gid: 0), remote: PeerCredentials(uid: 0, gid: 0, pid: 1))
+        #expect(variables(abstract)["UNIXLOCALPATH"] == "@app")
+    }
+
     @Test func anIPv4ClientGetsPROTOTCPAndOnlyTheTCPNames() throws {
         var environment = ProgramEnvironment(entries: [Array("PATH=/bin".utf8)])
         environment.setConnection(local: try address("127.0.0.1", 8001), remote: try address("127.0.0.2", 51544), localHost: nil, remoteHost: nil)

@@ -102,6 +102,31 @@ import TestPeers
         #expect(Set(streams.compactMap { $0["server"] as? String }) == Set(installed))
     }
 
+    /// --unix adds echo-server and forkserver over UNIX sockets beside unixserver and socat, each
+    /// serving every connection, streaming and holding its idle clients.
+    @Test(.needs(.unixserver, .socat)) func theUnixSocketsAreMeasuredBesideUnixserverAndSocat() throws {
+        let output = try runToCompletion("fork-bench", [
+            "--only-extra", "--unix", "--connections", "50", "--concurrency", "2", "--rounds", "1",
+            "--idle-clients", "3", "--stream", "64K", "--json",
+        ])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
+        let servers: Set = ["echo-server UNIX", "forkserver /bin/cat UNIX", "unixserver /bin/cat", "socat UNIX EXEC:/bin/cat"]
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(Set(results.compactMap { $0["server"] as? String }) == servers)
+        for result in results {
+            #expect(result["errors"] as? Int == 0 && result["zombies"] as? Int == 0 && result["children_left"] as? Int == 0, "\(result)")
+        }
+        let ratios = try #require(report["ratios"] as? [[String: Any]])
+        let pairs = Set(ratios.map { "\($0["subject"] as? String ?? "?") / \($0["reference"] as? String ?? "?")" })
+        #expect(pairs == ["forkserver /bin/cat UNIX / unixserver /bin/cat", "forkserver /bin/cat UNIX / socat UNIX EXEC:/bin/cat"])
+        let streams = try #require(report["streams"] as? [[String: Any]])
+        #expect(Set(streams.compactMap { $0["server"] as? String }) == servers)
+        #expect(streams.allSatisfy { $0["errors"] as? Int == 0 }, "\(streams)")
+        let memory = try #require(report["memory"] as? [[String: Any]])
+        #expect(Set(memory.compactMap { $0["server"] as? String }) == servers)
+        #expect(memory.allSatisfy { $0["served"] as? Int == 3 }, "\(memory)")
+    }
+
     @Test(.needs(.tcpserver)) func ctrlCStopsEveryServerItStarted() throws {
         let bench = try ServerProcess("fork-bench", ["--connections", "1000000", "--probe-forks", "0"])
         try bench.waitForLines(containing: "fork-bench: started ", count: 8, timeout: 60)

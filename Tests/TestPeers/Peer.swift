@@ -78,6 +78,10 @@ extension Peer {
     public static let tcpclient = Peer("/usr/bin/tcpclient", package: "ucspi-tcp")
     public static let tcprules = Peer("/usr/bin/tcprules", package: "ucspi-tcp")
     public static let tcprulescheck = Peer("/usr/bin/tcprulescheck", package: "ucspi-tcp")
+    /// ucspi-unix's server, whose environment the UNIX socket's differential tests compare.
+    public static let unixserver = Peer("/usr/bin/unixserver", package: "ucspi-unix")
+    /// s6's access control by peer credentials, chained after forkserver --unix.
+    public static let s6IPCServerAccess = Peer("/usr/bin/s6-ipcserver-access", package: "s6")
     /// A real load balancer sending the PROXY protocol.
     public static let haproxy = Peer("/usr/sbin/haproxy", package: "haproxy")
     /// fork-bench's other peer.

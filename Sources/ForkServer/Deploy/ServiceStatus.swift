@@ -22,9 +22,9 @@ struct ServiceStatus {
 
     static var intervalMilliseconds: Int { 1000 }
 
-    init(notifier: ServiceNotifier?, address: SocketAddress, model: ProcessModel, limit: Int) {
+    init(notifier: ServiceNotifier?, endpoint: String, model: ProcessModel, limit: Int) {
         self.notifier = notifier
-        listening = "listening on \(address)"
+        listening = "listening on \(endpoint)"
         self.limit = limit
         noun = model.isForkPerConnection ? "children" : "workers"
     }

@@ -5,6 +5,10 @@ import CForkServer
 /// address in it). 128 bits: an IPv4 source is kept as the IPv4-mapped IPv6 address
 /// `::ffff:a.b.c.d` (cut to its own prefix), so that both families share one table and an
 /// IPv4 client on a dual-stack socket (`::ffff:a.b.c.d`) is the same source as on an IPv4 one.
+/// A UNIX socket's peer counts by its uid, kept in `low` with `isUID` set: every process of a
+/// user is one source, as s6-ipcserver's `-C` counts them. The tables compare `high` and `low`
+/// alone, where a uid reads as the IPv6 address `::uid`: a server listens on one socket, so no
+/// table holds both kinds.
 public struct SourceKey: Hashable, Sendable, CustomStringConvertible {
     /// The first 64 bits of the address, in host order.
     let high: UInt64
@@ -13,9 +17,21 @@ public struct SourceKey: Hashable, Sendable, CustomStringConvertible {
     /// The bits that count: 0...32 for IPv4, 0...128 for IPv6.
     let prefixLength: UInt8
     let isIPv4: Bool
+    /// Whether this is a UNIX peer's uid.
+    let isUID: Bool
 
-    /// The source of `address` (its port is ignored) with the prefix lengths of `prefixes`.
+    /// The source of `address` (its port is ignored) with the prefix lengths of `prefixes`; a
+    /// UNIX peer's uid.
     public init(_ address: SocketAddress, prefixes: SourcePrefixes) {
+        if let credentials = address.peerCredentials {
+            high = 0
+            low = UInt64(credentials.uid)
+            prefixLength = 0
+            isIPv4 = false
+            isUID = true
+            return
+        }
+        isUID = false
         let address = address.unmapped
         var bytes = (UInt64(0), UInt64(0))
         withUnsafeBytes(of: address.storage) { storage in
@@ -55,7 +71,11 @@ public struct SourceKey: Hashable, Sendable, CustomStringConvertible {
 
     /// `192.0.2.7` for a whole IPv4 address, `2001:db8:1:2::/64` or `192.0.2.0/24` for a prefix
     /// (inet_ntop(3)).
+    /// `uid 1000` for a UNIX peer's.
     public var description: String {
+        if isUID {
+            return "uid \(low)"
+        }
         var address = sockaddr_in6()
         address.sin6_family = sa_family_t(AF_INET6)
         withUnsafeMutableBytes(of: &address.sin6_addr) { bytes in
@@ -69,7 +89,11 @@ public struct SourceKey: Hashable, Sendable, CustomStringConvertible {
 
     /// The words a log line names a refused client by: its address, and the prefix it was
     /// counted in when that is not the address alone.
+    /// A UNIX peer by its credentials, `uid U gid G pid P`.
     func naming(_ peer: SocketAddress) -> String {
+        if isUID {
+            return peer.description
+        }
         let whole = isIPv4 ? prefixLength == 32 : prefixLength == 128
         return whole ? peer.unmapped.ipAddress : "\(peer.unmapped.ipAddress) (\(self))"
     }
@@ -80,6 +104,7 @@ public struct SourceKey: Hashable, Sendable, CustomStringConvertible {
         var hasher = Hasher()
         hasher.combine(high)
         hasher.combine(low)
+        hasher.combine(isUID)
         return hasher.finalize() & mask
     }
 }

@@ -24,9 +24,9 @@ package struct ForkServerLogStyle: ServerLogStyle {
 
     package var namesEachChild: Bool { false }
 
-    package func listening(on address: SocketAddress, model: ProcessModel, limit: Int, log: ServerLog) {
+    package func listening(on endpoint: String, model: ProcessModel, limit: Int, log: ServerLog) {
         let what = model.isForkPerConnection ? "max \(limit) children" : "\(model)"
-        log.server("listening on \(address) (pid \(Syscall.processID), \(what))")
+        log.server("listening on \(endpoint) (pid \(Syscall.processID), \(what))")
     }
 
     package func accepted(children: Int, limit: Int, log: ServerLog) {}

@@ -81,8 +81,18 @@ package struct LogLine: ~Copyable {
         append(fraction)
     }
 
-    /// `127.0.0.1:8001`, or `[::1]:8001` for IPv6: `SocketAddress.description`.
+    /// `127.0.0.1:8001`, or `[::1]:8001` for IPv6, or `uid U gid G pid P` for a UNIX peer:
+    /// `SocketAddress.description`.
     package mutating func append(_ address: SocketAddress) {
+        if let credentials = address.peerCredentials {
+            append("uid ")
+            append(credentials.uid)
+            append(" gid ")
+            append(credentials.gid)
+            append(" pid ")
+            append(credentials.pid)
+            return
+        }
         let isIPv6 = address.family == AF_INET6
         if isIPv6 {
             append("[")

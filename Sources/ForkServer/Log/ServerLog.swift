@@ -83,9 +83,9 @@ public struct ServerLog: Sendable {
 
     // MARK: - Server events
 
-    /// The server is ready.
-    func listening(on address: SocketAddress, model: ProcessModel, limit: Int) {
-        style.listening(on: address, model: model, limit: limit, log: self)
+    /// The server is ready, listening on `endpoint` (`ListeningSocket.endpoint`).
+    func listening(on endpoint: String, model: ProcessModel, limit: Int) {
+        style.listening(on: endpoint, model: model, limit: limit, log: self)
     }
 
     /// The parent accepted a connection and is about to fork the child that makes `children`.

@@ -26,8 +26,8 @@ package protocol ServerLogStyle: Sendable {
     /// (`servingMessage`): when not, a child formats nothing.
     var namesEachChild: Bool { get }
 
-    /// The server is ready.
-    func listening(on address: SocketAddress, model: ProcessModel, limit: Int, log: ServerLog)
+    /// The server is ready, listening on `endpoint` (`ListeningSocket.endpoint`).
+    func listening(on endpoint: String, model: ProcessModel, limit: Int, log: ServerLog)
 
     /// The parent accepted a connection and is about to fork the child that makes `children`.
     func accepted(children: Int, limit: Int, log: ServerLog)

@@ -1,6 +1,7 @@
 import CForkServer
 
-/// One connected TCP socket and the address of the peer at its other end.
+/// One connected socket, TCP or UNIX, and the peer at its other end: its address, or for a
+/// UNIX socket its credentials (`SocketAddress.peerCredentials`).
 ///
 /// A connection owns its descriptor and is noncopyable, so that the compiler sees to what
 /// close(2) alone cannot: `close()` consumes it, and nothing can use it, or close it again,
@@ -131,6 +132,13 @@ public struct Connection: ~Copyable, Sendable {
             return relayedLocalAddress
         }
         return try Syscall.localAddress(of: descriptor.rawValue)
+    }
+
+    /// For a connection to a UNIX socket, the path or abstract name the server listens on
+    /// (getsockname(2), which names the listener's address for each connection it accepted);
+    /// nil for an unnamed socket.
+    public func localPath() throws(Errno) -> UnixSocketPath? {
+        try Syscall.boundPath(of: descriptor.rawValue)
     }
 
     /// Reads what the peer sent, up to `buffer.count` bytes (read(2)); 0 means the peer closed

@@ -1,6 +1,8 @@
 import CForkServer
 
-/// A TCP socket listening on one address: socket(2), SO_REUSEADDR, bind(2), listen(2).
+/// A TCP socket listening on one address: socket(2), SO_REUSEADDR, bind(2), listen(2); or a
+/// UNIX domain socket listening on a path or an abstract name (`init(unixPath:...)`), whose
+/// connections' peers are their credentials.
 ///
 /// The descriptor is close-on-exec and non-blocking, so `accept()` reports `Errno.wouldBlock`
 /// instead of waiting when no client is queued; `ForkingServer` makes it wait
@@ -14,7 +16,18 @@ public struct ListeningSocket: Sendable {
     public let descriptor: FileDescriptor
 
     /// The address the socket is bound to; with port 0 asked for, the port the kernel chose.
+    /// For a UNIX socket, family AF_UNIX and this server's credentials as it started
+    /// (`SocketAddress.peerCredentials`); its path is `unixPath`.
     public let localAddress: SocketAddress
+
+    /// The path or abstract name of a UNIX socket; nil for TCP.
+    public let unixPath: UnixSocketPath?
+
+    /// The lock on `PATH.lock` that a UNIX socket's server holds for as long as it listens
+    /// there, and the identity of the file it bound; -1 and nil for any other socket (TCP, an
+    /// abstract name, a service manager's).
+    let pathLock: CInt
+    let pathIdentity: FileIdentity?
 
     /// Whether a service manager opened the socket and keeps it (socket activation): the
     /// server must never shut it down, which would end its listening for the manager too.
@@ -29,6 +42,9 @@ public struct ListeningSocket: Sendable {
             try Syscall.listen(fd, backlog: backlog)
             localAddress = try Syscall.localAddress(of: fd)
             isInherited = false
+            unixPath = nil
+            pathLock = -1
+            pathIdentity = nil
         } catch {
             try? Syscall.close(fd)
             throw error
@@ -54,7 +70,19 @@ public struct ListeningSocket: Sendable {
         while true {
             do {
                 let (fd, peer) = try accept(descriptor.rawValue)
-                return Connection(descriptor: FileDescriptor(rawValue: fd), peerAddress: peer)
+                // A UNIX peer is named by its credentials; one whose credentials cannot be read
+                // (which a connected socket's never fail to be) is dropped as a dead one is.
+                guard peer.family == AF_UNIX else {
+                    return Connection(descriptor: FileDescriptor(rawValue: fd), peerAddress: peer)
+                }
+                let credentials: PeerCredentials
+                do {
+                    credentials = try Syscall.peerCredentials(of: fd)
+                } catch {
+                    try? Syscall.close(fd)
+                    continue
+                }
+                return Connection(descriptor: FileDescriptor(rawValue: fd), peerAddress: SocketAddress(peer: credentials))
             } catch where error.isDeadQueuedConnection {
                 continue
             }
@@ -90,8 +118,18 @@ public struct ListeningSocket: Sendable {
         try Syscall.dropNewHandshakes(descriptor.rawValue)
     }
 
-    /// Closes the listening descriptor; queued clients that were never accepted are reset.
+    /// Where the socket listens, for the log: `127.0.0.1:8001`, `/run/app.sock`, `@app`.
+    public var endpoint: String {
+        unixPath?.description ?? localAddress.description
+    }
+
+    /// Closes the listening descriptor, and the lock on a UNIX socket's path (which a forked
+    /// child must not hold); queued clients that were never accepted are reset. The path stays:
+    /// `removePath()` takes it away.
     public func close() throws(Errno) {
+        if pathLock >= 0 {
+            try? Syscall.close(pathLock)
+        }
         try descriptor.close()
     }
 }

@@ -1,6 +1,12 @@
 import CForkServer
 
-/// An IPv4 or IPv6 address and port, as the socket calls take and return them.
+/// An IPv4 or IPv6 address and port, as the socket calls take and return them; or, for a
+/// connection over a UNIX domain socket, its peer's credentials (`peerCredentials`).
+///
+/// A UNIX peer is not stored as its sockaddr_un: a client is almost always unnamed, and a
+/// sockaddr_un (110 bytes) would grow every address the server copies around each fork. What
+/// names a UNIX peer is who it is, SO_PEERCRED's uid, gid and pid, which fit in the room of an
+/// IPv6 address; the path a server listens on belongs to its `ListeningSocket`.
 public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     /// Room for either family: a sockaddr_in6 (28 bytes), not a sockaddr_storage (128). Every
     /// connection carries up to three addresses, copied in the server's frames around each
@@ -72,7 +78,32 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
         length = socklen_t(MemoryLayout<Address>.size)
     }
 
-    /// AF_INET or AF_INET6.
+    /// A UNIX domain socket's peer: family AF_UNIX, and `credentials` where an IPv6 address
+    /// would be (4-byte aligned, at sin6_addr's offset).
+    public init(peer credentials: PeerCredentials) {
+        storage.sin6_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &storage.sin6_addr) { bytes in
+            bytes.storeBytes(of: credentials.uid, toByteOffset: 0, as: uid_t.self)
+            bytes.storeBytes(of: credentials.gid, toByteOffset: 4, as: gid_t.self)
+            bytes.storeBytes(of: credentials.pid, toByteOffset: 8, as: pid_t.self)
+        }
+        length = socklen_t(MemoryLayout<sa_family_t>.size)
+    }
+
+    /// The credentials of a UNIX domain socket's peer; nil for an IPv4 or IPv6 address.
+    public var peerCredentials: PeerCredentials? {
+        guard family == AF_UNIX else {
+            return nil
+        }
+        return withUnsafeBytes(of: storage.sin6_addr) { bytes in
+            PeerCredentials(
+                uid: bytes.load(fromByteOffset: 0, as: uid_t.self), gid: bytes.load(fromByteOffset: 4, as: gid_t.self),
+                pid: bytes.load(fromByteOffset: 8, as: pid_t.self)
+            )
+        }
+    }
+
+    /// AF_INET, AF_INET6, or AF_UNIX for a UNIX domain socket's peer.
     public var family: CInt {
         CInt(storage.sin6_family)
     }
@@ -160,16 +191,23 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// `127.0.0.1:8001`, or `[::1]:8001` for IPv6.
+    /// `127.0.0.1:8001`, or `[::1]:8001` for IPv6; `uid 1000 gid 1000 pid 4242` for a UNIX peer.
     public var description: String {
-        family == AF_INET6 ? "[\(ipAddress)]:\(port)" : "\(ipAddress):\(port)"
+        if let peerCredentials {
+            return peerCredentials.description
+        }
+        return family == AF_INET6 ? "[\(ipAddress)]:\(port)" : "\(ipAddress):\(port)"
     }
 
     /// Equal when the socket calls would see the same address: the same length and the same
-    /// bytes within it (family, port, address, and for IPv6 the flow label and scope).
+    /// bytes within it (family, port, address, and for IPv6 the flow label and scope); for UNIX
+    /// peers, the same credentials.
     public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool {
         guard lhs.length == rhs.length else {
             return false
+        }
+        if lhs.family == AF_UNIX || rhs.family == AF_UNIX {
+            return lhs.peerCredentials == rhs.peerCredentials
         }
         return withUnsafeBytes(of: lhs.storage) { left in
             withUnsafeBytes(of: rhs.storage) { right in

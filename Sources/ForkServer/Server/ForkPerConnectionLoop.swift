@@ -65,6 +65,12 @@ struct ForkPerConnectionLoop: ServingLoop {
     /// made.
     private mutating func fork(for connection: consuming Connection) {
         let started = Syscall.monotonicNanoseconds()
+        // A UNIX peer that is not allowed: closed unread, with no fork.
+        if let allowed = supervisor.configuration.allowedPeers, !allowed.admits(connection.peerAddress) {
+            supervisor.log.droppedConnection(from: connection.peerAddress, "\(connection.peerAddress) is not allowed (--allow-uid, --allow-gid)")
+            try? connection.close()
+            return
+        }
         var source: SourceKey?
         if let gate {
             // Over a limit: closed at once, with no fork, and no child is counted.

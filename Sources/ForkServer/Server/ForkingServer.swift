@@ -44,6 +44,7 @@ public struct ForkingServer {
         switch configuration.model {
         case .prefork(_, let maxRequests):
             precondition(!configuration.sourceLimits.isActive, "per-source limits need a child per connection: in a pool, workers accept")
+            precondition(configuration.allowedPeers == nil, "allowing peers by credentials needs a child per connection: in a pool, workers accept")
             precondition(configuration.maxDuration == nil, "a connection's longest life needs a child per connection: a worker serves many")
             precondition(!configuration.contain, "containing a connection's processes needs a child per connection: a worker serves many")
             // The pool's drain shuts the listener down to wake its workers, which would end a
@@ -78,7 +79,7 @@ public struct ForkingServer {
     @available(*, noasync, message: "the server forks: its process must be single-threaded, and Swift concurrency runs threads")
     public mutating func run() {
         precondition(Syscall.processID == creator, "a ForkingServer runs in the process that made it: make it after forking, not before")
-        log.listening(on: listener.localAddress, model: model, limit: model.maxChildren)
+        log.listening(on: listener.endpoint, model: model, limit: model.maxChildren)
         switch loop {
         case .forkPerConnection(var forks):
             if let containment = forks.supervisor.containment {

@@ -10,7 +10,8 @@ struct PoolWorker {
     let maxRequests: Int?
 
     /// The worker's whole life, forked by the server `parent`; drops the service manager's
-    /// socket first (`serviceStatus`), which only the server writes to.
+    /// socket first (`serviceStatus`), which only the server writes to, and the lock on a UNIX
+    /// socket's path, which only the server holds.
     func run(parent: pid_t, serviceStatus: ServiceStatus) -> Never {
         let log = session.log
         do {
@@ -20,6 +21,7 @@ struct PoolWorker {
             Syscall.exit(1)
         }
         serviceStatus.closeInChild()
+        listener.closePathLockInChild()
         // The limits once, for the worker's whole life: they are its process's, and hold over
         // every connection it serves (its CPU seconds add up over them). A worker that cannot
         // take them serves no one; the pool replaces it, backing off.

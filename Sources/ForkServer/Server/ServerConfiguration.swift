@@ -46,6 +46,11 @@ public struct ServerConfiguration: Sendable {
     /// (`--proxy-protocol`); nil: a header is just data.
     public var proxyProtocol: ProxyProtocolPolicy? = nil
 
+    /// On a UNIX socket, the peers that may connect, by uid or gid (`AllowedPeers`); every other
+    /// is closed unread by the server. Nil lets everyone in. With `.forkPerConnection` only, since
+    /// in a pool the workers accept.
+    public var allowedPeers: AllowedPeers? = nil
+
     /// Where readiness and status go (systemd's `NOTIFY_SOCKET`); nil: nowhere.
     public var notifier: ServiceNotifier? = nil
 

@@ -38,8 +38,10 @@ struct Supervisor {
         children = try ChildTable(maxChildren: configuration.maxChildren)
         if configuration.contain {
             do throws(Errno) {
+                // A path's slashes would make directories of the name.
+                let endpoint = listener.endpoint.replacingSlashes
                 let cgroups = try ConnectionCgroups(
-                    name: "\(log.name)@\(listener.localAddress)", gracePeriod: configuration.gracePeriod, treeLimits: configuration.treeLimits
+                    name: "\(log.name)@\(endpoint)", gracePeriod: configuration.gracePeriod, treeLimits: configuration.treeLimits
                 )
                 self.cgroups = cgroups
                 leftovers = nil
@@ -60,7 +62,7 @@ struct Supervisor {
             leftovers = nil
             containment = nil
         }
-        serviceStatus = ServiceStatus(notifier: configuration.notifier, address: listener.localAddress, model: configuration.model, limit: configuration.maxChildren)
+        serviceStatus = ServiceStatus(notifier: configuration.notifier, endpoint: listener.endpoint, model: configuration.model, limit: configuration.maxChildren)
     }
 
     /// Every signal that asks the server to stop: SIGTERM, SIGINT and SIGQUIT.
@@ -221,7 +223,8 @@ struct Supervisor {
     /// Lets no new connection join the queue of a listener that is the server's own; whether it
     /// could. A service manager's socket is left as it is: the filter would stay with it.
     func sealQueue() -> Bool {
-        guard !listener.isInherited else {
+        // The filter drops TCP's SYNs; a UNIX socket's clients queue at connect(2) itself.
+        guard !listener.isInherited, listener.unixPath == nil else {
             return false
         }
         do {
@@ -238,9 +241,16 @@ struct Supervisor {
     /// with EINVAL and exit, busy ones finish their connection first. Not otherwise: shutdown(2)
     /// would also end the listening of a service manager that keeps the socket (socket
     /// activation).
+    /// A UNIX socket's file goes first, if it is still this server's, while the server still
+    /// holds the lock beside it: a server starting meanwhile waits for neither.
     func stopListening(wakingAcceptors: Bool) {
         if wakingAcceptors {
             try? listener.stopAccepting()
+        }
+        do {
+            try listener.removePath()
+        } catch {
+            log.error("cannot remove \(listener.endpoint): \(log.describe(error))")
         }
         try? listener.close()
     }
@@ -270,5 +280,12 @@ struct Supervisor {
         } catch {
             try? Syscall.kill(pid, signal: signal)
         }
+    }
+}
+
+extension String {
+    /// The text with each `/` written `_`: a UNIX socket's path as one name in a directory.
+    fileprivate var replacingSlashes: String {
+        String(map { $0 == "/" ? "_" : $0 })
     }
 }

@@ -26,22 +26,27 @@ package struct SpawnRequest {
     /// The limits its process sets just before the program runs, and the containment it takes
     /// first of all; none for most.
     var setup = ConnectionProcessSetup(limits: ProcessLimits())
+    /// A variable the process sets to its own pid before the program runs (`UNIXLOCALPID`),
+    /// added to `environment`; nil for none.
+    var pidVariable: [UInt8]?
 
     /// A connection's program the way tcpserver runs it: `arguments[0]` looked for in $PATH, the
     /// connection on descriptors 0 and 1 and the server's standard error on 2, a process group
     /// of its own, the server's signals back to their defaults, after `logLines`; with
     /// `exitStatus` not 0, an exit with it instead (a denial's 100); `setup`'s containment taken
-    /// first of all, and its limits set last before the program runs. A process that cannot run
-    /// the program, take its limits or be contained exits 111, tcpserver's status.
+    /// first of all, and its limits set last before the program runs; with `pidVariable`, that
+    /// variable set to the program's pid. A process that cannot run the program, take its
+    /// limits or be contained exits 111, tcpserver's status.
     package static func connection(
-        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt, setup: ConnectionProcessSetup
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, logLines: String, exitStatus: CInt, setup: ConnectionProcessSetup,
+        pidVariable: [UInt8]? = nil
     ) -> SpawnRequest {
         let connection = ChildProcess.StandardStream.descriptor(FileDescriptor(rawValue: connection))
         return SpawnRequest(
             arguments: arguments, environment: environment, searchingPath: true,
             standardInput: connection, standardOutput: connection, standardError: .inherit,
             grouping: .newProcessGroup, onlyServerSignals: true,
-            logLines: logLines, exitStatus: exitStatus, failureStatus: 111, setup: setup
+            logLines: logLines, exitStatus: exitStatus, failureStatus: 111, setup: setup, pidVariable: pidVariable
         )
     }
 
@@ -50,7 +55,10 @@ package struct SpawnRequest {
     /// before it starts (a spawned child shares this memory and must not allocate).
     func withCRequest<Result>(_ body: (UnsafePointer<CForkServer_spawn_request>) -> Result) -> Result {
         let argv = CStringArray(arguments)
-        let envp = environment.map(CStringArray.init)
+        // The pid's variable last, its value 15 bytes of room and a NUL for the process to fill.
+        let pidEntry = pidVariable.map { $0 + [UInt8(ascii: "=")] + [UInt8](repeating: UInt8(ascii: "0"), count: 15) }
+        let envp = environment.map { entries in CStringArray(pidEntry.map { entries + [$0] } ?? entries) }
+        let pidValue = pidVariable.flatMap { name in envp.flatMap { $0.pointers[environment?.count ?? 0].map { $0 + name.count + 1 } } }
         let streams = [standardInput, standardOutput, standardError]
         // The file each stream opens, "" for one that opens none.
         let paths = CStringArray(streams.map { stream in
@@ -81,7 +89,7 @@ package struct SpawnRequest {
                         exit_status: exitStatus, failure_status: failureStatus,
                         limits: resourceLimits.baseAddress, limit_count: resourceLimits.count,
                         nice_increment: limits.niceIncrement,
-                        cgroup_procs: setup.cgroupProcs, child_subreaper: setup.becomesSubreaper
+                        cgroup_procs: setup.cgroupProcs, child_subreaper: setup.becomesSubreaper, pid_value: pidValue
                     )
                     return body(&request)
                 }

@@ -17,3 +17,9 @@ extension Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { setuid(uid) }
     }
 }
+
+extension Syscall {
+    /// getuid(2) and getgid(2): the ids this process runs as. They cannot fail.
+    package static var userID: uid_t { getuid() }
+    package static var groupID: gid_t { getgid() }
+}

@@ -112,6 +112,47 @@ extension Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.shutdown(fd, how) }
     }
 
+    /// socket(2) for an AF_UNIX stream, close-on-exec, and non-blocking if asked.
+    static func unixStreamSocket(nonBlocking: Bool) throws(Errno) -> CInt {
+        let type = SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | (nonBlocking ? SOCK_NONBLOCK.rawValue : 0)
+        return try valueOrErrno(retryOnInterrupt: false) { CForkServer.socket(AF_UNIX, CInt(type), 0) }
+    }
+
+    static func bind(_ fd: CInt, to path: UnixSocketPath) throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) {
+            path.withSockaddr { CForkServer.bind(fd, $0, $1) }
+        }
+    }
+
+    static func connect(_ fd: CInt, to path: UnixSocketPath) throws(Errno) {
+        // Never retried: after EINTR the connection goes on in the background.
+        _ = try valueOrErrno(retryOnInterrupt: false) {
+            path.withSockaddr { CForkServer.connect(fd, $0, $1) }
+        }
+    }
+
+    /// The path a UNIX socket is bound to (getsockname(2) into a whole sockaddr_un); nil when it
+    /// is unnamed.
+    static func boundPath(of fd: CInt) throws(Errno) -> UnixSocketPath? {
+        var address = sockaddr_un()
+        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        _ = try valueOrErrno(retryOnInterrupt: false) {
+            withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+        }
+        return UnixSocketPath(boundTo: address, length: length)
+    }
+
+    /// The credentials of a connected UNIX socket's peer (getsockopt(2) SO_PEERCRED).
+    static func peerCredentials(of fd: CInt) throws(Errno) -> PeerCredentials {
+        // struct ucred, which glibc declares only under _GNU_SOURCE: pid, uid, gid.
+        var credentials: (pid: pid_t, uid: uid_t, gid: gid_t) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout<(pid_t, uid_t, gid_t)>.size)
+        _ = try valueOrErrno(retryOnInterrupt: false) { getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) }
+        return PeerCredentials(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)
+    }
+
     /// socket(2) for AF_UNIX datagrams, close-on-exec and non-blocking.
     static func unixDatagramSocket() throws(Errno) -> CInt {
         let type = SOCK_DGRAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue

@@ -32,7 +32,7 @@ package struct TCPServerLogStyle: ServerLogStyle {
 
     package var namesEachChild: Bool { true }
 
-    package func listening(on address: SocketAddress, model: ProcessModel, limit: Int, log: ServerLog) {
+    package func listening(on endpoint: String, model: ProcessModel, limit: Int, log: ServerLog) {
         status(children: 0, limit: limit, log: log)
     }
 

@@ -11,15 +11,22 @@ public struct ProgramEnvironment: Sendable {
     /// The entries, `NAME=value`, as execve(2) takes them; a name appears at most once.
     public private(set) var entries: [[UInt8]]
 
-    /// The names a UCSPI-TCP server sets: tcpserver's, and the `TCP6` ones of Debian's
-    /// ucspi-tcp-ipv6.
+    /// The names a UCSPI server sets: tcpserver's, the `TCP6` ones of Debian's ucspi-tcp-ipv6,
+    /// and ucspi-unix's unixserver's. All are taken out for either protocol, so that a program
+    /// served over TCP sees no inherited `UNIXREMOTEEUID`, nor one served over UNIX a
+    /// `TCPREMOTEIP`.
     public static let connectionVariableNames = [
         "PROTO",
         "TCPLOCALIP", "TCPLOCALPORT", "TCPLOCALHOST", "TCPREMOTEIP", "TCPREMOTEPORT", "TCPREMOTEHOST", "TCPREMOTEINFO",
         "TCP6LOCALIP", "TCP6LOCALPORT", "TCP6LOCALHOST", "TCP6REMOTEIP", "TCP6REMOTEPORT", "TCP6REMOTEHOST", "TCP6REMOTEINFO",
+        "UNIXLOCALPATH", "UNIXLOCALUID", "UNIXLOCALGID", "UNIXLOCALPID", "UNIXREMOTEEUID", "UNIXREMOTEEGID", "UNIXREMOTEPID",
     ]
 
-    /// This process's environment (environ(7)) without the UCSPI-TCP variables.
+    /// The variable that holds the program's own pid on a UNIX socket, which only its process
+    /// knows: set there, as it starts (`SpawnRequest.pidVariable`).
+    public static let localPIDVariable = Array("UNIXLOCALPID".utf8)
+
+    /// This process's environment (environ(7)) without the UCSPI variables.
     public static func inherited() -> ProgramEnvironment {
         var entries: [[UInt8]] = []
         var entry = Syscall.environment
@@ -54,6 +61,20 @@ public struct ProgramEnvironment: Sendable {
         entries.removeAll { entry in
             entry.count > name.count && entry[name.count] == UInt8(ascii: "=") && entry.starts(with: name)
         }
+    }
+
+    /// Sets ucspi-unix's variables of a connection to the UNIX socket `localPath` from `remote`:
+    /// `PROTO=UNIX`, `UNIXLOCALPATH`, `UNIXLOCALUID` and `UNIXLOCALGID` (the ids the server runs
+    /// as, `local`), and the peer's `UNIXREMOTEEUID`, `UNIXREMOTEEGID` and `UNIXREMOTEPID`.
+    /// `UNIXLOCALPID`, the program's own pid, is its process's to set (`localPIDVariable`).
+    public mutating func setConnection(localPath: UnixSocketPath, local: (uid: uid_t, gid: gid_t), remote: PeerCredentials) {
+        set("PROTO", to: "UNIX")
+        set(Array("UNIXLOCALPATH".utf8), to: (localPath.isAbstract ? [UInt8(ascii: "@")] : []) + localPath.bytes)
+        set("UNIXLOCALUID", to: String(local.uid))
+        set("UNIXLOCALGID", to: String(local.gid))
+        set("UNIXREMOTEEUID", to: String(remote.uid))
+        set("UNIXREMOTEEGID", to: String(remote.gid))
+        set("UNIXREMOTEPID", to: String(remote.pid))
     }
 
     /// Sets the UCSPI-TCP variables of a connection between `local` (this server) and `remote`

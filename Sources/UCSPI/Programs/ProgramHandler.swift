@@ -83,7 +83,8 @@ public struct ProgramHandler: ConnectionSpawner {
         }
         let failure = Syscall.exec(.connection(
             arguments, environment: launch.environment.entries, connection: connection.descriptor.rawValue,
-            logLines: decisionLine(launch, remote: remote), exitStatus: launch.exitStatus, setup: ConnectionProcessSetup(limits: ProcessLimits())
+            logLines: decisionLine(launch, remote: remote), exitStatus: launch.exitStatus, setup: ConnectionProcessSetup(limits: ProcessLimits()),
+            pidVariable: launch.pidVariable
         ))
         drop(remote, reason(failure))
     }
@@ -119,7 +120,7 @@ public struct ProgramHandler: ConnectionSpawner {
         // The server spawns from its one thread, one child at a time: its children share a stack.
         let (child, execFailure) = try Syscall.spawn(.connection(
             arguments, environment: launch?.environment.entries ?? [], connection: connection.descriptor.rawValue,
-            logLines: lines, exitStatus: launch?.exitStatus ?? 111, setup: setup
+            logLines: lines, exitStatus: launch?.exitStatus ?? 111, setup: setup, pidVariable: launch?.pidVariable
         ), reusingStack: true)
         if let failure {
             log.droppedConnection(from: remote, failure)
@@ -131,7 +132,9 @@ public struct ProgramHandler: ConnectionSpawner {
 
     /// What a connection's program gets, and whether it may run.
     private struct Launch {
-        var local: SocketAddress
+        /// The address the client connected to; for a UNIX socket, the path (`localPath`).
+        var local: SocketAddress?
+        var localPath: UnixSocketPath?
         var localHost: [UInt8]?
         var remoteHost: String?
         var environment: ProgramEnvironment
@@ -140,6 +143,11 @@ public struct ProgramHandler: ConnectionSpawner {
         /// 0 to run the program, or tcpserver's status for a denied client, 100.
         var exitStatus: CInt {
             isAllowed ? 0 : 100
+        }
+
+        /// `UNIXLOCALPID` on a UNIX socket, which the program's process sets; nil for TCP.
+        var pidVariable: [UInt8]? {
+            localPath == nil ? nil : ProgramEnvironment.localPIDVariable
         }
     }
 
@@ -162,23 +170,39 @@ public struct ProgramHandler: ConnectionSpawner {
         if noDelay {
             try? Syscall.setOption(connection.descriptor.rawValue, level: CInt(IPPROTO_TCP), name: TCP_NODELAY, to: CInt(1))
         }
-        let local: SocketAddress
-        do {
-            local = try connection.localAddress()
-        } catch {
-            throw LaunchFailure(reason: "unable to get local address: \(log.describe(error))")
+        var launch: Launch
+        if let credentials = remote.peerCredentials {
+            // A UNIX peer: ucspi-unix's variables, and no name to look up.
+            let path: UnixSocketPath?
+            do {
+                path = try connection.localPath()
+            } catch {
+                throw LaunchFailure(reason: "unable to get local address: \(log.describe(error))")
+            }
+            guard let path else {
+                throw LaunchFailure(reason: "unable to get local address: the socket is unnamed")
+            }
+            launch = Launch(local: nil, localPath: path, environment: inheritedEnvironment, isAllowed: true)
+            launch.environment.setConnection(localPath: path, local: (Syscall.userID, Syscall.groupID), remote: credentials)
+        } else {
+            let local: SocketAddress
+            do {
+                local = try connection.localAddress()
+            } catch {
+                throw LaunchFailure(reason: "unable to get local address: \(log.describe(error))")
+            }
+            let looksUp = lookingUpNames && nameLookup != .none
+            let localHost = localHostName ?? (looksUp ? local.hostName().map { Array($0.utf8) } : nil)
+            var remoteHost = looksUp ? remote.hostName() : nil
+            if nameLookup == .paranoid, let name = remoteHost, !remote.isAddress(of: name) {
+                remoteHost = nil
+            }
+            launch = Launch(local: local, localHost: localHost, remoteHost: remoteHost, environment: inheritedEnvironment, isAllowed: true)
+            launch.environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost.map { Array($0.utf8) })
         }
-        let looksUp = lookingUpNames && nameLookup != .none
-        let localHost = localHostName ?? (looksUp ? local.hostName().map { Array($0.utf8) } : nil)
-        var remoteHost = looksUp ? remote.hostName() : nil
-        if nameLookup == .paranoid, let name = remoteHost, !remote.isAddress(of: name) {
-            remoteHost = nil
-        }
-        var launch = Launch(local: local, localHost: localHost, remoteHost: remoteHost, environment: inheritedEnvironment, isAllowed: true)
-        launch.environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost.map { Array($0.utf8) })
         if let rules {
             do {
-                let decision = try rules.decision(remoteIP: remote.tcpserverIPAddress, remoteHost: remoteHost)
+                let decision = try rules.decision(remoteIP: remote.tcpserverIPAddress, remoteHost: launch.remoteHost)
                 launch.isAllowed = decision.isAllowed
                 for variable in decision.environment where !variable.nameBytes.isEmpty {
                     launch.environment.set(variable.nameBytes, to: variable.valueBytes)
@@ -197,9 +221,14 @@ public struct ProgramHandler: ConnectionSpawner {
 
     /// tcpserver's `ok PID LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT`
     /// line, or `deny ...`, if the log writes it, for the program's process to write with its pid.
+    /// On a UNIX socket: `ok PID PATH uid U gid G pid P`.
     private func decisionLine(_ launch: Launch, remote: SocketAddress) -> String {
-        log.line(.connections, "\(launch.isAllowed ? "ok" : "deny") \(Self.pidMark) "
-            + "\(Self.safe(launch.localHost)):\(Self.safe(launch.local.tcpserverIPAddress.utf8)):\(launch.local.port) "
+        let decision = "\(launch.isAllowed ? "ok" : "deny") \(Self.pidMark) "
+        guard let local = launch.local else {
+            return log.line(.connections, decision + "\(Self.safe(launch.localPath.map { Array($0.description.utf8) })) \(remote)") ?? ""
+        }
+        return log.line(.connections, decision
+            + "\(Self.safe(launch.localHost)):\(Self.safe(local.tcpserverIPAddress.utf8)):\(local.port) "
             + "\(Self.safe(launch.remoteHost?.utf8)):\(Self.safe(remote.tcpserverIPAddress.utf8))::\(remote.port)") ?? ""
     }
 

@@ -11,6 +11,7 @@ extension SocketAddress {
     /// - Other IPv6: lower-case hex groups without leading zeros, the first longest run of zero
     ///   groups written `::` even when it is a single group (`2001:db8::1:1:1:1:1`, where
     ///   inet_ntop writes `2001:db8:0:1:1:1:1:1`).
+    /// - A UNIX peer: `uid U gid G pid P`, as the log names it.
     public var tcpserverIPAddress: String {
         withUnsafeBytes(of: storage) { bytes in
             switch family {
@@ -20,7 +21,8 @@ extension SocketAddress {
                 let address = withUnsafeBytes(of: bytes.load(as: sockaddr_in6.self).sin6_addr) { Array($0) }
                 return isIPv4Mapped ? Self.dotted(Array(address.suffix(4))) : Self.ucspiIPv6Text(address)
             default:
-                return ipAddress
+                // A UNIX peer: its credentials, which no rule's key matches but the catch-all.
+                return description
             }
         }
     }

@@ -7,7 +7,9 @@ import TestPeers
 /// contrib/systemd's unit files, checked by the real `systemd-analyze verify`, which needs no
 /// running systemd: every key known, every command executable.
 @Suite struct SystemdUnitTests {
-    static let units = ["echo-server.socket", "echo-server.service", "forkserver-daytime.service"]
+    static let units = [
+        "echo-server.socket", "echo-server.service", "forkserver-daytime.service", "forkserver-local.socket", "forkserver-local.service",
+    ]
 
     /// The package's root, from this file's path (Tests/IntegrationTests/Deploy/...).
     static let packageRoot: String = {
@@ -27,7 +29,7 @@ import TestPeers
             }
             paths.append(try directory.write(built.joined(separator: "\n"), to: unit))
         }
-        #expect(paths.count == 3)
+        #expect(paths.count == Self.units.count)
         let analyzer = try ServerProcess(Peer.systemdAnalyze.path, ["verify", "--man=no"] + paths)
         #expect(try analyzer.waitForExitCode() == 0)
         #expect(analyzer.lines.isEmpty, "\(analyzer.lines)")
@@ -39,8 +41,10 @@ import TestPeers
             #expect(lines.contains("Type=notify"), "\(unit)")
             #expect(lines.contains("KillMode=mixed"), "\(unit)")
         }
-        let socket = try Self.contents(of: "\(Self.packageRoot)/contrib/systemd/echo-server.socket").split(separator: "\n")
-        #expect(socket.contains("Accept=no"))
+        for unit in Self.units where unit.hasSuffix(".socket") {
+            let socket = try Self.contents(of: "\(Self.packageRoot)/contrib/systemd/\(unit)").split(separator: "\n")
+            #expect(socket.contains("Accept=no"), "\(unit)")
+        }
     }
 
     static func contents(of path: String) throws -> String {

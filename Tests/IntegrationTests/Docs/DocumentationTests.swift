@@ -196,7 +196,7 @@ import Testing
                 #expect(access("\(destination.path)\(program)", X_OK) == 0, "\(unit): \(program) is not where contrib/install puts it")
             }
         }
-        #expect(programs == ["/usr/local/bin/echo-server", "/usr/local/bin/forkserver"])
+        #expect(Set(programs) == ["/usr/local/bin/echo-server", "/usr/local/bin/forkserver"])
     }
 
     @Test func theInstallScriptInstallsNothingWithoutTheBuiltPrograms() throws {

@@ -74,22 +74,53 @@ final class ServerProcess: ProgramUnderTest {
         return server
     }
 
+    /// Starts `echo-server --unix PATH ARGUMENTS` and waits for its readiness line.
+    static func startEchoServer(unixPath path: String, _ arguments: [String] = []) throws -> ServerProcess {
+        let server = try ServerProcess("echo-server", ["--unix", path] + arguments)
+        try server.waitForLine(containing: "listening on \(path) ", timeout: 20)
+        return server
+    }
+
+    /// Starts `forkserver -1 OPTIONS --unix PATH PROGRAM...` and waits until it prints the path
+    /// on standard output, once it listens (`-1`).
+    static func startForkserver(_ options: [String], unixPath path: String, program: [String]) throws -> ServerProcess {
+        let server = try startForkserver(["-1"] + options + ["--unix", path], afterOptions: [], program: program)
+        guard server.printed == path else {
+            throw TestFailure("forkserver printed '\(server.printed)', not \(path)")
+        }
+        return server
+    }
+
     /// Starts `forkserver -1 OPTIONS 127.0.0.1 0 PROGRAM...` and takes the port it prints on
     /// standard output once it listens (tcpserver's `-1`, its readiness signal).
     static func startForkserver(_ options: [String], program: [String]) throws -> ServerProcess {
+        let server = try startForkserver(["-1"] + options, afterOptions: ["127.0.0.1", "0"], program: program)
+        guard let port = UInt16(server.printed) else {
+            throw TestFailure("not a port: \(server.printed)")
+        }
+        server.port = port
+        return server
+    }
+
+    /// What forkserver printed on standard output once it listened (`-1`).
+    private(set) var printed = ""
+
+    /// Starts forkserver with `options`, then `afterOptions` and `program`, and reads the line
+    /// it prints on standard output once it listens.
+    private static func startForkserver(_ options: [String], afterOptions: [String], program: [String]) throws -> ServerProcess {
         let output = try FileDescriptor.pipe()
         defer { try? output.readEnd.close() }
         let server: ServerProcess
         do {
             defer { try? output.writeEnd.close() }
-            server = try ServerProcess("forkserver", ["-1"] + options + ["127.0.0.1", "0"] + program, standardOutput: .descriptor(output.writeEnd))
+            server = try ServerProcess("forkserver", options + afterOptions + program, standardOutput: .descriptor(output.writeEnd))
         }
         var line: [UInt8] = []
         let deadline = monotonicSeconds() + 20
         while line.last != UInt8(ascii: "\n") {
             var wait = pollfd(fd: output.readEnd.rawValue, events: Int16(POLLIN), revents: 0)
             guard poll(&wait, 1, millisecondsUntil(deadline)) > 0 else {
-                throw TestFailure("forkserver printed no port; stderr:\n\(server.lines.joined(separator: "\n"))")
+                throw TestFailure("forkserver printed nothing; stderr:\n\(server.lines.joined(separator: "\n"))")
             }
             var byte: UInt8 = 0
             guard read(output.readEnd.rawValue, &byte, 1) == 1 else {
@@ -97,10 +128,7 @@ final class ServerProcess: ProgramUnderTest {
             }
             line.append(byte)
         }
-        guard let port = UInt16(String(decoding: line.dropLast(), as: UTF8.self)) else {
-            throw TestFailure("not a port: \(line)")
-        }
-        server.port = port
+        server.printed = String(decoding: line.dropLast(), as: UTF8.self)
         return server
     }
 

@@ -60,6 +60,51 @@ final class TestClient {
         }
     }
 
+    /// Connects to the UNIX socket `path` (`@name` for an abstract one).
+    init(unixPath path: String) throws {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = path.hasPrefix("@") ? [0] + Array(path.utf8.dropFirst()) : Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw TestFailure("too long for sun_path: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count + (path.hasPrefix("@") ? 0 : 1))
+        fd = socket(AF_UNIX, CInt(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            throw TestFailure.system("socket")
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
+        }
+        guard connected == 0 else {
+            let failure = TestFailure.system("connect to \(path)")
+            Glibc.close(fd)
+            throw failure
+        }
+    }
+
+    /// Reads until the server closes the connection, and returns everything read.
+    func receiveAll(timeout: Double = 10) throws -> [UInt8] {
+        let deadline = monotonicSeconds() + timeout
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            guard try waitReadable(until: deadline) else {
+                throw TestFailure("no end of file within \(timeout) s after \(received.count) bytes")
+            }
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw TestFailure.system("read")
+            }
+            if count == 0 {
+                return received
+            }
+            received += buffer[..<count]
+        }
+    }
+
     /// The client's own port, as the server logs it (getsockname(2)).
     var localPort: UInt16 {
         var address = sockaddr_storage()

@@ -49,12 +49,19 @@ let package = Package(
         .target(name: "ProxyProtocol"),
         // The core: the system layer, sockets, the server, its handlers, limits and log.
         .target(name: "ForkServer", dependencies: ["CForkServer", "ProxyProtocol"]),
+        // OpenSSL 3 from libssl-dev, through a module map: libssl and libcrypto, linked into the
+        // static programs from libssl.a and libcrypto.a (docs/tls.md says why not dlopen).
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        // TLS per connection: the server's context, made before the first fork, and a
+        // connection's session in its child. In a module of its own, so that the core, and
+        // every program that does not serve TLS, stays free of OpenSSL.
+        .target(name: "TLS", dependencies: ["CForkServer", "ForkServer", "COpenSSL"]),
         // The UCSPI conventions forkserver keeps: a program per connection and its environment,
         // tcprules' rules, tcpserver's log lines and D. J. Bernstein's error texts.
         .target(name: "UCSPI", dependencies: ["CForkServer", "ForkServer"]),
         // The programs' command lines (no product: a library user needs none of it).
         .target(name: "ServerCommandLine", dependencies: ["CForkServer", "ForkServer", "UCSPI"]),
-        .executableTarget(name: "echo-server", dependencies: ["ForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),
+        .executableTarget(name: "echo-server", dependencies: ["ForkServer", "ServerCommandLine", "TLS"], linkerSettings: forkingProgram),
         // tcpserver's command line: any program per connection.
         .executableTarget(name: "forkserver", dependencies: ["ForkServer", "UCSPI", "ServerCommandLine"], linkerSettings: forkingProgram),
         .executableTarget(name: "peer-chat", dependencies: ["ForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),
@@ -77,7 +84,7 @@ let package = Package(
         // The programs of other packages that tests run beside ours (tcpserver, HAProxy, ...):
         // a test that needs one is skipped where it is missing, and fails there under CI.
         .target(name: "TestPeers", path: "Tests/TestPeers"),
-        .testTarget(name: "ForkServerTests", dependencies: ["ForkServer", "ProxyProtocol", "UCSPI", "ServerCommandLine", "TestPeers"]),
+        .testTarget(name: "ForkServerTests", dependencies: ["ForkServer", "ProxyProtocol", "UCSPI", "ServerCommandLine", "TLS", "TestPeers"]),
         // Runs the built programs as real processes over loopback.
         .testTarget(name: "IntegrationTests", dependencies: ["ForkServer", "ProcessInspection", "TestPeers"]),
     ]

@@ -14,6 +14,8 @@ package struct ServerOptions {
     /// Which of `--host`, `--port` and `--backlog` were given: with socket activation, the
     /// service manager's socket decides all three, and giving one is a mistake.
     package var listeningOptionsGiven: [String] = []
+    /// `--tls-cert` and the others, for the program to load (`TLSOptions.request()`).
+    package var tls = TLSOptions()
 
     package static func usage(program: String) -> String {
         """
@@ -52,6 +54,10 @@ package struct ServerOptions {
         \(ProxyProtocolOptions.usage(column: 24))
           --help                show this help
 
+        TLS (each child runs the handshake, after the PROXY header and the limits per
+        source, then serves the connection's plaintext itself; TLS 1.2 and 1.3 only):
+        \(TLSOptions.usage(column: 24))
+
         limits per source (fork only; a source is a client's IPv4 address, or its IPv6
         address's /64, because an IPv6 client usually owns a whole /64):
         \(SourceLimitOptions.usage(column: 24, maxPerSource: "--max-per-source N[:MSG]", served: "clients", limitOption: "--max-children"))
@@ -89,6 +95,7 @@ package struct ServerOptions {
         var limits = SourceLimitOptions()
         var processLimits = ProcessLimitOptions()
         var listeningOptionsGiven: [String] = []
+        var tls = TLSOptions()
         while let option = try parser.nextOption() {
             // The options both programs share: PROXY protocol, the limits per source, and the
             // limits of each child.
@@ -99,6 +106,9 @@ package struct ServerOptions {
                 continue
             }
             if try processLimits.read(option, from: &parser) {
+                continue
+            }
+            if try tls.take(option, from: &parser) {
                 continue
             }
             switch option {
@@ -172,7 +182,7 @@ package struct ServerOptions {
         }
         return ServerOptions(
             address: try OptionParser.address(host: host, port: port), backlog: backlog, configuration: configuration, quiet: quiet,
-            listeningOptionsGiven: listeningOptionsGiven
+            listeningOptionsGiven: listeningOptionsGiven, tls: tls
         )
     }
 }

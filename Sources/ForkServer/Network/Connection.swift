@@ -28,17 +28,31 @@ public struct Connection: ~Copyable, Sendable {
     /// Where the bytes read and written are counted, in a child whose server logs them.
     private var byteCounter: ByteCounter?
 
+    /// The session the connection's plaintext goes through, once a handshake made one
+    /// (`secure(with:)`); nil for a plaintext connection, whose reads and writes are the
+    /// socket's own.
+    public private(set) var secureChannel: (any SecureChannel)?
+
     /// Takes over `descriptor`, a connected socket: from now on the connection closes it.
     public init(descriptor: FileDescriptor, peerAddress: SocketAddress) {
         self.descriptor = descriptor
         self.peerAddress = peerAddress
         proxyAddress = nil
         relayedLocalAddress = nil
+        secureChannel = nil
     }
 
     deinit {
-        try? descriptor.close()
+        if !isClosed {
+            try? descriptor.close()
+        }
     }
+
+    /// Whether `close()` closed the descriptor already, so that the deinit, which runs after
+    /// it, does not close it again (a descriptor number may be another's by then). A flag, not
+    /// `discard self`, which Swift allows only for a type whose stored properties are all
+    /// trivial, and the session (`secureChannel`) is a class reference.
+    private var isClosed = false
 
     /// The same socket as a proxy describes it: `client` connected to `destination`, and this
     /// connection's peer is the proxy that relayed it. Everything else is kept as it is. The
@@ -133,16 +147,31 @@ public struct Connection: ~Copyable, Sendable {
         return try Syscall.localAddress(of: descriptor.rawValue)
     }
 
-    /// Reads what the peer sent, up to `buffer.count` bytes (read(2)); 0 means the peer closed
-    /// its side. With an idle timeout set, `Errno.wouldBlock` means it passed without data.
+    /// Runs `security`'s handshake on this connection (a TLS handshake, within its deadline);
+    /// from then on `read` and `writeAll` carry plaintext through the session it made, and
+    /// `shutdownWriting` sends close_notify first.
+    public mutating func secure(with security: any ConnectionSecurity) throws(HandshakeFailure) {
+        secureChannel = try security.handshake(on: descriptor)
+    }
+
+    /// Reads what the peer sent, up to `buffer.count` bytes (read(2), or the session's
+    /// plaintext); 0 means the peer closed its side. With an idle timeout set,
+    /// `Errno.wouldBlock` means it passed without data.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        let count = try descriptor.read(into: buffer)
+        let count = if let secureChannel {
+            try secureChannel.read(into: buffer)
+        } else {
+            try descriptor.read(into: buffer)
+        }
         byteCounter?.received(count)
         return count
     }
 
-    /// Sends every byte of `buffer`, however many write(2) calls it takes.
+    /// Sends every byte of `buffer`, however many write(2) calls (or session writes) it takes.
     public func writeAll(_ buffer: UnsafeRawBufferPointer) throws(Errno) {
+        if let secureChannel {
+            return try writeAll(buffer, through: secureChannel)
+        }
         guard let byteCounter else {
             try descriptor.writeAll(buffer)
             return
@@ -152,6 +181,18 @@ public struct Connection: ~Copyable, Sendable {
         while !remaining.isEmpty {
             let written = try Syscall.write(descriptor.rawValue, from: remaining, retryOnInterrupt: true)
             byteCounter.sent(written)
+            remaining = UnsafeRawBufferPointer(rebasing: remaining[written...])
+        }
+    }
+
+    /// Sends every byte of `buffer` through the connection's session, counting each write.
+    /// Out of line: the plaintext path never runs it.
+    @inline(never)
+    private func writeAll(_ buffer: UnsafeRawBufferPointer, through channel: any SecureChannel) throws(Errno) {
+        var remaining = buffer
+        while !remaining.isEmpty {
+            let written = try channel.write(remaining)
+            byteCounter?.sent(written)
             remaining = UnsafeRawBufferPointer(rebasing: remaining[written...])
         }
     }
@@ -172,16 +213,17 @@ public struct Connection: ~Copyable, Sendable {
         try Syscall.setOption(descriptor.rawValue, level: SOL_SOCKET, name: SO_SNDTIMEO, to: timeout)
     }
 
-    /// Tells the peer no more data is coming, while still reading (shutdown(2) with SHUT_WR).
+    /// Tells the peer no more data is coming, while still reading (shutdown(2) with SHUT_WR;
+    /// for a secured connection, close_notify first).
     public func shutdownWriting() throws(Errno) {
+        try secureChannel?.closeNotify()
         try Syscall.shutdown(descriptor.rawValue, how: CInt(SHUT_WR))
     }
 
     /// Closes the connection (close(2)), reporting the error that its deinit would ignore.
     /// The descriptor is released even then, so the connection is gone either way.
     public consuming func close() throws(Errno) {
-        let descriptor = descriptor
-        discard self
+        isClosed = true
         try descriptor.close()
     }
 }

@@ -89,8 +89,9 @@ struct ForkPerConnectionLoop: ServingLoop {
             // A banner may wait on the client, and so does a PROXY header, which only a child
             // may read: a connection with either is served by a fork. So is one to contain,
             // whose process moves into its cgroup, or makes itself a subreaper, first (the
-            // session's phase).
+            // session's phase), and one with a TLS handshake to run.
             if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, !supervisor.configuration.contain,
+               supervisor.configuration.security == nil,
                let spawner, let spawned = try spawner.spawn(for: connection, limits: supervisor.configuration.processLimits) {
                 pid = spawned
             } else {

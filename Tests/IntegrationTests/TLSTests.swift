@@ -1,0 +1,160 @@
+import ForkServer
+import Glibc
+import ProcessInspection
+import Testing
+import TestPeers
+
+/// TLS per connection, with real clients (Python's `ssl`, `openssl s_client`) and certificates
+/// made at test time: echo-server serves it in-process, forkserver behind a relay.
+@Suite(.needs(.openssl, .python3)) struct TLSTests {
+    // MARK: - echo-server, in-process
+
+    @Test(arguments: ["1.3", "1.2"])
+    func echoServerEchoesAMebibyteOfBinaryThroughTLS(version: String) throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options)
+        let result = try tls.run(["echo", "\(1 << 20)", version], port: server.port)
+        #expect(result.hasPrefix("ok TLSv\(version) "), "\(result)")
+        let end = try server.waitForLine(containing: ": end ")
+        #expect(end.contains("status 0") && end.contains("1048576 bytes in, 1048576 bytes out"), "\(end)")
+    }
+
+    @Test func aPreforkPoolServesTLSToo() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(ServerModel.prefork.arguments(limit: 2) + tls.options)
+        for _ in 0..<3 {
+            let result = try tls.run(["echo", "100000"], port: server.port)
+            #expect(result.hasPrefix("ok TLSv1.3 "), "\(result)")
+        }
+    }
+
+    @Test(arguments: ["1.3", "1.2"])
+    func aTicketFromOneChildResumesInAnother(version: String) throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options)
+        #expect(try tls.run(["resume", version], port: server.port) == "Initial Resumed")
+        #expect(Set(try server.waitForLines(containing: ": end ", count: 2).map { $0.split(separator: " ")[2] }).count == 2)
+    }
+
+    @Test func aPlaintextClientGetsAFailureLineAndTheServerGoesOn() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options + ["--quiet"])
+        _ = try tls.run(["plaintext"], port: server.port)
+        let line = try server.waitForLine(containing: "TLS handshake with 127.0.0.1:")
+        #expect(line.contains("failed: http request"), "\(line)")
+        #expect(try tls.run(["echo", "1000"], port: server.port).hasPrefix("ok "))
+    }
+
+    @Test func aClientThatSendsAByteASecondIsCutAtTheHandshakeDeadline() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options + ["--tls-timeout", "2"])
+        let result = try tls.run(["trickle"], port: server.port)
+        let seconds = Double(result.split(separator: " ").last ?? "") ?? -1
+        // The deadline is for the whole handshake: each byte coming within a second of the last
+        // does not stretch it.
+        #expect(seconds >= 1.5 && seconds < 4, "\(result)")
+        let line = try server.waitForLine(containing: "TLS handshake with")
+        #expect(line.contains("no handshake within 2 s"), "\(line)")
+    }
+
+    @Test func minimumVersion13RefusesATLS12Client() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options + ["--tls-min-version", "1.3"])
+        #expect(try tls.run(["echo", "10", "1.2"], port: server.port).isEmpty)
+        let line = try server.waitForLine(containing: "TLS handshake with")
+        #expect(line.contains("unsupported protocol"), "\(line)")
+        #expect(try tls.run(["echo", "10"], port: server.port).hasPrefix("ok TLSv1.3 "))
+    }
+
+    @Test func aTLS10HelloIsRefused() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options)
+        let run = try FinishedProgram.run(Peer.openssl.path, [
+            "s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1", "-cipher", "DEFAULT@SECLEVEL=0", "-no_ign_eof",
+        ], input: "/dev/null")
+        #expect(run.status != .exited(0))
+        _ = try server.waitForLine(containing: "TLS handshake with")
+    }
+
+    @Test func aTLSChildHoldsOnlyItsConnection() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options)
+        let client = try HeldTLSClient(tls, port: server.port)
+        _ = try server.waitForLine(containing: " from 127.0.0.1:")
+        let child = try #require(server.childPIDs.last)
+        expectOnlyItsConnection(in: child)
+        client.finish()
+    }
+
+    @Test func aResetMidStreamEndsOnlyThatConnection() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options)
+        #expect(try tls.run(["reset", "100000"], port: server.port) == "reset")
+        _ = try server.waitForLine(containing: ": end ")
+        #expect(try tls.run(["echo", "1000"], port: server.port).hasPrefix("ok "))
+    }
+
+    // MARK: - Start-up
+
+    @Test func aCertificateThatDoesNotLoadStopsEchoServerWithOneLine() throws {
+        let tls = try TLSFixture()
+        let garbage = try tls.directory.write("not a certificate\n", to: "garbage.pem")
+        let server = try ServerProcess("echo-server", ["--port", "0", "--tls-cert", garbage, "--tls-key", tls.key])
+        #expect(try server.waitForExitCode() == 1)
+        #expect(server.lines.count == 1 && server.lines[0].contains("cannot load certificate \(garbage): "), "\(server.lines)")
+    }
+
+    @Test func aKeyThatDoesNotMatchStopsEchoServerWithOneLine() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess("echo-server", ["--port", "0", "--tls-cert", tls.chain, "--tls-key", "\(tls.directory.path)/ca.key"])
+        #expect(try server.waitForExitCode() == 1)
+        #expect(server.lines.count == 1 && server.lines[0].contains("does not match"), "\(server.lines)")
+    }
+
+    @Test(arguments: ["echo-server"])
+    func dashDashTLSWithoutCERTFILEExits111WithOneLine(program: String) throws {
+        let arguments = program == "echo-server" ? ["--port", "0", "--tls"] : ["--tls", "127.0.0.1", "0", "/bin/cat"]
+        let server = try ServerProcess(program, arguments, environment: ["CERTFILE": ""])
+        #expect(try server.waitForExitCode() == 111)
+        #expect(server.lines.count == 1 && server.lines[0].contains("$CERTFILE is not set"), "\(server.lines)")
+    }
+}
+
+/// A Python TLS client that completes its handshake and a round trip, then holds the
+/// connection until `finish()`.
+final class HeldTLSClient {
+    private let process: ChildProcess
+    private let input: FileDescriptor
+
+    init(_ tls: TLSFixture, port: UInt16) throws {
+        let input = try FileDescriptor.pipe()
+        let output = try FileDescriptor.pipe()
+        process = try ChildProcess.spawn(
+            path: Peer.python3.path, arguments: [tls.client, "\(port)", tls.caCertificate, "hold"],
+            standardInput: .descriptor(input.readEnd), standardOutput: .descriptor(output.writeEnd), standardError: .null
+        )
+        try? input.readEnd.close()
+        try? output.writeEnd.close()
+        self.input = input.writeEnd
+        defer { try? output.readEnd.close() }
+        var line: [UInt8] = []
+        let deadline = monotonicSeconds() + 20
+        while line.last != UInt8(ascii: "\n") {
+            var wait = pollfd(fd: output.readEnd.rawValue, events: Int16(POLLIN), revents: 0)
+            guard poll(&wait, 1, millisecondsUntil(deadline)) > 0 else {
+                throw TestFailure("the TLS client was not ready in time")
+            }
+            var byte: UInt8 = 0
+            guard read(output.readEnd.rawValue, &byte, 1) == 1 else {
+                throw TestFailure("the TLS client ended before it was ready")
+            }
+            line.append(byte)
+        }
+    }
+
+    /// Lets the client close its connection and end.
+    func finish() {
+        try? input.close()
+        _ = try? process.wait()
+    }
+}

@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "ServerCommandLine", dependencies: ["CForkServer", "ForkServer", "UCSPI"]),
         .executableTarget(name: "echo-server", dependencies: ["ForkServer", "ServerCommandLine", "TLS"], linkerSettings: forkingProgram),
         // tcpserver's command line: any program per connection.
-        .executableTarget(name: "forkserver", dependencies: ["ForkServer", "UCSPI", "ServerCommandLine"], linkerSettings: forkingProgram),
+        .executableTarget(name: "forkserver", dependencies: ["ForkServer", "UCSPI", "ServerCommandLine", "TLS"], linkerSettings: forkingProgram),
         .executableTarget(name: "peer-chat", dependencies: ["ForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),
         // The library's example in docs/library.md, built so that it cannot rot.
         .executableTarget(name: "upcase-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),

@@ -41,6 +41,9 @@ package struct TCPServerOptions {
     package var treeLimits = TreeLimits()
     /// `--log-duration`: `end` lines with how long the connection lasted.
     package var logsDurations = false
+    /// `--tls-cert` and the others, for forkserver to load (`TLSOptions.request()`) before it
+    /// drops privileges.
+    package var tls = TLSOptions()
 
     /// tcpserver's synopsis, the first line of the help.
     package static func synopsis(program: String) -> String {
@@ -98,6 +101,12 @@ package struct TCPServerOptions {
                                   tcpserver's
           --help                  show this help
 
+        TLS (each connection's child runs the handshake, after the PROXY header, the rules
+        and the limits per source, then relays plaintext to the program on pipes; the
+        program's environment gains SSL_PROTOCOL, SSL_CIPHER, SSL_TLS_SNI_SERVERNAME and
+        SSL_SESSION_RESUMED; with -B, the banner is sent after the handshake, over TLS):
+        \(TLSOptions.usage(column: 26))
+
         limits per source (a source is a client's IPv4 address, or its IPv6 address's /64,
         because an IPv6 client usually owns a whole /64):
         \(SourceLimitOptions.usage(column: 26, maxPerSource: "-C N[:MSG], --max-per-source N[:MSG]", served: "programs", limitOption: "-c"))
@@ -139,7 +148,8 @@ package struct TCPServerOptions {
                     break
                 }
                 let shared = try proxy.take(option, from: &parser) ? true
-                    : try limits.read(option, from: &parser) ? true : try processLimits.read(option, from: &parser)
+                    : try limits.read(option, from: &parser) ? true
+                    : try processLimits.read(option, from: &parser) ? true : try options.tls.take(option, from: &parser)
                 if shared {
                     remaining = try parser.remainingArguments()
                     continue

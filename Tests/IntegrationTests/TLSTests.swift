@@ -104,19 +104,129 @@ import TestPeers
         #expect(server.lines.count == 1 && server.lines[0].contains("cannot load certificate \(garbage): "), "\(server.lines)")
     }
 
-    @Test func aKeyThatDoesNotMatchStopsEchoServerWithOneLine() throws {
+    @Test func aKeyThatDoesNotMatchStopsForkserverWith111() throws {
         let tls = try TLSFixture()
-        let server = try ServerProcess("echo-server", ["--port", "0", "--tls-cert", tls.chain, "--tls-key", "\(tls.directory.path)/ca.key"])
-        #expect(try server.waitForExitCode() == 1)
+        let server = try ServerProcess("forkserver", ["--tls-cert", tls.chain, "--tls-key", "\(tls.directory.path)/ca.key", "127.0.0.1", "0", "/bin/cat"])
+        #expect(try server.waitForExitCode() == 111)
         #expect(server.lines.count == 1 && server.lines[0].contains("does not match"), "\(server.lines)")
     }
 
-    @Test(arguments: ["echo-server"])
+    @Test(arguments: ["echo-server", "forkserver"])
     func dashDashTLSWithoutCERTFILEExits111WithOneLine(program: String) throws {
         let arguments = program == "echo-server" ? ["--port", "0", "--tls"] : ["--tls", "127.0.0.1", "0", "/bin/cat"]
         let server = try ServerProcess(program, arguments, environment: ["CERTFILE": ""])
         #expect(try server.waitForExitCode() == 111)
         #expect(server.lines.count == 1 && server.lines[0].contains("$CERTFILE is not set"), "\(server.lines)")
+    }
+
+    // MARK: - forkserver, behind a relay
+
+    @Test func catCarries16MiBOfBinaryBothWaysThroughTheRelay() throws {
+        let tls = try TLSFixture()
+        let server = try UCSPIServer(.forkserver, ["-v"] + tls.options + ["127.0.0.1", "0", "/bin/cat"])
+        let result = try tls.run(["echo", "\(16 << 20)"], port: server.port, timeout: 60)
+        #expect(result.hasPrefix("ok TLSv1.3 "), "\(result)")
+        _ = try server.process.waitForLine(containing: "end ")
+        #expect(server.logLines.contains { $0.hasPrefix("end ") && $0.hasSuffix(" status 0") }, "\(server.logLines)")
+    }
+
+    @Test func dashDashTLSReadsCERTFILEAndTheProgramSeesTheSessionButNotTheFiles() throws {
+        let tls = try TLSFixture()
+        let server = try UCSPIServer(
+            .forkserver, ["--tls", "127.0.0.1", "0", "/usr/bin/env"],
+            through: ["/usr/bin/env", "CERTFILE=\(tls.chain)", "KEYFILE=\(tls.key)", "SSL_PROTOCOL=inherited", "SSL_SESSION_RESUMED=Resumed"]
+        )
+        let seen = environmentVariables(in: Array(try tls.run(["read"], port: server.port).utf8))
+        #expect(seen["SSL_PROTOCOL"] == "TLSv1.3")
+        #expect(seen["SSL_CIPHER"]?.hasPrefix("TLS_") == true, "\(seen)")
+        #expect(seen["SSL_TLS_SNI_SERVERNAME"] == "localhost")
+        #expect(seen["SSL_SESSION_RESUMED"] == "Initial")
+        #expect(seen["CERTFILE"] == nil && seen["KEYFILE"] == nil)
+        #expect(seen["TCPREMOTEIP"] == "127.0.0.1")
+    }
+
+    @Test func anOpenSSLClientReadsTheProgramsOutputAndItsCloseNotify() throws {
+        let tls = try TLSFixture()
+        let server = try UCSPIServer(.forkserver, tls.options + ["127.0.0.1", "0", "/bin/echo", "hello over TLS"])
+        let run = try FinishedProgram.run(Peer.openssl.path, [
+            "s_client", "-connect", "127.0.0.1:\(server.port)", "-CAfile", tls.caCertificate, "-servername", "localhost",
+            "-verify_return_error", "-quiet",
+        ], input: "/dev/null")
+        #expect(run.outputText == "hello over TLS\n", "\(run.outputText)")
+        #expect(run.status == .exited(0))
+    }
+
+    @Test func theProgramsEOFIsCloseNotifyWhileItStillReadsTheClient() throws {
+        let tls = try TLSFixture()
+        // The program closes its output first, then reads its input to the end.
+        let server = try UCSPIServer(.forkserver, ["-v"] + tls.options + ["127.0.0.1", "0", "/bin/sh", "-c", "echo hi; exec 1>&-; cat >/dev/null; exit 7"])
+        #expect(try tls.run(["talk", "some input"], port: server.port) == "hi\nclosed-cleanly")
+        _ = try server.process.waitForLine(containing: "end ")
+        // tcpserver's end line gives the raw wait status: exit 7 is 1792.
+        #expect(server.logLines.contains { $0.hasPrefix("end ") && $0.hasSuffix(" status 1792") }, "\(server.logLines)")
+    }
+
+    @Test func aProgramKilledByASignalIsReportedSo() throws {
+        let tls = try TLSFixture()
+        let server = try UCSPIServer(.forkserver, ["-v"] + tls.options + ["127.0.0.1", "0", "/bin/sh", "-c", "kill -KILL $$"])
+        _ = try tls.run(["read"], port: server.port)
+        _ = try server.process.waitForLine(containing: "end ")
+        #expect(server.logLines.contains { $0.hasPrefix("end ") && $0.hasSuffix(" status 9") }, "\(server.logLines)")
+    }
+
+    @Test func aFailedHandshakeNeverStartsTheProgramAndIsLoggedAtDashV() throws {
+        let tls = try TLSFixture()
+        let marker = "\(tls.directory.path)/started"
+        let server = try UCSPIServer(.forkserver, ["-v"] + tls.options + ["127.0.0.1", "0", "/usr/bin/touch", marker])
+        _ = try tls.run(["plaintext"], port: server.port)
+        let line = try server.process.waitForLine(containing: "handshake failed")
+        #expect(line.contains("from 127.0.0.1 port ") && line.contains("http request"), "\(line)")
+        _ = try server.process.waitForLine(containing: "end ")
+        #expect(access(marker, F_OK) != 0, "the program ran")
+        #expect(!server.logLines.contains { $0.hasPrefix("ok ") }, "\(server.logLines)")
+    }
+
+    @Test(.needs(.tcprules)) func aDeniedClientIsClosedBeforeAnyCryptographyAndTheAllowedOnesRuleVariableArrives() throws {
+        let tls = try TLSFixture()
+        let denied = try tls.directory.compileRules("127.0.0.1:deny\n", into: "deny.cdb")
+        let server = try UCSPIServer(.forkserver, ["-v", "-x", denied] + tls.options + ["127.0.0.1", "0", "/usr/bin/env"])
+        // No ServerHello, no alert: the connection is closed unread (a reset, as the kernel
+        // answers a close with unread bytes, or an end of file).
+        let seen = try tls.run(["plaintext"], port: server.port)
+        #expect(seen == "got 0" || seen == "error \(ECONNRESET)", "\(seen)")
+        let deny = try server.process.waitForLine(containing: "deny ")
+        let pid = deny.split(separator: " ")[2]
+        _ = try server.process.waitForLine(containing: "end \(pid) ")
+        #expect(server.logLines.contains("end \(pid) status 25600"), "\(server.logLines)")
+        #expect(!server.logLines.contains { $0.contains("handshake") }, "\(server.logLines)")
+
+        let allowed = try tls.directory.compileRules("127.0.0.1:allow,GREETING=\"hi\"\n", into: "allow.cdb")
+        let allowing = try UCSPIServer(.forkserver, ["-x", allowed, "-B", "banner\n"] + tls.options + ["127.0.0.1", "0", "/usr/bin/env"])
+        let output = try tls.run(["read"], port: allowing.port)
+        // The banner comes after the handshake, over TLS, before the program's output.
+        #expect(output.hasPrefix("banner\n"), "\(output)")
+        #expect(environmentVariables(in: Array(output.utf8))["GREETING"] == "hi")
+    }
+
+    @Test func aResetMidStreamEndsTheRelayAndTheProgram() throws {
+        let tls = try TLSFixture()
+        let server = try UCSPIServer(.forkserver, ["-v"] + tls.options + ["127.0.0.1", "0", "/bin/cat"])
+        #expect(try tls.run(["reset", "1000000"], port: server.port) == "reset")
+        _ = try server.process.waitForLine(containing: "end ")
+        #expect(try tls.run(["echo", "1000"], port: server.port).hasPrefix("ok "))
+    }
+
+    @Test func aRelayChildHoldsOnlyItsConnectionAndItsTwoPipes() throws {
+        let tls = try TLSFixture()
+        let server = try UCSPIServer(.forkserver, ["-v"] + tls.options + ["127.0.0.1", "0", "/bin/cat"])
+        let client = try HeldTLSClient(tls, port: server.port)
+        let okLine = try server.process.waitForLine(containing: "ok ")
+        let child = pid_t(okLine.split(separator: " ")[2]) ?? 0
+        let held = ProcessTable.descriptorsBeyondStandardAndLog(of: child)
+        #expect(held.values.filter { $0.hasPrefix("socket:") }.count == 1, "\(held)")
+        #expect(held.values.filter { $0.hasPrefix("pipe:") }.count == 2, "\(held)")
+        #expect(held.count == 3, "\(held)")
+        client.finish()
     }
 }
 

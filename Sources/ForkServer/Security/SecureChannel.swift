@@ -16,6 +16,12 @@ public protocol SecureChannel: AnyObject, Sendable {
     /// Sends close_notify, once: the end of the server's data, before the TCP half-close.
     func closeNotify() throws(Errno)
 
+    /// Relays plaintext between the session and a program: what the client sends is written to
+    /// `programInput`, what the program writes to `programOutput` is sent to the client, until
+    /// both ends are over. The program's EOF becomes close_notify and a TCP half-close; the
+    /// client's close_notify or EOF closes `programInput`. Both descriptors are closed on return.
+    func relay(programInput: FileDescriptor, programOutput: FileDescriptor) -> RelayEnd
+
     /// Why the last call failed, in the library's words; nil when it was the system's alone.
     var failure: String? { get }
 
@@ -23,4 +29,12 @@ public protocol SecureChannel: AnyObject, Sendable {
     /// `SSL_PROTOCOL`, `SSL_CIPHER`, `SSL_SESSION_RESUMED` and, when the client named a
     /// server, `SSL_TLS_SNI_SERVERNAME`.
     var environment: [(name: String, value: String)] { get }
+}
+
+/// How a relay ended.
+public enum RelayEnd: Sendable, Equatable {
+    /// Both directions ended in order.
+    case finished
+    /// The connection failed (a reset, a protocol error): the reason, for the log.
+    case failed(String)
 }

@@ -31,7 +31,18 @@ public struct Connection: ~Copyable, Sendable {
     /// The session the connection's plaintext goes through, once a handshake made one
     /// (`secure(with:)`); nil for a plaintext connection, whose reads and writes are the
     /// socket's own.
-    public private(set) var secureChannel: (any SecureChannel)?
+    public var secureChannel: (any SecureChannel)? {
+        channel?.channel
+    }
+
+    /// Whether a handshake secured the connection: a test of a pointer, with nothing retained.
+    var isSecured: Bool {
+        channel != nil
+    }
+
+    /// The session's storage, nil for a plaintext connection (`SecureChannelStorage` says why
+    /// it is not a reference held here).
+    private var channel: SecureChannelStorage?
 
     /// Takes over `descriptor`, a connected socket: from now on the connection closes it.
     public init(descriptor: FileDescriptor, peerAddress: SocketAddress) {
@@ -39,20 +50,13 @@ public struct Connection: ~Copyable, Sendable {
         self.peerAddress = peerAddress
         proxyAddress = nil
         relayedLocalAddress = nil
-        secureChannel = nil
+        channel = nil
     }
 
     deinit {
-        if !isClosed {
-            try? descriptor.close()
-        }
+        channel?.free()
+        try? descriptor.close()
     }
-
-    /// Whether `close()` closed the descriptor already, so that the deinit, which runs after
-    /// it, does not close it again (a descriptor number may be another's by then). A flag, not
-    /// `discard self`, which Swift allows only for a type whose stored properties are all
-    /// trivial, and the session (`secureChannel`) is a class reference.
-    private var isClosed = false
 
     /// The same socket as a proxy describes it: `client` connected to `destination`, and this
     /// connection's peer is the proxy that relayed it. Everything else is kept as it is. The
@@ -151,15 +155,17 @@ public struct Connection: ~Copyable, Sendable {
     /// from then on `read` and `writeAll` carry plaintext through the session it made, and
     /// `shutdownWriting` sends close_notify first.
     public mutating func secure(with security: any ConnectionSecurity) throws(HandshakeFailure) {
-        secureChannel = try security.handshake(on: descriptor)
+        let session = try security.handshake(on: descriptor)
+        channel?.free()
+        channel = SecureChannelStorage(session)
     }
 
     /// Reads what the peer sent, up to `buffer.count` bytes (read(2), or the session's
     /// plaintext); 0 means the peer closed its side. With an idle timeout set,
     /// `Errno.wouldBlock` means it passed without data.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        let count = if let secureChannel {
-            try secureChannel.read(into: buffer)
+        let count = if let channel {
+            try channel.channel.read(into: buffer)
         } else {
             try descriptor.read(into: buffer)
         }
@@ -169,8 +175,8 @@ public struct Connection: ~Copyable, Sendable {
 
     /// Sends every byte of `buffer`, however many write(2) calls (or session writes) it takes.
     public func writeAll(_ buffer: UnsafeRawBufferPointer) throws(Errno) {
-        if let secureChannel {
-            return try writeAll(buffer, through: secureChannel)
+        if let channel {
+            return try writeAll(buffer, through: channel.channel)
         }
         guard let byteCounter else {
             try descriptor.writeAll(buffer)
@@ -216,14 +222,17 @@ public struct Connection: ~Copyable, Sendable {
     /// Tells the peer no more data is coming, while still reading (shutdown(2) with SHUT_WR;
     /// for a secured connection, close_notify first).
     public func shutdownWriting() throws(Errno) {
-        try secureChannel?.closeNotify()
+        try channel?.channel.closeNotify()
         try Syscall.shutdown(descriptor.rawValue, how: CInt(SHUT_WR))
     }
 
     /// Closes the connection (close(2)), reporting the error that its deinit would ignore.
     /// The descriptor is released even then, so the connection is gone either way.
     public consuming func close() throws(Errno) {
-        isClosed = true
+        let descriptor = descriptor
+        let channel = channel
+        discard self
+        channel?.free()
         try descriptor.close()
     }
 }

@@ -61,8 +61,9 @@ struct Session {
             if let idleTimeout = configuration.idleTimeout {
                 try connection.setIdleTimeout(idleTimeout)
             }
-            // Without security, one test and no call: the fork path stays as it was.
-            if let security = configuration.security, let status = secure(&connection, with: security) {
+            // Without security, one test and no call: the fork path stays as it was (nothing
+            // copied, so nothing retained: the runtime's code stays out of a plaintext child).
+            if configuration.security != nil, let status = secure(&connection) {
                 return status
             }
             if let status = try sendBanner(on: connection) {
@@ -71,7 +72,9 @@ struct Session {
             try handler.handle(connection)
             // The end of the server's data, said in TLS before the close: a client that reads
             // to the end can tell it from a cut connection.
-            try connection.secureChannel?.closeNotify()
+            if connection.isSecured {
+                try connection.secureChannel?.closeNotify()
+            }
         } catch Errno.wouldBlock where configuration.idleTimeout != nil {
             log.connection("pid \(Syscall.processID) idle for \(ServerLog.seconds(configuration.idleTimeout ?? .zero)) s, closing")
         } catch {
@@ -85,7 +88,10 @@ struct Session {
     /// status the child ends with, after a line that says why (a failed handshake: 1). Never
     /// inlined: a plaintext child never runs it (Linker/child-path.order).
     @inline(never)
-    private func secure(_ connection: inout Connection, with security: any ConnectionSecurity) -> CInt? {
+    private func secure(_ connection: inout Connection) -> CInt? {
+        guard let security = configuration.security else {
+            return nil
+        }
         if let status = handler.screen(connection) {
             return status
         }

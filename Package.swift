@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(name: "peer-chat", dependencies: ["ForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),
         // The library's example in docs/library.md, built so that it cannot rot.
         .executableTarget(name: "upcase-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
-        .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CForkServer", "ServerCommandLine", "ProcessInspection"]),
+        .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CForkServer", "ServerCommandLine", "ProcessInspection", "COpenSSL"]),
         // Reads /proc: the process trees fork-bench measures and the integration tests check.
         .target(name: "ProcessInspection"),
         // The C reference for fork-bench: a minimal correct fork-per-connection echo server

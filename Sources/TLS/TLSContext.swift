@@ -55,10 +55,57 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw TLSError("key \(keyFile) does not match certificate \(certificateFile): \(OpenSSLErrors.drain())")
         }
+        warmUp()
     }
 
     deinit {
         SSL_CTX_free(context)
+    }
+
+    /// One handshake with itself, over a pair of memory BIOs, once, in the server before its
+    /// first fork. OpenSSL 3 fetches its algorithms from the provider lazily and caches them in
+    /// its library context: done here, every child inherits the caches filled; not done, every
+    /// child fills them again for its own handshake (measured with fork-bench --tls: the most
+    /// of a child's CPU). Best effort: a warm-up that fails leaves each child to do it.
+    private func warmUp() {
+        guard let clientContext = SSL_CTX_new(TLS_client_method()) else {
+            ERR_clear_error()
+            return
+        }
+        defer { SSL_CTX_free(clientContext) }
+        guard let server = SSL_new(context), let client = SSL_new(clientContext) else {
+            ERR_clear_error()
+            return
+        }
+        defer {
+            SSL_free(client)
+            SSL_free(server)
+        }
+        var serverEnd: OpaquePointer?
+        var clientEnd: OpaquePointer?
+        guard BIO_new_bio_pair(&serverEnd, 0, &clientEnd, 0) == 1 else {
+            ERR_clear_error()
+            return
+        }
+        // Each SSL takes its end of the pair for reading and writing, and frees it.
+        SSL_set_bio(server, serverEnd, serverEnd)
+        SSL_set_bio(client, clientEnd, clientEnd)
+        SSL_set_accept_state(server)
+        SSL_set_connect_state(client)
+        var message: UInt8 = 0
+        for _ in 0..<16 {
+            let clientDone = SSL_do_handshake(client) == 1
+            let serverDone = SSL_do_handshake(server) == 1
+            if clientDone && serverDone {
+                // The tickets and a record each way: the record layer's ciphers too.
+                _ = SSL_write(client, &message, 1)
+                _ = SSL_read(server, &message, 1)
+                _ = SSL_write(server, &message, 1)
+                _ = SSL_read(client, &message, 1)
+                break
+            }
+        }
+        ERR_clear_error()
     }
 
     /// The server's side of the handshake on `descriptor`, non-blocking for its duration and
@@ -81,6 +128,11 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         } catch {
             throw HandshakeFailure("cannot make the socket non-blocking: \(error)")
         }
+        // TLS writes whole records, and a handshake is a dialogue of small flights (then TLS
+        // 1.3's session tickets) before the first reply: with Nagle's delay, a reply waits for
+        // the ACK of the tickets, which the client delays, 40 ms a connection (measured with
+        // fork-bench --tls). Best effort, as tcpserver's -D: a socket that refuses is served.
+        try? Syscall.setOption(fd, level: CInt(IPPROTO_TCP), name: TCP_NODELAY, to: CInt(1))
         try accept(ssl, fd: fd, deadline: deadline)
         do {
             try Syscall.setNonBlocking(fd, false)

@@ -34,6 +34,9 @@ let package = Package(
         // The server, its system layer and sockets, and the PROXY protocol's parser under it; no
         // tcpserver in it: its programs' conventions are the UCSPI module's, for forkserver.
         .library(name: "ForkServer", targets: ["ForkServer", "ProxyProtocol"]),
+        // TLS for the library's servers (TLSContext, for ServerConfiguration.security): a product
+        // of its own, so that a server without TLS links no OpenSSL.
+        .library(name: "ForkServerTLS", targets: ["TLS"]),
         .executable(name: "echo-server", targets: ["echo-server"]),
         .executable(name: "forkserver", targets: ["forkserver"]),
         .executable(name: "peer-chat", targets: ["peer-chat"]),

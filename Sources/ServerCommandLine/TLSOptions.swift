@@ -21,6 +21,13 @@ package struct TLSOptions {
         /// `1.2` or `1.3`.
         package var minimumVersion: String
         package var timeoutSeconds: Int
+
+        package init(certificateFile: String, keyFile: String?, minimumVersion: String, timeoutSeconds: Int) {
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.minimumVersion = minimumVersion
+            self.timeoutSeconds = timeoutSeconds
+        }
     }
 
     /// The usage lines of the options, their descriptions starting at `column`.

@@ -57,6 +57,26 @@ import TestPeers
         #expect(line.contains("no handshake within 2 s"), "\(line)")
     }
 
+    @Test func aClientThatVanishesMidHandshakeIsLoggedAndTheServerGoesOn() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options)
+        #expect(try tls.run(["vanish"], port: server.port) == "vanished")
+        let line = try server.waitForLine(containing: "TLS handshake with")
+        #expect(line.contains("the client closed the connection during the handshake"), "\(line)")
+        #expect(try tls.run(["echo", "1000"], port: server.port).hasPrefix("ok "))
+    }
+
+    @Test func theIdleTimeoutEndsAnIdleTLSConnection() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options + ["--idle-timeout", "1"])
+        let client = try HeldTLSClient(tls, port: server.port)
+        defer { client.finish() }
+        let line = try server.waitForLine(containing: "idle for 1 s, closing")
+        #expect(line.contains("pid "), "\(line)")
+        let end = try server.waitForLine(containing: ": end ")
+        #expect(end.contains("status 0"), "\(end)")
+    }
+
     @Test func minimumVersion13RefusesATLS12Client() throws {
         let tls = try TLSFixture()
         let server = try ServerProcess.startEchoServer(tls.options + ["--tls-min-version", "1.3"])
@@ -121,11 +141,12 @@ import TestPeers
 
     // MARK: - forkserver, behind a relay
 
-    @Test func catCarries16MiBOfBinaryBothWaysThroughTheRelay() throws {
+    @Test(arguments: ["1.3", "1.2"])
+    func catCarries16MiBOfBinaryBothWaysThroughTheRelay(version: String) throws {
         let tls = try TLSFixture()
         let server = try UCSPIServer(.forkserver, ["-v"] + tls.options + ["127.0.0.1", "0", "/bin/cat"])
-        let result = try tls.run(["echo", "\(16 << 20)"], port: server.port, timeout: 60)
-        #expect(result.hasPrefix("ok TLSv1.3 "), "\(result)")
+        let result = try tls.run(["echo", "\(16 << 20)", version], port: server.port, timeout: 60)
+        #expect(result.hasPrefix("ok TLSv\(version) "), "\(result)")
         _ = try server.process.waitForLine(containing: "end ")
         #expect(server.logLines.contains { $0.hasPrefix("end ") && $0.hasSuffix(" status 0") }, "\(server.logLines)")
     }

@@ -13,6 +13,7 @@
 ///   its standard input to end before closing.
 /// - `trickle`: connects without TLS and sends a ClientHello's first bytes one a second; prints
 ///   `closed-after SECONDS` once the server closes.
+/// - `vanish`: connects without TLS, sends the first bytes of a ClientHello and closes.
 /// - `plaintext`: sends an HTTP request without TLS and prints what came back, if anything.
 /// - `reset N`: sends N bytes through TLS, then resets the connection (SO_LINGER 0).
 /// - `resume [VERSION]`: a round trip, then a second connection with the first's session
@@ -114,6 +115,11 @@ elif mode == "trickle":
     except OSError:
         pass
     say("closed-after", round(time.monotonic() - start, 1))
+elif mode == "vanish":
+    raw = socket.create_connection(("127.0.0.1", port))
+    raw.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    raw.close()
+    say("vanished")
 elif mode == "plaintext":
     raw = socket.create_connection(("127.0.0.1", port))
     raw.sendall(b"GET / HTTP/1.0\r\n\r\n")

@@ -19,7 +19,8 @@ struct Session {
     let log: ServerLog
 
     /// Serves one connection and closes it; returns the status a child ends with for it: 0, or
-    /// 1 when the handler failed or the PROXY header was refused, 111 when the process could not
+    /// 1 when the handler failed, the PROXY header was refused or the handshake failed, the
+    /// handler's own status when its `screen` turned the client away, 111 when the process could not
     /// take its limits, or the log style's status when the banner could not be written
     /// (tcpserver's 111). A forked child is told how many `children` its parent has with it; a
     /// pool's worker is not (`inWorker`).

@@ -229,6 +229,25 @@ import TestPeers
         #expect(environmentVariables(in: Array(output.utf8))["GREETING"] == "hi")
     }
 
+    @Test(.enabled(if: getuid() == 0, "needs root to switch to another user"))
+    func aKeyReadableByRootAloneIsReadBeforeDashUDropsPrivileges() throws {
+        let tls = try TLSFixture()
+        chmod(tls.key, 0o600)
+        let server = try UCSPIServer(.forkserver, ["-u", "65534", "-g", "65534"] + tls.options + ["127.0.0.1", "0", "/usr/bin/id", "-u"])
+        // Served as nobody, with a key that only root could read when the server started.
+        #expect(try tls.run(["read"], port: server.port) == "65534")
+    }
+
+    @Test func aTLSServerHoldsNoDescriptorBeyondItsListener() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options)
+        #expect(try tls.run(["echo", "1000"], port: server.port).hasPrefix("ok "))
+        _ = try server.waitForLine(containing: ": end ")
+        // The certificate and key files are closed once loaded; OpenSSL keeps no device open.
+        let held = ProcessTable.descriptorsBeyondStandardAndLog(of: server.pid)
+        #expect(held.count == 1 && held.values.allSatisfy { $0.hasPrefix("socket:") }, "\(held)")
+    }
+
     @Test func aResetMidStreamEndsTheRelayAndTheProgram() throws {
         let tls = try TLSFixture()
         let server = try UCSPIServer(.forkserver, ["-v"] + tls.options + ["127.0.0.1", "0", "/bin/cat"])

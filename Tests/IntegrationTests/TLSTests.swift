@@ -166,6 +166,14 @@ import TestPeers
         #expect(seen["TCPREMOTEIP"] == "127.0.0.1")
     }
 
+    @Test func aProgramIsToldThatItsSessionWasResumedFromAnotherChildsTicket() throws {
+        let tls = try TLSFixture()
+        let server = try UCSPIServer(.forkserver, tls.options + ["127.0.0.1", "0", "/usr/bin/env"])
+        let seen = environmentVariables(in: Array(try tls.run(["read-resumed"], port: server.port).utf8))
+        #expect(seen["SSL_SESSION_RESUMED"] == "Resumed", "\(seen)")
+        #expect(seen["SSL_PROTOCOL"] == "TLSv1.3")
+    }
+
     @Test func anOpenSSLClientReadsTheProgramsOutputAndItsCloseNotify() throws {
         let tls = try TLSFixture()
         let server = try UCSPIServer(.forkserver, tls.options + ["127.0.0.1", "0", "/bin/echo", "hello over TLS"])

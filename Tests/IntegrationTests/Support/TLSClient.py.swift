@@ -15,6 +15,8 @@
 ///   `closed-after SECONDS` once the server closes.
 /// - `vanish`: connects without TLS, sends the first bytes of a ClientHello and closes.
 /// - `plaintext`: sends an HTTP request without TLS and prints what came back, if anything.
+/// - `read-resumed`: as `read` twice, the second connection offering the first's session; prints
+///   what the second read.
 /// - `reset N`: sends N bytes through TLS, then resets the connection (SO_LINGER 0).
 /// - `resume [VERSION]`: a round trip, then a second connection with the first's session
 ///   (ticket); prints how each began, `Initial Resumed` when the ticket was taken.
@@ -76,6 +78,20 @@ elif mode == "read":
         if not chunk:
             break
         got += chunk
+    sys.stdout.write(got.decode()); sys.stdout.flush()
+elif mode == "read-resumed":
+    ctx = context()
+    session = None
+    for attempt in range(2):
+        tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost", session=session)
+        got = b""
+        while True:
+            chunk = tls.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        session = tls.session
+        tls.close()
     sys.stdout.write(got.decode()); sys.stdout.flush()
 elif mode == "talk":
     tls = connect()

@@ -36,6 +36,19 @@ import TestPeers
         #expect(Set(try server.waitForLines(containing: ": end ", count: 2).map { $0.split(separator: " ")[2] }).count == 2)
     }
 
+    @Test(.needs(.socat)) func aSocatClientIsEchoedAndEndsWithTheServersCloseNotify() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options)
+        let input = try tls.directory.write("hello through socat\n", to: "input.txt")
+        let run = try FinishedProgram.run(Peer.socat.path, [
+            "-t", "10", "-", "OPENSSL:127.0.0.1:\(server.port),cafile=\(tls.caCertificate),commonname=localhost",
+        ], input: input)
+        #expect(run.outputText == "hello through socat\n")
+        #expect(run.status == .exited(0))
+        let end = try server.waitForLine(containing: ": end ")
+        #expect(end.contains("status 0"), "\(end)")
+    }
+
     @Test func aPlaintextClientGetsAFailureLineAndTheServerGoesOn() throws {
         let tls = try TLSFixture()
         let server = try ServerProcess.startEchoServer(tls.options + ["--quiet"])

@@ -179,6 +179,14 @@ import TestPeers
         #expect(seen["TCPREMOTEIP"] == "127.0.0.1")
     }
 
+    @Test func aPROXYHeaderInCleartextComesBeforeTheHandshakeAndNamesTheClient() throws {
+        let tls = try TLSFixture()
+        let server = try UCSPIServer(.forkserver, ["--proxy-protocol"] + tls.options + ["127.0.0.1", "0", "/usr/bin/env"])
+        let seen = environmentVariables(in: Array(try tls.run(["proxy-read"], port: server.port).utf8))
+        #expect(seen["TCPREMOTEIP"] == "192.0.2.7" && seen["TCPREMOTEPORT"] == "4242", "\(seen)")
+        #expect(seen["SSL_PROTOCOL"] == "TLSv1.3")
+    }
+
     @Test func aProgramIsToldThatItsSessionWasResumedFromAnotherChildsTicket() throws {
         let tls = try TLSFixture()
         let server = try UCSPIServer(.forkserver, tls.options + ["127.0.0.1", "0", "/usr/bin/env"])

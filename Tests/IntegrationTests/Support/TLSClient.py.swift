@@ -15,6 +15,7 @@
 ///   `closed-after SECONDS` once the server closes.
 /// - `vanish`: connects without TLS, sends the first bytes of a ClientHello and closes.
 /// - `plaintext`: sends an HTTP request without TLS and prints what came back, if anything.
+/// - `proxy-read`: sends a PROXY v1 header for 192.0.2.7:4242 in cleartext, then does as `read`.
 /// - `read-resumed`: as `read` twice, the second connection offering the first's session; prints
 ///   what the second read.
 /// - `reset N`: sends N bytes through TLS, then resets the connection (SO_LINGER 0).
@@ -72,6 +73,17 @@ if mode == "echo":
         say("mismatch", len(got))
 elif mode == "read":
     tls = connect()
+    got = b""
+    while True:
+        chunk = tls.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    sys.stdout.write(got.decode()); sys.stdout.flush()
+elif mode == "proxy-read":
+    raw = socket.create_connection(("127.0.0.1", port))
+    raw.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 %d\r\n" % port)
+    tls = context().wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
     got = b""
     while True:
         chunk = tls.recv(65536)

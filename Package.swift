@@ -34,6 +34,9 @@ let package = Package(
         // The server, its system layer and sockets, and the PROXY protocol's parser under it; no
         // tcpserver in it: its programs' conventions are the UCSPI module's, for forkserver.
         .library(name: "ForkServer", targets: ["ForkServer", "ProxyProtocol"]),
+        // TLS for the library's servers (TLSContext, for ServerConfiguration.security): a product
+        // of its own, so that a server without TLS links no OpenSSL.
+        .library(name: "ForkServerTLS", targets: ["TLS"]),
         .executable(name: "echo-server", targets: ["echo-server"]),
         .executable(name: "forkserver", targets: ["forkserver"]),
         .executable(name: "peer-chat", targets: ["peer-chat"]),
@@ -49,18 +52,25 @@ let package = Package(
         .target(name: "ProxyProtocol"),
         // The core: the system layer, sockets, the server, its handlers, limits and log.
         .target(name: "ForkServer", dependencies: ["CForkServer", "ProxyProtocol"]),
+        // OpenSSL 3 from libssl-dev, through a module map: libssl and libcrypto, linked into the
+        // static programs from libssl.a and libcrypto.a (docs/tls.md says why not dlopen).
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        // TLS per connection: the server's context, made before the first fork, and a
+        // connection's session in its child. In a module of its own, so that the core, and
+        // every program that does not serve TLS, stays free of OpenSSL.
+        .target(name: "TLS", dependencies: ["CForkServer", "ForkServer", "COpenSSL"]),
         // The UCSPI conventions forkserver keeps: a program per connection and its environment,
         // tcprules' rules, tcpserver's log lines and D. J. Bernstein's error texts.
         .target(name: "UCSPI", dependencies: ["CForkServer", "ForkServer"]),
         // The programs' command lines (no product: a library user needs none of it).
         .target(name: "ServerCommandLine", dependencies: ["CForkServer", "ForkServer", "UCSPI"]),
-        .executableTarget(name: "echo-server", dependencies: ["ForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),
+        .executableTarget(name: "echo-server", dependencies: ["ForkServer", "ServerCommandLine", "TLS"], linkerSettings: forkingProgram),
         // tcpserver's command line: any program per connection.
-        .executableTarget(name: "forkserver", dependencies: ["ForkServer", "UCSPI", "ServerCommandLine"], linkerSettings: forkingProgram),
+        .executableTarget(name: "forkserver", dependencies: ["ForkServer", "UCSPI", "ServerCommandLine", "TLS"], linkerSettings: forkingProgram),
         .executableTarget(name: "peer-chat", dependencies: ["ForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),
         // The library's example in docs/library.md, built so that it cannot rot.
         .executableTarget(name: "upcase-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),
-        .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CForkServer", "ServerCommandLine", "ProcessInspection"]),
+        .executableTarget(name: "fork-bench", dependencies: ["ForkServer", "CForkServer", "ServerCommandLine", "ProcessInspection", "COpenSSL"]),
         // Reads /proc: the process trees fork-bench measures and the integration tests check.
         .target(name: "ProcessInspection"),
         // The C reference for fork-bench: a minimal correct fork-per-connection echo server
@@ -77,7 +87,7 @@ let package = Package(
         // The programs of other packages that tests run beside ours (tcpserver, HAProxy, ...):
         // a test that needs one is skipped where it is missing, and fails there under CI.
         .target(name: "TestPeers", path: "Tests/TestPeers"),
-        .testTarget(name: "ForkServerTests", dependencies: ["ForkServer", "ProxyProtocol", "UCSPI", "ServerCommandLine", "TestPeers"]),
+        .testTarget(name: "ForkServerTests", dependencies: ["ForkServer", "ProxyProtocol", "UCSPI", "ServerCommandLine", "TLS", "TestPeers"]),
         // Runs the built programs as real processes over loopback.
         .testTarget(name: "IntegrationTests", dependencies: ["ForkServer", "ProcessInspection", "TestPeers"]),
     ]

@@ -56,7 +56,8 @@ package struct CommandLineProgram: Sendable {
         exit(status: failureStatus, "\(failurePrefix)\(error)")
     }
 
-    private func exit(status: CInt, _ message: String) -> Never {
+    /// Reports `message` as an error line and exits with `status`.
+    package func exit(status: CInt, _ message: String) -> Never {
         ServerLog(name: name).error(message)
         Syscall.exit(status)
     }

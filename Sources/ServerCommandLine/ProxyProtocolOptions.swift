@@ -28,7 +28,7 @@ package struct ProxyProtocolOptions {
     }
 
     /// Reads `option` if it is one of the three (its value from `parser`); false otherwise.
-    package mutating func take(_ option: String, from parser: inout OptionParser) throws(UsageError) -> Bool {
+    package mutating func read(_ option: String, from parser: inout OptionParser) throws(UsageError) -> Bool {
         switch option {
         case "--proxy-protocol":
             enabled = true

@@ -16,6 +16,8 @@ package struct ServerOptions {
     /// Which of `--host`, `--port` and `--backlog` were given: with socket activation, the
     /// service manager's socket decides all three, and giving one is a mistake.
     package var listeningOptionsGiven: [String] = []
+    /// `--tls-cert` and the others, for the program to load (`TLSOptions.request()`).
+    package var tls = TLSOptions()
 
     package static func usage(program: String) -> String {
         """
@@ -57,6 +59,10 @@ package struct ServerOptions {
         \(UnixSocketOptions.usage(column: 24))
           --help                show this help
 
+        TLS (each child runs the handshake, after the PROXY header and the limits per
+        source, then serves the connection's plaintext itself; TLS 1.2 and 1.3 only):
+        \(TLSOptions.usage(column: 24))
+
         limits per source (fork only; a source is a client's IPv4 address, or its IPv6
         address's /64, because an IPv6 client usually owns a whole /64; on a UNIX socket, a
         peer's uid):
@@ -96,10 +102,11 @@ package struct ServerOptions {
         var processLimits = ProcessLimitOptions()
         var listeningOptionsGiven: [String] = []
         var unix = UnixSocketOptions()
+        var tls = TLSOptions()
         while let option = try parser.nextOption() {
             // The options both programs share: PROXY protocol, the limits per source, and the
             // limits of each child.
-            if try proxy.take(option, from: &parser) {
+            if try proxy.read(option, from: &parser) {
                 continue
             }
             if try limits.read(option, from: &parser) {
@@ -109,6 +116,9 @@ package struct ServerOptions {
                 continue
             }
             if try unix.read(option, from: &parser) {
+                continue
+            }
+            if try tls.read(option, from: &parser) {
                 continue
             }
             switch option {
@@ -190,7 +200,7 @@ package struct ServerOptions {
         }
         return ServerOptions(
             address: try OptionParser.address(host: host, port: port), backlog: backlog, configuration: configuration, quiet: quiet,
-            unix: unix, listeningOptionsGiven: listeningOptionsGiven
+            unix: unix, listeningOptionsGiven: listeningOptionsGiven, tls: tls
         )
     }
 }

@@ -43,6 +43,9 @@ package struct TCPServerOptions {
     package var logsDurations = false
     /// `--unix PATH` and the socket's other options: a UNIX socket in place of host and port.
     package var unix = UnixSocketOptions()
+    /// `--tls-cert` and the others, for forkserver to load (`TLSOptions.request()`) before it
+    /// drops privileges.
+    package var tls = TLSOptions()
 
     /// tcpserver's synopsis, the first line of the help.
     package static func synopsis(program: String) -> String {
@@ -108,6 +111,12 @@ package struct TCPServerOptions {
                                   tcpserver's
           --help                  show this help
 
+        TLS (each connection's child runs the handshake, after the PROXY header, the rules
+        and the limits per source, then relays plaintext to the program on pipes; the
+        program's environment gains SSL_PROTOCOL, SSL_CIPHER, SSL_TLS_SNI_SERVERNAME and
+        SSL_SESSION_RESUMED; with -B, the banner is sent after the handshake, over TLS):
+        \(TLSOptions.usage(column: 26))
+
         limits per source (a source is a client's IPv4 address, or its IPv6 address's /64,
         because an IPv6 client usually owns a whole /64; on a UNIX socket, a peer's uid):
         \(SourceLimitOptions.usage(column: 26, maxPerSource: "-C N[:MSG], --max-per-source N[:MSG]", served: "programs", limitOption: "-c"))
@@ -148,9 +157,10 @@ package struct TCPServerOptions {
                 guard let option = try parser.nextOption() else {
                     break
                 }
-                let shared = try proxy.take(option, from: &parser) ? true
+                let shared = try proxy.read(option, from: &parser) ? true
                     : try limits.read(option, from: &parser) ? true
-                    : try options.unix.read(option, from: &parser) ? true : try processLimits.read(option, from: &parser)
+                    : try options.unix.read(option, from: &parser) ? true : try processLimits.read(option, from: &parser) ? true
+                    : try options.tls.read(option, from: &parser)
                 if shared {
                     remaining = try parser.remainingArguments()
                     continue

@@ -1,5 +1,6 @@
 import ForkServer
 import ServerCommandLine
+import TLS
 
 let program = CommandLineProgram(name: "echo-server")
 // Before anything opens a descriptor, so that none of the server's becomes 0, 1 or 2.
@@ -30,6 +31,27 @@ do throws(StartupError) {
 // What systemd passes is taken while the process is single-threaded, and out of the
 // environment, so that no child believes it is meant for it.
 var configuration = options.configuration
+
+// The certificate and key, loaded once, before the first fork: every child serves TLS with
+// this context, in its own process (no relay). A server that cannot load them does not start.
+do throws(TLSOptionError) {
+    if let request = try options.tls.request() {
+        do throws(TLSError) {
+            configuration.security = try TLSContext(
+                certificateFile: request.certificateFile, keyFile: request.keyFile,
+                minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds)
+            )
+        } catch {
+            program.exit(StartupError(error.description))
+        }
+    }
+} catch {
+    switch error {
+    case .usage(let error): program.exit(error)
+    // sslserver's status for a run script without its files.
+    case .startup(let error): program.exit(status: 111, error.description)
+    }
+}
 let inherited: ListeningSocket?
 do {
     inherited = try SocketActivation.takeListener()

@@ -31,6 +31,13 @@ struct BenchOptions {
     var idleClients = 200
     var streamSizes = [16 << 20, 1 << 30]
     var json = false
+    /// `--tls new` or `--tls resumed`: the clients speak TLS; nil: plaintext.
+    var tls: TLSMode?
+
+    enum TLSMode: String {
+        case new
+        case resumed
+    }
 
     static let usage = """
         usage: fork-bench [options]
@@ -65,6 +72,10 @@ struct BenchOptions {
                                  sockets, beside ucspi-unix's unixserver /bin/cat and socat
                                  UNIX-LISTEN,fork EXEC:/bin/cat, those installed
           --only-extra           measure only the --server commands (and --peers, --unix)
+          --tls MODE             the clients speak TLS (no verification), each with a new
+                                 handshake (new) or resuming the last connection's session
+                                 (resumed); needs --only-extra, measures connections only
+                                 (no stream, no idle clients)
           --json                 print JSON instead of the table
           --help                 show this help
 
@@ -119,6 +130,12 @@ struct BenchOptions {
                 options.includeDefaultServers = false
             case "--json":
                 options.json = true
+            case "--tls":
+                let text = try parser.value(of: option)
+                guard let mode = TLSMode(rawValue: text) else {
+                    throw UsageError("invalid --tls '\(text)': expected new or resumed")
+                }
+                options.tls = mode
             case "--help", "-h":
                 try parser.refuseUnreadValue()
                 return nil
@@ -128,6 +145,13 @@ struct BenchOptions {
         }
         if !options.includeDefaultServers && options.servers.isEmpty && !options.peers && !options.unix {
             throw UsageError("--only-extra needs at least one --server, --peers or --unix")
+        }
+        if options.tls != nil {
+            guard !options.includeDefaultServers && !options.peers else {
+                throw UsageError("--tls needs --only-extra and --server commands that serve TLS (no --peers: they speak plaintext)")
+            }
+            options.streamSizes = []
+            options.idleClients = 0
         }
         return options
     }

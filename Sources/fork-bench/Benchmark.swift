@@ -123,10 +123,16 @@ struct Benchmark {
             for concurrency in options.concurrencies {
                 for server in rotated {
                     let before = server.cpuSeconds
-                    let load = try LoadGenerator(
+                    var generator = LoadGenerator(
                         address: server.address, concurrency: concurrency, connections: options.connections,
                         payload: payload, interruption: interruption, server: server
-                    ).run()
+                    )
+                    // Clients of their own for each run: with `resumed`, the first connection
+                    // makes the session the others resume, from this server.
+                    if let mode = options.tls {
+                        generator.tls = try TLSClientContext(resumes: mode == .resumed)
+                    }
+                    let load = try generator.run()
                     let children = server.childrenAfterRun()
                     let after = server.cpuSeconds
                     let measurement = Measurement(

@@ -1,3 +1,4 @@
+import COpenSSL
 import Glibc
 import ForkServer
 
@@ -21,11 +22,13 @@ struct LoadGenerator {
     /// Polled beside the clients: readable means stop (the signalfd).
     let interruption: FileDescriptor
     let server: ServerUnderTest
+    /// TLS clients, for servers that serve TLS (`--tls`); nil: plaintext.
+    var tls: TLSClientContext?
     /// The longest one connection may take before it counts as an error.
     var connectionTimeoutNanoseconds: UInt64 = 10_000_000_000
 
     private enum Phase {
-        case idle, connecting, sending, receiving
+        case idle, connecting, handshaking, sending, receiving
     }
 
     private struct Client {
@@ -34,6 +37,9 @@ struct LoadGenerator {
         var started: UInt64 = 0
         var sent = 0
         var received = 0
+        /// With TLS: the client's session, and what its last call waits for.
+        var ssl: OpaquePointer?
+        var tlsEvents: Int16 = 0
     }
 
     func run() throws(BenchError) -> Result {
@@ -46,8 +52,15 @@ struct LoadGenerator {
         var scratch = [UInt8](repeating: 0, count: max(payload.count, 65536))
         var waits = [pollfd](repeating: pollfd(), count: concurrency + 1)
 
-        func fail(_ index: Int, _ message: String) {
+        func release(_ index: Int, succeeded: Bool) {
+            if let ssl = clients[index].ssl {
+                tls?.finish(ssl, succeeded: succeeded)
+            }
             close(clients[index].fd)
+        }
+
+        func fail(_ index: Int, _ message: String) {
+            release(index, succeeded: false)
             clients[index] = Client()
             result.errors += 1
             finished += 1
@@ -67,15 +80,46 @@ struct LoadGenerator {
                 clients[index] = Client(fd: fd, phase: .connecting, started: MonotonicClock.nanoseconds)
                 let connected = address.withSockaddr { connect(fd, $0, $1) }
                 if connected == 0 {
-                    clients[index].phase = .sending
-                    send(index)
+                    established(index)
                 } else if errno != EINPROGRESS {
                     fail(index, "connect: \(Errno(rawValue: errno))")
                 }
             }
         }
 
+        /// The connection is made: the handshake next with TLS, else the payload.
+        func established(_ index: Int) {
+            guard let tls else {
+                clients[index].phase = .sending
+                return send(index)
+            }
+            guard let ssl = tls.session(on: clients[index].fd) else {
+                return fail(index, "SSL_new: \(TLSClientContext.errors())")
+            }
+            clients[index].ssl = ssl
+            clients[index].phase = .handshaking
+            handshake(index)
+        }
+
+        func handshake(_ index: Int) {
+            guard let ssl = clients[index].ssl else {
+                return
+            }
+            let result = SSL_connect(ssl)
+            if result == 1 {
+                clients[index].phase = .sending
+                return send(index)
+            }
+            guard let events = TLSClientContext.wait(ssl, after: result) else {
+                return fail(index, "handshake: \(TLSClientContext.errors())")
+            }
+            clients[index].tlsEvents = events
+        }
+
         func send(_ index: Int) {
+            if let ssl = clients[index].ssl {
+                return sendTLS(index, ssl)
+            }
             while clients[index].sent < payload.count {
                 let count = payload[clients[index].sent...].withUnsafeBytes { write(clients[index].fd, $0.baseAddress, $0.count) }
                 if count < 0 {
@@ -90,7 +134,41 @@ struct LoadGenerator {
             clients[index].phase = .receiving
         }
 
+        func sendTLS(_ index: Int, _ ssl: OpaquePointer) {
+            while clients[index].sent < payload.count {
+                let count = payload[clients[index].sent...].withUnsafeBytes { SSL_write(ssl, $0.baseAddress, CInt($0.count)) }
+                if count <= 0 {
+                    guard let events = TLSClientContext.wait(ssl, after: count) else {
+                        return fail(index, "SSL_write: \(TLSClientContext.errors())")
+                    }
+                    clients[index].tlsEvents = events
+                    return
+                }
+                clients[index].sent += Int(count)
+            }
+            clients[index].phase = .receiving
+            clients[index].tlsEvents = Int16(POLLIN)
+            receive(index)
+        }
+
         func receive(_ index: Int) {
+            // With TLS, SSL_read until it waits: decrypted bytes may be buffered where poll(2)
+            // cannot see them.
+            while clients[index].phase == .receiving, let ssl = clients[index].ssl {
+                let count = scratch.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, CInt(payload.count - clients[index].received)) }
+                if count <= 0 {
+                    if let events = TLSClientContext.wait(ssl, after: count) {
+                        clients[index].tlsEvents = events
+                    } else {
+                        fail(index, "SSL_read after \(clients[index].received) of \(payload.count) bytes: \(TLSClientContext.errors())")
+                    }
+                    return
+                }
+                received(index, Int(count))
+            }
+            guard clients[index].phase == .receiving else {
+                return
+            }
             let count = scratch.withUnsafeMutableBytes { read(clients[index].fd, $0.baseAddress, payload.count - clients[index].received) }
             if count < 0 {
                 let error = errno
@@ -103,6 +181,12 @@ struct LoadGenerator {
                 fail(index, "end of file after \(clients[index].received) of \(payload.count) bytes")
                 return
             }
+            received(index, count)
+        }
+
+        /// `count` bytes of the echo arrived in `scratch`: checked, and the connection ended
+        /// once they are all there.
+        func received(_ index: Int, _ count: Int) {
             let offset = clients[index].received
             guard scratch[..<count].elementsEqual(payload[offset..<(offset + count)]) else {
                 fail(index, "the echo differs from what was sent at byte \(offset)")
@@ -110,7 +194,7 @@ struct LoadGenerator {
             }
             clients[index].received += count
             if clients[index].received == payload.count {
-                close(clients[index].fd)
+                release(index, succeeded: true)
                 result.latencies.append(MonotonicClock.nanoseconds - clients[index].started)
                 clients[index] = Client()
                 finished += 1
@@ -126,8 +210,10 @@ struct LoadGenerator {
             for index in clients.indices {
                 let events: Int16 = switch clients[index].phase {
                 case .idle: 0
-                case .connecting, .sending: Int16(POLLOUT)
-                case .receiving: Int16(POLLIN)
+                case .connecting: Int16(POLLOUT)
+                case .handshaking: clients[index].tlsEvents
+                case .sending: clients[index].ssl == nil ? Int16(POLLOUT) : clients[index].tlsEvents
+                case .receiving: clients[index].ssl == nil ? Int16(POLLIN) : clients[index].tlsEvents
                 }
                 waits[index] = pollfd(fd: clients[index].fd, events: events, revents: 0)
             }
@@ -157,9 +243,10 @@ struct LoadGenerator {
                         if error != 0 {
                             fail(index, "connect: \(Errno(rawValue: error))")
                         } else {
-                            clients[index].phase = .sending
-                            send(index)
+                            established(index)
                         }
+                    case .handshaking:
+                        handshake(index)
                     case .sending:
                         send(index)
                     case .receiving:

@@ -1,5 +1,6 @@
 import ForkServer
 import ServerCommandLine
+import TLS
 import UCSPI
 
 // forkserver: tcpserver's command line on ForkServer's server. It speaks as the name it was
@@ -34,8 +35,11 @@ do {
     program.exit(StartupError("\(error)"))
 }
 let listener: ListeningSocket
+var security: TLSContext?
 do throws(StartupError) {
     listener = try TCPServerStartup.listen(options, inherited: inherited)
+    // The key and certificate are read while the server may still read them: before -u and -g.
+    security = try loadTLS(options)
     try TCPServerStartup.switchIdentity(options)
     try TCPServerStartup.checkProcessLimits(options)
     if options.printsPort {
@@ -69,9 +73,36 @@ configuration.maxDuration = options.maxDurationSeconds.map { .seconds($0) }
 configuration.contain = options.contain
 configuration.treeLimits = options.treeLimits
 configuration.allowedPeers = options.unix.allowedPeers
+configuration.security = security
 do {
     var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
     server.run()
 } catch {
     program.exit(StartupError("unable to start: \(error.bernsteinDescription)"))
+}
+
+/// `--tls-cert`, `--tls-key` or `--tls`: the context every child's handshake uses, or nil. A
+/// certificate or key that does not load, or that do not match, ends the start with OpenSSL's
+/// reason (111); so does `--tls` without `$CERTFILE`.
+func loadTLS(_ options: TCPServerOptions) throws(StartupError) -> TLSContext? {
+    let request: TLSOptions.TLSRequest?
+    do {
+        request = try options.tls.request()
+    } catch {
+        switch error {
+        case .usage(let error): program.exit(error)
+        case .startup(let error): throw error
+        }
+    }
+    guard let request else {
+        return nil
+    }
+    do {
+        return try TLSContext(
+            certificateFile: request.certificateFile, keyFile: request.keyFile,
+            minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds)
+        )
+    } catch {
+        throw StartupError(error.description)
+    }
 }

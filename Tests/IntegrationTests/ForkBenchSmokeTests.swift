@@ -143,6 +143,25 @@ import TestPeers
         #expect(servers.allSatisfy { ProcessTable.livingMembers(ofGroup: $0).isEmpty })
     }
 
+    @Test(.needs(.openssl), arguments: ["new", "resumed"])
+    func tlsClientsMeasureEchoServerAndForkserverServingTLS(mode: String) throws {
+        let tls = try TLSFixture()
+        let build = ServerProcess.buildDirectory
+        let output = try runToCompletion("fork-bench", [
+            "--only-extra", "--tls", mode, "--connections", "100", "--concurrency", "1,8", "--rounds", "1", "--probe-forks", "0", "--json",
+            "--server", "echo-tls=\(build)/echo-server --quiet --port {port} --tls-cert \(tls.chain) --tls-key \(tls.key)",
+            "--server", "forkserver-tls=\(build)/forkserver --tls-cert \(tls.chain) --tls-key \(tls.key) 127.0.0.1 {port} /bin/cat",
+        ])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(Set(results.map { "\($0["server"] as? String ?? "?") c=\($0["concurrency"] as? Int ?? 0)" })
+            == ["echo-tls c=1", "echo-tls c=8", "forkserver-tls c=1", "forkserver-tls c=8"])
+        for result in results {
+            #expect(result["errors"] as? Int == 0, "\(result)")
+            #expect(result["zombies"] as? Int == 0 && result["children_left"] as? Int == 0, "\(result)")
+        }
+    }
+
     @Test func aMistakeIsOneLineAndExitTwo() throws {
         let bench = try ServerProcess("fork-bench", ["--concurrency", "1,x"])
         #expect(try bench.waitForExitCode() == 2)

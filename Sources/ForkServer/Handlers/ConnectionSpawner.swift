@@ -6,7 +6,7 @@ import CForkServer
 /// `spawn(for:setup:)` runs in the server, with a child per connection, before it would fork;
 /// the server then counts and reaps the process it returns. `handle`, the child's side, runs
 /// when it returns nil, or when the connection needs a child of the server first (a banner to
-/// write, or a PROXY header to read, both of which wait on the client).
+/// write, a PROXY header to read or a TLS handshake to run, all of which wait on the client).
 public protocol ConnectionSpawner: ConnectionHandler {
     /// Starts a process that serves `connection` and returns its pid; or returns nil, and the
     /// server forks a child that calls `handle`. It must not wait on the client: the server

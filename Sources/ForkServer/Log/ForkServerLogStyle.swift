@@ -91,4 +91,10 @@ package struct ForkServerLogStyle: ServerLogStyle {
     package func bannerNotWritten(to peer: SocketAddress, _ error: Errno, log: ServerLog) -> CInt? {
         nil
     }
+
+    /// Always logged, `--quiet` or not: a failed handshake is what an operator looks for when
+    /// a client says it cannot connect, and what a scan of the port leaves.
+    package func handshakeFailed(with peer: SocketAddress, reason: String, log: ServerLog) {
+        log.error("pid \(Syscall.processID) TLS handshake with \(peer) failed: \(reason)")
+    }
 }

@@ -51,6 +51,10 @@ package protocol ServerLogStyle: Sendable {
     /// `refusal`.
     func refused(_ peer: SocketAddress, _ refusal: ProxyProtocolPolicy.Refusal) -> String
 
+    /// In the child: the TLS handshake with `peer` failed for `reason`, and the connection is
+    /// closed unserved; the line goes out at the level the style chooses.
+    func handshakeFailed(with peer: SocketAddress, reason: String, log: ServerLog)
+
     /// In the child: the banner could not be written to `peer`. Returns the status the child
     /// ends with, having written its line; nil when the failure is the handler's kind, logged and
     /// ended with as a failed handler is.

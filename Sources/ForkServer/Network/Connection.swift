@@ -29,15 +29,33 @@ public struct Connection: ~Copyable, Sendable {
     /// Where the bytes read and written are counted, in a child whose server logs them.
     private var byteCounter: ByteCounter?
 
+    /// The session the connection's plaintext goes through, once a handshake made one
+    /// (`secure(with:)`); nil for a plaintext connection, whose reads and writes are the
+    /// socket's own.
+    public var secureChannel: (any SecureChannel)? {
+        channel?.channel
+    }
+
+    /// Whether a handshake secured the connection: a test of a pointer, with nothing retained.
+    var isSecured: Bool {
+        channel != nil
+    }
+
+    /// The session's storage, nil for a plaintext connection (`SecureChannelStorage` says why
+    /// it is not a reference held here).
+    private var channel: SecureChannelStorage?
+
     /// Takes over `descriptor`, a connected socket: from now on the connection closes it.
     public init(descriptor: FileDescriptor, peerAddress: SocketAddress) {
         self.descriptor = descriptor
         self.peerAddress = peerAddress
         proxyAddress = nil
         relayedLocalAddress = nil
+        channel = nil
     }
 
     deinit {
+        channel?.free()
         try? descriptor.close()
     }
 
@@ -141,16 +159,33 @@ public struct Connection: ~Copyable, Sendable {
         try Syscall.boundPath(of: descriptor.rawValue)
     }
 
-    /// Reads what the peer sent, up to `buffer.count` bytes (read(2)); 0 means the peer closed
-    /// its side. With an idle timeout set, `Errno.wouldBlock` means it passed without data.
+    /// Runs `security`'s handshake on this connection (a TLS handshake, within its deadline);
+    /// from then on `read` and `writeAll` carry plaintext through the session it made, and
+    /// `shutdownWriting` sends close_notify first.
+    public mutating func secure(with security: any ConnectionSecurity) throws(HandshakeFailure) {
+        let session = try security.handshake(on: descriptor)
+        channel?.free()
+        channel = SecureChannelStorage(session)
+    }
+
+    /// Reads what the peer sent, up to `buffer.count` bytes (read(2), or the session's
+    /// plaintext); 0 means the peer closed its side. With an idle timeout set,
+    /// `Errno.wouldBlock` means it passed without data.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        let count = try descriptor.read(into: buffer)
+        let count = if let channel {
+            try channel.channel.read(into: buffer)
+        } else {
+            try descriptor.read(into: buffer)
+        }
         byteCounter?.received(count)
         return count
     }
 
-    /// Sends every byte of `buffer`, however many write(2) calls it takes.
+    /// Sends every byte of `buffer`, however many write(2) calls (or session writes) it takes.
     public func writeAll(_ buffer: UnsafeRawBufferPointer) throws(Errno) {
+        if let channel {
+            return try writeAll(buffer, through: channel.channel)
+        }
         guard let byteCounter else {
             try descriptor.writeAll(buffer)
             return
@@ -160,6 +195,18 @@ public struct Connection: ~Copyable, Sendable {
         while !remaining.isEmpty {
             let written = try Syscall.write(descriptor.rawValue, from: remaining, retryOnInterrupt: true)
             byteCounter.sent(written)
+            remaining = UnsafeRawBufferPointer(rebasing: remaining[written...])
+        }
+    }
+
+    /// Sends every byte of `buffer` through the connection's session, counting each write.
+    /// Out of line: the plaintext path never runs it.
+    @inline(never)
+    private func writeAll(_ buffer: UnsafeRawBufferPointer, through channel: any SecureChannel) throws(Errno) {
+        var remaining = buffer
+        while !remaining.isEmpty {
+            let written = try channel.write(remaining)
+            byteCounter?.sent(written)
             remaining = UnsafeRawBufferPointer(rebasing: remaining[written...])
         }
     }
@@ -180,8 +227,10 @@ public struct Connection: ~Copyable, Sendable {
         try Syscall.setOption(descriptor.rawValue, level: SOL_SOCKET, name: SO_SNDTIMEO, to: timeout)
     }
 
-    /// Tells the peer no more data is coming, while still reading (shutdown(2) with SHUT_WR).
+    /// Tells the peer no more data is coming, while still reading (shutdown(2) with SHUT_WR;
+    /// for a secured connection, close_notify first).
     public func shutdownWriting() throws(Errno) {
+        try channel?.channel.closeNotify()
         try Syscall.shutdown(descriptor.rawValue, how: CInt(SHUT_WR))
     }
 
@@ -189,7 +238,9 @@ public struct Connection: ~Copyable, Sendable {
     /// The descriptor is released even then, so the connection is gone either way.
     public consuming func close() throws(Errno) {
         let descriptor = descriptor
+        let channel = channel
         discard self
+        channel?.free()
         try descriptor.close()
     }
 }

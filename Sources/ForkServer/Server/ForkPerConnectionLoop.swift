@@ -93,8 +93,10 @@ struct ForkPerConnectionLoop: ServingLoop {
                 cgroup = try cgroups.prepare()
             }
             // A banner may wait on the client, and so does a PROXY header, which only a child
-            // may read: a connection with either is served by a fork.
-            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil, let spawner,
+            // may read: a connection with either is served by a fork. So is one with a TLS
+            // handshake to run, a phase of the child's session.
+            if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil,
+               supervisor.configuration.security == nil, let spawner,
                let spawned = try spawner.spawn(for: connection, setup: processSetup(cgroup)) {
                 pid = spawned
             } else {

@@ -42,6 +42,12 @@ public struct ServerConfiguration: Sendable {
         self.sourceLimits = sourceLimits
     }
 
+    /// What each connection's child does before its banner and handler: a TLS handshake (the
+    /// TLS module's `TLSContext`), after the PROXY header, the per-source limits and the
+    /// handler's `screen`, under the process's limits; the handler then reads and writes
+    /// plaintext. Nil: plaintext, and no child runs any of it.
+    public var security: (any ConnectionSecurity)? = nil
+
     /// Whether every connection starts with a PROXY protocol header, and whom to believe
     /// (`--proxy-protocol`); nil: a header is just data.
     public var proxyProtocol: ProxyProtocolPolicy? = nil

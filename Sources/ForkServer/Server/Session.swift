@@ -5,8 +5,10 @@ import CForkServer
 /// or listener. The phases run in order, each of which may end the connection with the status
 /// the child exits with: admission (the PROXY header, when the server expects one; the parent
 /// has already applied its limits per source), containment, the process's limits
-/// (`ProcessLimits`; a pool's worker took them once, when it started), the idle timeout, the
-/// banner, the handler.
+/// (`ProcessLimits`; a pool's worker took them once, when it started), the idle timeout, and
+/// with `security` the handler's `screen` and the handshake (after every decision whether to
+/// serve, so that no cryptography is done for a client turned away, and under the process's
+/// limits), the banner, the handler.
 struct Session {
     let configuration: ServerConfiguration
     /// Held as an existential, not a generic parameter: the loop is then compiled once, for
@@ -17,7 +19,8 @@ struct Session {
     let log: ServerLog
 
     /// Serves one connection and closes it; returns the status a child ends with for it: 0, or
-    /// 1 when the handler failed or the PROXY header was refused, 111 when the process could not
+    /// 1 when the handler failed, the PROXY header was refused or the handshake failed, the
+    /// handler's own status when its `screen` turned the client away, 111 when the process could not
     /// take its limits, or the log style's status when the banner could not be written
     /// (tcpserver's 111). A forked child is told how many `children` its parent has with it; a
     /// pool's worker is not (`inWorker`).
@@ -25,20 +28,22 @@ struct Session {
         // Without a PROXY header to read, the connection is admitted as it is, and the child
         // neither runs admission's code nor copies the log into its call.
         guard let proxyProtocol = configuration.proxyProtocol else {
-            let status = serve(admitted: accepted, inWorker: inWorker, cgroup: cgroup)
-            try? accepted.close()
+            var connection = accepted
+            let status = serve(admitted: &connection, inWorker: inWorker, cgroup: cgroup)
+            try? connection.close()
             return status
         }
-        guard let connection = configuration.admit(accepted, by: proxyProtocol, log: log, forkedWith: inWorker ? nil : children) else {
+        guard var connection = configuration.admit(accepted, by: proxyProtocol, log: log, forkedWith: inWorker ? nil : children) else {
             return 1
         }
-        let status = serve(admitted: connection, inWorker: inWorker, cgroup: cgroup)
+        let status = serve(admitted: &connection, inWorker: inWorker, cgroup: cgroup)
         try? connection.close()
         return status
     }
 
-    /// The phases after admission, with the connection lent to each.
-    private func serve(admitted connection: borrowing Connection, inWorker: Bool, cgroup: ConnectionCgroup?) -> CInt {
+    /// The phases after admission, with the connection lent to each (and to the handshake to
+    /// change: it becomes a secured connection).
+    private func serve(admitted connection: inout Connection, inWorker: Bool, cgroup: ConnectionCgroup?) -> CInt {
         log.serving(connection.peerAddress, inWorker: inWorker)
         do {
             if let cgroup {
@@ -57,17 +62,55 @@ struct Session {
             if let idleTimeout = configuration.idleTimeout {
                 try connection.setIdleTimeout(idleTimeout)
             }
+            // Without security, one test and no call: the fork path stays as it was (nothing
+            // copied, so nothing retained: the runtime's code stays out of a plaintext child).
+            if configuration.security != nil, let status = secure(&connection) {
+                return status
+            }
             if let status = try sendBanner(on: connection) {
                 return status
             }
             try handler.handle(connection)
+            // The end of the server's data, said in TLS before the close: a client that reads
+            // to the end can tell it from a cut connection.
+            if connection.isSecured {
+                try connection.secureChannel?.closeNotify()
+            }
         } catch Errno.wouldBlock where configuration.idleTimeout != nil {
             log.connection("pid \(Syscall.processID) idle for \(ServerLog.seconds(configuration.idleTimeout ?? .zero)) s, closing")
         } catch {
-            log.error("pid \(Syscall.processID) failed: \((error as? Errno).map(log.describe) ?? "\(error)")")
+            log.error("pid \(Syscall.processID) failed: \(describe(error, on: connection))")
             return 1
         }
         return 0
+    }
+
+    /// The handler's `screen`, then the handshake; nil once the connection is secured, or the
+    /// status the child ends with, after a line that says why (a failed handshake: 1). Never
+    /// inlined: a plaintext child never runs it (Linker/child-path.order).
+    @inline(never)
+    private func secure(_ connection: inout Connection) -> CInt? {
+        guard let security = configuration.security else {
+            return nil
+        }
+        if let status = handler.screen(connection) {
+            return status
+        }
+        do {
+            try connection.secure(with: security)
+        } catch {
+            log.style.handshakeFailed(with: connection.peerAddress, reason: error.reason, log: log)
+            return 1
+        }
+        return nil
+    }
+
+    /// `error` for the log: a secured connection's own reason (OpenSSL's words) when it has one.
+    private func describe(_ error: any Error, on connection: borrowing Connection) -> String {
+        if let reason = connection.secureChannel?.failure {
+            return reason
+        }
+        return (error as? Errno).map(log.describe) ?? "\(error)"
     }
 
     /// Sets the server's `ProcessLimits` in this child, before anything of the client's runs.

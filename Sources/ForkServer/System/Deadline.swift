@@ -25,7 +25,7 @@ package struct Deadline: Equatable {
     }
 
     /// The deadline `duration` from now.
-    static func after(_ duration: Duration) -> Deadline {
+    package static func after(_ duration: Duration) -> Deadline {
         after(duration, from: Syscall.monotonicNanoseconds())
     }
 
@@ -37,7 +37,7 @@ package struct Deadline: Equatable {
         return first.nanoseconds <= second.nanoseconds ? first : second
     }
 
-    var hasPassed: Bool {
+    package var hasPassed: Bool {
         hasPassed(at: Syscall.monotonicNanoseconds())
     }
 
@@ -47,7 +47,7 @@ package struct Deadline: Equatable {
     }
 
     /// Milliseconds left, rounded up so a poll(2) that waits them reaches the deadline.
-    var remainingMilliseconds: CInt {
+    package var remainingMilliseconds: CInt {
         let now = Syscall.monotonicNanoseconds()
         guard nanoseconds > now else {
             return 0

@@ -10,7 +10,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The calling thread's errno, read through the C shim right after the failed call.
-    static var current: Errno {
+    package static var current: Errno {
         Errno(rawValue: CForkServer_errno())
     }
 
@@ -32,6 +32,8 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let busy = Errno(rawValue: EBUSY)
     public static let noSuchFileOrDirectory = Errno(rawValue: ENOENT)
     public static let notSupported = Errno(rawValue: ENOTSUP)
+    /// EPROTO: a protocol error, such as a TLS session's bad record or alert (`SecureChannel`).
+    public static let protocolError = Errno(rawValue: EPROTO)
 }
 
 extension Errno {

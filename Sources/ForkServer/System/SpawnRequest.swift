@@ -50,6 +50,22 @@ package struct SpawnRequest {
         )
     }
 
+    /// A connection's program behind a relay (forkserver's TLS): as `connection`, but its input
+    /// and output are the two pipes `input` and `output`, so that each direction ends on its
+    /// own, and it stays in the caller's process group, which the server signals; with
+    /// `pidVariable`, that variable set to the program's pid (over a UNIX socket).
+    package static func relayedConnection(
+        _ arguments: [[UInt8]], environment: [[UInt8]], input: CInt, output: CInt, pidVariable: [UInt8]?
+    ) -> SpawnRequest {
+        var request = connection(
+            arguments, environment: environment, connection: input, logLines: "", exitStatus: 0,
+            setup: ConnectionProcessSetup(limits: ProcessLimits()), pidVariable: pidVariable
+        )
+        request.standardOutput = .descriptor(FileDescriptor(rawValue: output))
+        request.grouping = .inherit
+        return request
+    }
+
     /// Calls `body` with the request laid out for C, with room for `logLines` once each
     /// CFORKSERVER_SPAWN_PID_MARK is a pid: everything the process reads is allocated here,
     /// before it starts (a spawned child shares this memory and must not allocate).

@@ -16,7 +16,7 @@ extension Syscall {
     /// unsetenv(3): takes `name` out of this process's environment, and so out of every child's
     /// and program's. Only in the single-threaded server at its start: the environment is not
     /// safe to change while another thread reads it.
-    static func removeEnvironmentValue(_ name: String) {
+    package static func removeEnvironmentValue(_ name: String) {
         unsetenv(name)
     }
 }

@@ -39,7 +39,7 @@ extension Syscall {
         }
     }
 
-    static func write(_ fd: CInt, from buffer: UnsafeRawBufferPointer, retryOnInterrupt: Bool) throws(Errno) -> Int {
+    package static func write(_ fd: CInt, from buffer: UnsafeRawBufferPointer, retryOnInterrupt: Bool) throws(Errno) -> Int {
         try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
             CForkServer.write(fd, buffer.baseAddress, buffer.count)
         }
@@ -54,7 +54,7 @@ extension Syscall {
     }
 
     /// Sets or clears O_NONBLOCK (fcntl(2) F_GETFL, F_SETFL).
-    static func setNonBlocking(_ fd: CInt, _ nonBlocking: Bool) throws(Errno) {
+    package static func setNonBlocking(_ fd: CInt, _ nonBlocking: Bool) throws(Errno) {
         let flags = try valueOrErrno(retryOnInterrupt: false) { fcntl(fd, F_GETFL) }
         _ = try valueOrErrno(retryOnInterrupt: false) {
             fcntl(fd, F_SETFL, nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
@@ -73,7 +73,7 @@ extension Syscall {
     }
 
     /// pipe2(2) with close-on-exec on both ends: (read end, write end).
-    static func pipe() throws(Errno) -> (CInt, CInt) {
+    package static func pipe() throws(Errno) -> (CInt, CInt) {
         var ends: (CInt, CInt) = (-1, -1)
         _ = try withUnsafeMutableBytes(of: &ends) { (ends) throws(Errno) in
             try valueOrErrno(retryOnInterrupt: false) {
@@ -83,7 +83,7 @@ extension Syscall {
         return ends
     }
 
-    static func poll(_ fds: UnsafeMutablePointer<pollfd>, count: Int, timeoutMilliseconds: CInt, retryOnInterrupt: Bool) throws(Errno) -> Int {
+    package static func poll(_ fds: UnsafeMutablePointer<pollfd>, count: Int, timeoutMilliseconds: CInt, retryOnInterrupt: Bool) throws(Errno) -> Int {
         Int(try valueOrErrno(retryOnInterrupt: retryOnInterrupt) {
             CForkServer.poll(fds, nfds_t(count), timeoutMilliseconds)
         })

@@ -28,7 +28,7 @@ extension Syscall {
     }
 
     /// waitpid(2) for one child, blocking until it ends; returns its wait status.
-    static func waitpid(_ pid: pid_t) throws(Errno) -> CInt {
+    package static func waitpid(_ pid: pid_t) throws(Errno) -> CInt {
         var status: CInt = 0
         _ = try valueOrErrno(retryOnInterrupt: true) { CForkServer.waitpid(pid, &status, 0) }
         return status

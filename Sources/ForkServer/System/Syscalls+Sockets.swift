@@ -108,7 +108,7 @@ extension Syscall {
         }
     }
 
-    static func shutdown(_ fd: CInt, how: CInt) throws(Errno) {
+    package static func shutdown(_ fd: CInt, how: CInt) throws(Errno) {
         _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer.shutdown(fd, how) }
     }
 

@@ -89,4 +89,10 @@ package struct TCPServerLogStyle: ServerLogStyle {
         log.droppedConnection(from: peer, "unable to print banner: \(describe(error))")
         return 111
     }
+
+    /// At `-v`, as tcpserver's other per-connection lines: a port open to the world sees
+    /// handshakes fail all day, and `-Q` is for the server's own errors.
+    package func handshakeFailed(with peer: SocketAddress, reason: String, log: ServerLog) {
+        log.connection("tls \(Syscall.processID) handshake failed from \(peer.tcpserverIPAddress) port \(peer.port): \(reason)")
+    }
 }

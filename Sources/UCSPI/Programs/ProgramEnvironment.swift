@@ -26,6 +26,16 @@ public struct ProgramEnvironment: Sendable {
     /// knows: set there, as it starts (`SpawnRequest.pidVariable`).
     public static let localPIDVariable = Array("UNIXLOCALPID".utf8)
 
+    /// The names a TLS server sets for its program (mod_ssl's, sslserver's and s6's; docs/tls.md),
+    /// and the key and certificate files of sslserver's and s6-tlsd's run scripts: none is
+    /// ever inherited, so an inherited `SSL_PROTOCOL` cannot pose as a session's, and a plaintext
+    /// program is not told of one.
+    public static let sessionVariableNames = ["SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_SNI_SERVERNAME", "SSL_SESSION_RESUMED"]
+
+    /// sslserver's and s6-tlsd's key and certificate files, which `--tls` reads: the server's,
+    /// never its programs'.
+    public static let keyFileVariableNames = ["CERTFILE", "KEYFILE", "CAFILE"]
+
     /// This process's environment (environ(7)) without the UCSPI variables.
     public static func inherited() -> ProgramEnvironment {
         var entries: [[UInt8]] = []
@@ -35,7 +45,7 @@ public struct ProgramEnvironment: Sendable {
             entry += 1
         }
         var environment = ProgramEnvironment(entries: entries)
-        for name in connectionVariableNames {
+        for name in connectionVariableNames + sessionVariableNames + keyFileVariableNames {
             environment.remove(Array(name.utf8))
         }
         return environment

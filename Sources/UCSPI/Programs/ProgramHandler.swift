@@ -49,6 +49,9 @@ public struct ProgramHandler: ConnectionSpawner {
     public var log: ServerLog
     /// The server's environment without UCSPI-TCP's variables, computed once in the server.
     private let inheritedEnvironment = ProgramEnvironment.inherited()
+    /// What `screen` prepared, for `handle` to run: a TLS child decides before its handshake,
+    /// and runs the program after it.
+    private let screened = ScreenedLaunch()
 
     public init(
         arguments: [[UInt8]],
@@ -75,6 +78,9 @@ public struct ProgramHandler: ConnectionSpawner {
     /// server's limits already (`Session`); it never returns.
     public func handle(_ connection: borrowing Connection) throws {
         let remote = connection.peerAddress
+        if let channel = connection.secureChannel, let launch = screened.launch {
+            runRelayed(launch, on: connection, through: channel)
+        }
         let launch: Launch
         do {
             launch = try prepare(connection, lookingUpNames: true)
@@ -87,6 +93,80 @@ public struct ProgramHandler: ConnectionSpawner {
             pidVariable: launch.pidVariable
         ))
         drop(remote, reason(failure))
+    }
+
+    /// With TLS, before the handshake: the addresses, names and rules, as `handle` gathers them
+    /// without TLS; a denied client is logged (`deny`) and its child ends with tcpserver's 100,
+    /// before any cryptography. What is gathered waits for `handle`, after the handshake.
+    public func screen(_ connection: borrowing Connection) -> CInt? {
+        let remote = connection.peerAddress
+        let launch: Launch
+        do {
+            launch = try prepare(connection, lookingUpNames: true)
+        } catch {
+            log.droppedConnection(from: remote, error.reason)
+            return 111
+        }
+        guard launch.isAllowed else {
+            log.connection(decisionMessage(launch, remote: remote, pid: "\(Syscall.processID)"))
+            return launch.exitStatus
+        }
+        screened.launch = launch
+        return nil
+    }
+
+    /// Runs the program behind a relay, in the child that ran the handshake: the program's 0
+    /// and 1 are pipes that carry plaintext, its environment says what the session is
+    /// (`SSL_PROTOCOL`, `SSL_CIPHER`, `SSL_TLS_SNI_SERVERNAME`, `SSL_SESSION_RESUMED`, every
+    /// inherited value of those names removed first), and it runs in this child's process
+    /// group, so the drain's and `--max-duration`'s signals reach both. The child ends as the
+    /// program did, exit status or signal, so the server's `end` line reports the program's own.
+    private func runRelayed(_ prepared: Launch, on connection: borrowing Connection, through channel: any SecureChannel) -> Never {
+        let remote = connection.peerAddress
+        var launch = prepared
+        for name in ProgramEnvironment.sessionVariableNames {
+            launch.environment.remove(Array(name.utf8))
+        }
+        for (name, value) in channel.environment {
+            launch.environment.set(name, to: value)
+        }
+        let toProgram: (read: CInt, write: CInt)
+        let fromProgram: (read: CInt, write: CInt)
+        do {
+            try CurrentProcess.leadProcessGroup()
+            toProgram = try Syscall.pipe()
+            fromProgram = try Syscall.pipe()
+        } catch {
+            drop(remote, "unable to set up the relay: \(log.describe(error))")
+        }
+        log.connection(decisionMessage(launch, remote: remote, pid: "\(Syscall.processID)"))
+        let request = SpawnRequest.relayedConnection(
+            arguments, environment: launch.environment.entries, input: toProgram.read, output: fromProgram.write, pidVariable: launch.pidVariable
+        )
+        let program: pid_t
+        do {
+            let (pid, failure) = try Syscall.spawn(request, reusingStack: true)
+            if let failure {
+                drop(remote, reason(failure))
+            }
+            program = pid
+        } catch {
+            drop(remote, "unable to start \(String(decoding: arguments[0], as: UTF8.self)): \(log.describe(error))")
+        }
+        // The program's ends are its own: this child keeps only the socket and its side of each pipe.
+        try? Syscall.close(toProgram.read)
+        try? Syscall.close(fromProgram.write)
+        let end = channel.relay(programInput: FileDescriptor(rawValue: toProgram.write), programOutput: FileDescriptor(rawValue: fromProgram.read))
+        if case .failed(let reason) = end {
+            log.connection("tls \(Syscall.processID) relay ended: \(reason)")
+        }
+        let status: CInt
+        do {
+            status = try Syscall.waitpid(program)
+        } catch {
+            drop(remote, "unable to wait for the program: \(log.describe(error))")
+        }
+        CurrentProcess.exit(like: status)
     }
 
     /// Starts the program on `connection` from the server itself, without copying the server
@@ -128,6 +208,14 @@ public struct ProgramHandler: ConnectionSpawner {
             log.droppedConnection(from: remote, reason(execFailure))
         }
         return child
+    }
+
+    /// What `screen` gathered in a TLS child, for `handle` after the handshake. A class, so that
+    /// a handler the server holds can keep it: each child writes its own copy-on-write copy,
+    /// and serves one connection (`ProgramHandler` runs only with a child per connection).
+    private final class ScreenedLaunch: @unchecked Sendable {
+        // @unchecked: written and read by one child's one thread.
+        var launch: Launch?
     }
 
     /// What a connection's program gets, and whether it may run.
@@ -223,13 +311,19 @@ public struct ProgramHandler: ConnectionSpawner {
     /// line, or `deny ...`, if the log writes it, for the program's process to write with its pid.
     /// On a UNIX socket: `ok PID PATH uid U gid G pid P`.
     private func decisionLine(_ launch: Launch, remote: SocketAddress) -> String {
-        let decision = "\(launch.isAllowed ? "ok" : "deny") \(Self.pidMark) "
+        log.line(.connections, decisionMessage(launch, remote: remote, pid: Self.pidMark)) ?? ""
+    }
+
+    /// The `ok` or `deny` line's text, for the process `pid` (a number, or the spawn's mark): on
+    /// a UNIX socket, the path and the peer's credentials where tcpserver names addresses.
+    private func decisionMessage(_ launch: Launch, remote: SocketAddress, pid: String) -> String {
+        let decision = "\(launch.isAllowed ? "ok" : "deny") \(pid) "
         guard let local = launch.local else {
-            return log.line(.connections, decision + "\(Self.safe(launch.localPath.map { Array($0.description.utf8) })) \(remote)") ?? ""
+            return decision + "\(Self.safe(launch.localPath.map { Array($0.description.utf8) })) \(remote)"
         }
-        return log.line(.connections, decision
+        return decision
             + "\(Self.safe(launch.localHost)):\(Self.safe(local.tcpserverIPAddress.utf8)):\(local.port) "
-            + "\(Self.safe(launch.remoteHost?.utf8)):\(Self.safe(remote.tcpserverIPAddress.utf8))::\(remote.port)") ?? ""
+            + "\(Self.safe(launch.remoteHost?.utf8)):\(Self.safe(remote.tcpserverIPAddress.utf8))::\(remote.port)"
     }
 
     /// Logs why the connection from `peer` is dropped and ends the child with tcpserver's status 111.

@@ -1,0 +1,32 @@
+// What the TLS module needs of OpenSSL 3 that Swift cannot import: the macros over SSL_CTX_ctrl
+// and SSL_ctrl, and option bits written as expressions, as functions.
+#ifndef CFORKSERVER_OPENSSL_SHIM_H
+#define CFORKSERVER_OPENSSL_SHIM_H
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+/// SSL_CTX_set_min_proto_version: TLS1_2_VERSION or TLS1_3_VERSION; 1 on success.
+static inline int CForkServer_SSL_CTX_set_min_version(SSL_CTX *context, int version) {
+    return (int)SSL_CTX_set_min_proto_version(context, version);
+}
+
+/// The modes a non-blocking relay needs: SSL_write may write part of its buffer, and a retried
+/// write may pass the same bytes from another address.
+static inline void CForkServer_SSL_CTX_set_relay_modes(SSL_CTX *context) {
+    SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
+/// A client's EOF without close_notify reads as the end of its data (SSL_ERROR_ZERO_RETURN),
+/// as cat(1)'s EOF would, rather than as a protocol error: most clients simply close.
+static inline void CForkServer_SSL_CTX_ignore_unexpected_eof(SSL_CTX *context) {
+    SSL_CTX_set_options(context, SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
+
+/// No server-side session cache: it would live in one child and die with it. Resumption goes
+/// through tickets, whose keys every child shares with the context made before the fork.
+static inline void CForkServer_SSL_CTX_disable_session_cache(SSL_CTX *context) {
+    SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
+}
+
+#endif

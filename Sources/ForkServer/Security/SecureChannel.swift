@@ -1,0 +1,40 @@
+/// A connection's session after its handshake: what `Connection.read` and `Connection.writeAll`
+/// go through, so that a handler reads and writes plaintext the same way with TLS or without.
+///
+/// A class, because the session is state the library keeps (OpenSSL's SSL object) and is
+/// freed once, when the last reference goes; `Sendable` only so that a `Connection` stays
+/// `Sendable`: a session is used by the one thread of the process that serves the connection.
+public protocol SecureChannel: AnyObject, Sendable {
+    /// Reads plaintext into `buffer`; 0 once the client sent close_notify or closed. With an
+    /// idle timeout set, `Errno.wouldBlock` means it passed without data. A failure of the
+    /// protocol (a bad record, an alert) is `Errno.protocolError`, and `failure` says why.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int
+
+    /// Writes plaintext from `buffer`, at least one byte of it; returns how many.
+    func write(_ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int
+
+    /// Sends close_notify, once: the end of the server's data, before the TCP half-close.
+    func closeNotify() throws(Errno)
+
+    /// Relays plaintext between the session and a program: what the client sends is written to
+    /// `programInput`, what the program writes to `programOutput` is sent to the client, until
+    /// both ends are over. The program's EOF becomes close_notify and a TCP half-close; the
+    /// client's close_notify or EOF closes `programInput`. Both descriptors are closed on return.
+    func relay(programInput: FileDescriptor, programOutput: FileDescriptor) -> RelayEnd
+
+    /// Why the last call failed, in the library's words; nil when it was the system's alone.
+    var failure: String? { get }
+
+    /// What a program is told about the session, as mod_ssl, sslserver and s6 name it:
+    /// `SSL_PROTOCOL`, `SSL_CIPHER`, `SSL_SESSION_RESUMED` and, when the client named a
+    /// server, `SSL_TLS_SNI_SERVERNAME`.
+    var environment: [(name: String, value: String)] { get }
+}
+
+/// How a relay ended.
+public enum RelayEnd: Sendable, Equatable {
+    /// Both directions ended in order.
+    case finished
+    /// The connection failed (a reset, a protocol error): the reason, for the log.
+    case failed(String)
+}

@@ -1,0 +1,197 @@
+import CForkServer
+import COpenSSL
+import ForkServer
+
+/// A server's TLS: OpenSSL's SSL_CTX with its certificate chain and key, made once in the
+/// server before it forks, and the handshake each connection's child runs with it
+/// (`ServerConfiguration.security`).
+///
+/// Made before the server drops privileges (`-u`, `-g`), so the key may be readable by root
+/// alone; every child inherits the context, and with it the same session-ticket keys, so a
+/// ticket issued by one child resumes in another. TLS 1.2 and 1.3 only, at OpenSSL's security
+/// level 2, with OpenSSL's default ciphers otherwise. OpenSSL is initialised here and nowhere
+/// else: a server without TLS never runs any of it. The server stays single-threaded, as
+/// OpenSSL in a child forked from a multithreaded process can deadlock.
+public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
+    // @unchecked: the SSL_CTX is set up in init and only read afterwards (SSL_new), by the
+    // server's one thread and then by each child's.
+    let context: OpaquePointer
+    public let handshakeTimeout: Duration
+
+    /// Loads `certificateFile` (PEM: the leaf first, then its chain) and `keyFile` (PEM; nil:
+    /// the key is in the certificate file) and checks that they match. Throws the file and
+    /// OpenSSL's reason for the first thing that fails.
+    public init(certificateFile: String, keyFile: String? = nil, minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10)) throws(TLSError) {
+        precondition(handshakeTimeout > .zero, "a handshake needs time")
+        guard OPENSSL_init_ssl(0, nil) == 1 else {
+            throw TLSError("cannot initialise OpenSSL: \(OpenSSLErrors.drain())")
+        }
+        ERR_clear_error()
+        guard let context = SSL_CTX_new(TLS_server_method()) else {
+            throw TLSError("cannot make a TLS context: \(OpenSSLErrors.drain())")
+        }
+        self.context = context
+        self.handshakeTimeout = handshakeTimeout
+        // From here on a failure frees the context (deinit).
+        guard CForkServer_SSL_CTX_set_min_version(context, minimumVersion.openSSLVersion) == 1 else {
+            throw TLSError("cannot set the minimum TLS version: \(OpenSSLErrors.drain())")
+        }
+        SSL_CTX_set_security_level(context, 2)
+        CForkServer_SSL_CTX_set_relay_modes(context)
+        CForkServer_SSL_CTX_ignore_unexpected_eof(context)
+        CForkServer_SSL_CTX_disable_session_cache(context)
+        guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
+            throw TLSError("cannot load certificate \(certificateFile): \(OpenSSLErrors.drain())")
+        }
+        let keyFile = keyFile ?? certificateFile
+        guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
+            // OpenSSL checks the key against the certificate as it loads it.
+            let last = ERR_peek_last_error()
+            if ERR_GET_LIB(last) == ERR_LIB_X509 && ERR_GET_REASON(last) == X509_R_KEY_VALUES_MISMATCH {
+                throw TLSError("key \(keyFile) does not match certificate \(certificateFile): \(OpenSSLErrors.drain())")
+            }
+            throw TLSError("cannot load key \(keyFile): \(OpenSSLErrors.drain())")
+        }
+        guard SSL_CTX_check_private_key(context) == 1 else {
+            throw TLSError("key \(keyFile) does not match certificate \(certificateFile): \(OpenSSLErrors.drain())")
+        }
+        warmUp()
+    }
+
+    deinit {
+        SSL_CTX_free(context)
+    }
+
+    /// One handshake with itself, over a pair of memory BIOs, once, in the server before its
+    /// first fork. OpenSSL 3 fetches its algorithms from the provider lazily and caches them in
+    /// its library context: done here, every child inherits the caches filled; not done, every
+    /// child fills them again for its own handshake (measured with fork-bench --tls: the most
+    /// of a child's CPU). Best effort: a warm-up that fails leaves each child to do it.
+    private func warmUp() {
+        guard let clientContext = SSL_CTX_new(TLS_client_method()) else {
+            ERR_clear_error()
+            return
+        }
+        defer { SSL_CTX_free(clientContext) }
+        guard let server = SSL_new(context), let client = SSL_new(clientContext) else {
+            ERR_clear_error()
+            return
+        }
+        defer {
+            SSL_free(client)
+            SSL_free(server)
+        }
+        var serverEnd: OpaquePointer?
+        var clientEnd: OpaquePointer?
+        guard BIO_new_bio_pair(&serverEnd, 0, &clientEnd, 0) == 1 else {
+            ERR_clear_error()
+            return
+        }
+        // Each SSL takes its end of the pair for reading and writing, and frees it.
+        SSL_set_bio(server, serverEnd, serverEnd)
+        SSL_set_bio(client, clientEnd, clientEnd)
+        SSL_set_accept_state(server)
+        SSL_set_connect_state(client)
+        var message: UInt8 = 0
+        for _ in 0..<16 {
+            let clientDone = SSL_do_handshake(client) == 1
+            let serverDone = SSL_do_handshake(server) == 1
+            if clientDone && serverDone {
+                // The tickets and a record each way: the record layer's ciphers too.
+                _ = SSL_write(client, &message, 1)
+                _ = SSL_read(server, &message, 1)
+                _ = SSL_write(server, &message, 1)
+                _ = SSL_read(client, &message, 1)
+                break
+            }
+        }
+        ERR_clear_error()
+    }
+
+    /// The server's side of the handshake on `descriptor`, non-blocking for its duration and
+    /// waited for with poll(2) against one deadline for the whole of it: a client that sends
+    /// its hello a byte a second gets no more time than one that sends nothing.
+    public func handshake(on descriptor: FileDescriptor) throws(HandshakeFailure) -> any SecureChannel {
+        let deadline = Deadline.after(handshakeTimeout)
+        let fd = descriptor.rawValue
+        ERR_clear_error()
+        guard let ssl = SSL_new(context) else {
+            throw HandshakeFailure("cannot make a TLS session: \(OpenSSLErrors.drain())")
+        }
+        // Owned from here on: freed with the session, on failure as on success.
+        let session = TLSSession(ssl)
+        guard SSL_set_fd(ssl, fd) == 1 else {
+            throw HandshakeFailure("cannot attach the TLS session: \(OpenSSLErrors.drain())")
+        }
+        do {
+            try Syscall.setNonBlocking(fd, true)
+        } catch {
+            throw HandshakeFailure("cannot make the socket non-blocking: \(error)")
+        }
+        // TLS writes whole records, and a handshake is a dialogue of small flights (then TLS
+        // 1.3's session tickets) before the first reply: with Nagle's delay, a reply waits for
+        // the ACK of the tickets, which the client delays, 40 ms a connection (measured with
+        // fork-bench --tls). Best effort, as tcpserver's -D: a socket that refuses is served.
+        try? Syscall.setOption(fd, level: CInt(IPPROTO_TCP), name: TCP_NODELAY, to: CInt(1))
+        try accept(ssl, fd: fd, deadline: deadline)
+        do {
+            try Syscall.setNonBlocking(fd, false)
+        } catch {
+            throw HandshakeFailure("cannot make the socket blocking again: \(error)")
+        }
+        return session
+    }
+
+    /// SSL_accept(3) until it is done, waiting for the socket between steps until `deadline`.
+    private func accept(_ ssl: OpaquePointer, fd: CInt, deadline: Deadline) throws(HandshakeFailure) {
+        while true {
+            ERR_clear_error()
+            let result = SSL_accept(ssl)
+            if result == 1 {
+                return
+            }
+            let systemError = Errno.current
+            let events: CInt
+            switch SSL_get_error(ssl, result) {
+            case SSL_ERROR_WANT_READ:
+                events = POLLIN
+            case SSL_ERROR_WANT_WRITE:
+                events = POLLOUT
+            case SSL_ERROR_ZERO_RETURN:
+                throw HandshakeFailure("the client closed the connection during the handshake")
+            case SSL_ERROR_SYSCALL:
+                let queued = OpenSSLErrors.drain(or: "")
+                if !queued.isEmpty {
+                    throw HandshakeFailure(queued)
+                }
+                if systemError.rawValue == 0 || result == 0 {
+                    throw HandshakeFailure("the client closed the connection during the handshake")
+                }
+                throw HandshakeFailure("\(systemError) during the handshake")
+            default:
+                throw HandshakeFailure(OpenSSLErrors.drain())
+            }
+            try wait(fd, for: events, until: deadline)
+        }
+    }
+
+    /// Waits until `fd` is ready for `events`, or throws when `deadline` passes first.
+    private func wait(_ fd: CInt, for events: CInt, until deadline: Deadline) throws(HandshakeFailure) {
+        var socket = pollfd(fd: fd, events: Int16(events), revents: 0)
+        while true {
+            if deadline.hasPassed {
+                throw HandshakeFailure("no handshake within \(handshakeTimeout.components.seconds) s")
+            }
+            do {
+                // POLLERR and POLLHUP end the wait too; SSL_accept then says what happened.
+                if try Syscall.poll(&socket, count: 1, timeoutMilliseconds: deadline.remainingMilliseconds, retryOnInterrupt: false) > 0 {
+                    return
+                }
+            } catch where error == .interrupted {
+                continue
+            } catch {
+                throw HandshakeFailure("cannot wait for the client: \(error)")
+            }
+        }
+    }
+}

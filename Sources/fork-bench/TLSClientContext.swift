@@ -1,0 +1,70 @@
+import COpenSSL
+import Glibc
+
+/// fork-bench's TLS clients (`--tls new` or `--tls resumed`): OpenSSL's client side, with no
+/// verification (the servers under test have throwaway certificates), and for `resumed` the
+/// last connection's session, which each new one offers (a TLS 1.3 ticket, or TLS 1.2's).
+final class TLSClientContext {
+    private let context: OpaquePointer
+    let resumes: Bool
+    private var session: OpaquePointer?
+
+    init(resumes: Bool) throws(BenchError) {
+        guard OPENSSL_init_ssl(0, nil) == 1, let context = SSL_CTX_new(TLS_client_method()) else {
+            throw .failed("cannot make a TLS client context: \(Self.errors())")
+        }
+        SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+        self.context = context
+        self.resumes = resumes
+    }
+
+    deinit {
+        if let session {
+            SSL_SESSION_free(session)
+        }
+        SSL_CTX_free(context)
+    }
+
+    /// A client session on the connected socket `fd`, offering the saved session when resuming.
+    func session(on fd: CInt) -> OpaquePointer? {
+        guard let ssl = SSL_new(context) else {
+            return nil
+        }
+        SSL_set_fd(ssl, fd)
+        if resumes, let session {
+            SSL_set_session(ssl, session)
+        }
+        return ssl
+    }
+
+    /// Frees `ssl` after its echo came back; when resuming, keeps its session (the ticket that
+    /// arrived with the echo) for the next connection.
+    func finish(_ ssl: OpaquePointer, succeeded: Bool) {
+        if resumes && succeeded, let latest = SSL_get1_session(ssl) {
+            if let session {
+                SSL_SESSION_free(session)
+            }
+            session = latest
+        }
+        SSL_free(ssl)
+    }
+
+    /// What a failed call on `ssl` that returned `result` waits for: POLLIN, POLLOUT, or nil for
+    /// a failure (then `errors()` says which).
+    static func wait(_ ssl: OpaquePointer, after result: CInt) -> Int16? {
+        switch SSL_get_error(ssl, result) {
+        case SSL_ERROR_WANT_READ: Int16(POLLIN)
+        case SSL_ERROR_WANT_WRITE: Int16(POLLOUT)
+        default: nil
+        }
+    }
+
+    /// OpenSSL's error queue, in words, emptied.
+    static func errors() -> String {
+        var reasons: [String] = []
+        while case let code = ERR_get_error(), code != 0 {
+            reasons.append(ERR_reason_error_string(code).map { String(cString: $0) } ?? "error \(code)")
+        }
+        return reasons.isEmpty ? "no reason given (\(String(cString: strerror(errno))))" : reasons.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,59 @@
+import ForkServer
+import ServerCommandLine
+import Testing
+import TLS
+
+/// The TLS options both programs take, and the context they load.
+@Suite struct TLSOptionsTests {
+    @Test func noTLSOptionAsksForNoTLS() throws {
+        let options = try #require(try ServerOptions.parse(text: []))
+        #expect(try options.tls.request() == nil)
+    }
+
+    @Test func certificateKeyVersionAndTimeoutAreRead() throws {
+        let options = try #require(try ServerOptions.parse(text: [
+            "--tls-cert", "/etc/cert.pem", "--tls-key=/etc/key.pem", "--tls-min-version", "1.3", "--tls-timeout", "3",
+        ]))
+        #expect(try options.tls.request() == .init(certificateFile: "/etc/cert.pem", keyFile: "/etc/key.pem", minimumVersion: "1.3", timeoutSeconds: 3))
+    }
+
+    @Test func theKeyDefaultsToTheCertificateFileAndTheVersionTo12AndTheTimeoutTo10() throws {
+        let options = try #require(try ServerOptions.parse(text: ["--tls-cert", "/etc/both.pem"]))
+        #expect(try options.tls.request() == .init(certificateFile: "/etc/both.pem", keyFile: nil, minimumVersion: "1.2", timeoutSeconds: 10))
+    }
+
+    @Test(arguments: [["--tls-min-version", "1.1"], ["--tls-min-version", "1.0"], ["--tls-timeout", "0"]])
+    func aVersionBelow12OrATimeoutOfZeroIsAUsageError(arguments: [String]) {
+        #expect(throws: UsageError.self) { try ServerOptions.parse(text: ["--tls-cert", "c.pem"] + arguments) }
+    }
+
+    @Test(arguments: [["--tls-key", "k.pem"], ["--tls-timeout", "5"], ["--tls-min-version", "1.3"]])
+    func aTLSOptionWithoutACertificateIsAUsageError(arguments: [String]) throws {
+        let options = try #require(try ServerOptions.parse(text: arguments))
+        #expect {
+            try options.tls.request()
+        } throws: { error in
+            guard case .usage = error as? TLSOptionError else { return false }
+            return true
+        }
+    }
+
+    @Test func forkserverTakesTheSameLongOptions() throws {
+        let options = try #require(try TCPServerOptions.parse(["--tls-cert", "c.pem", "--tls-timeout", "2", "0", "443", "/bin/cat"].map { Array($0.utf8) }))
+        #expect(try options.tls.request() == .init(certificateFile: "c.pem", keyFile: nil, minimumVersion: "1.2", timeoutSeconds: 2))
+    }
+
+    @Test func aVersionIsOneOfTwo() {
+        #expect(TLSVersion("1.2") == .tls12)
+        #expect(TLSVersion("1.3") == .tls13)
+        #expect(TLSVersion("1.1") == nil)
+    }
+
+    @Test func aMissingCertificateFileIsAnErrorNamingIt() {
+        #expect {
+            _ = try TLSContext(certificateFile: "/nonexistent/cert.pem")
+        } throws: { error in
+            "\(error)".hasPrefix("cannot load certificate /nonexistent/cert.pem: ")
+        }
+    }
+}

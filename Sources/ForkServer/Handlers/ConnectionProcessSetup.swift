@@ -18,7 +18,13 @@ public struct ConnectionProcessSetup {
         self.init(limits: limits, cgroupProcs: (-1, -1, -1), becomesSubreaper: false)
     }
 
-    init(limits: ProcessLimits, cgroupProcs: (CInt, CInt, CInt), becomesSubreaper: Bool) {
+    /// For a connection's process with `contain`: into `cgroup` where the server has cgroups,
+    /// else a child subreaper.
+    init(limits: ProcessLimits, cgroup: ConnectionCgroup?, contain: Bool) {
+        self.init(limits: limits, cgroupProcs: cgroup?.descriptors ?? (-1, -1, -1), becomesSubreaper: contain && cgroup == nil)
+    }
+
+    private init(limits: ProcessLimits, cgroupProcs: (CInt, CInt, CInt), becomesSubreaper: Bool) {
         self.limits = limits
         self.cgroupProcs = cgroupProcs
         self.becomesSubreaper = becomesSubreaper

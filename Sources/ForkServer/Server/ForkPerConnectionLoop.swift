@@ -97,7 +97,10 @@ struct ForkPerConnectionLoop: ServingLoop {
             // handshake to run, a phase of the child's session.
             if supervisor.configuration.banner.isEmpty, supervisor.configuration.proxyProtocol == nil,
                supervisor.configuration.security == nil, let spawner,
-               let spawned = try spawner.spawn(for: connection, setup: processSetup(cgroup)) {
+               let spawned = try spawner.spawn(
+                   for: connection,
+                   setup: ConnectionProcessSetup(limits: supervisor.configuration.processLimits, cgroup: cgroup, contain: supervisor.configuration.contain)
+               ) {
                 pid = spawned
             } else {
                 if let accounting, let pair = accounting.take() {
@@ -142,16 +145,6 @@ struct ForkPerConnectionLoop: ServingLoop {
         if supervisor.configuration.proxyProtocol == nil {
             supervisor.log.childStarted(pid, serving: peer, children: supervisor.children.count, limit: supervisor.configuration.maxChildren)
         }
-    }
-
-    /// What a process the handler spawns for a connection does before it serves: moves into
-    /// the connection's `cgroup` (with `contain`), or becomes a child subreaper where the server
-    /// has no cgroups, then takes the server's limits.
-    private func processSetup(_ cgroup: ConnectionCgroup?) -> ConnectionProcessSetup {
-        ConnectionProcessSetup(
-            limits: supervisor.configuration.processLimits, cgroupProcs: cgroup?.descriptors ?? (-1, -1, -1),
-            becomesSubreaper: supervisor.configuration.contain && cgroup == nil
-        )
     }
 
     mutating func reapFinishedChildren() {

@@ -32,7 +32,8 @@ package struct UnixSocketOptions {
             ("--unix-owner USER[:GROUP]", ["the socket's owner and group, set before anyone connects"]),
             ("--allow-uid USER, --allow-gid GROUP", [
                 "let in only peers of this uid or gid (repeatable; names or",
-                "numbers); any other is closed unread, and logged",
+                "numbers; the peer's effective gid, as SO_PEERCRED gives it, not",
+                "its supplementary groups); any other is closed unread, and logged",
             ]),
         ], column: column)
     }

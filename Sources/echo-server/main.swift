@@ -106,5 +106,6 @@ do {
     )
     server.run()
 } catch {
+    try? listener.removePath()
     program.exit(error)
 }

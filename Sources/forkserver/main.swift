@@ -37,15 +37,21 @@ do {
 let listener: ListeningSocket
 var security: TLSContext?
 do throws(StartupError) {
-    listener = try TCPServerStartup.listen(options, inherited: inherited)
-    // The key and certificate are read while the server may still read them: before -u and -g.
+    // The key and certificate are read while the server may still read them (before -u and
+    // -g), and before a UNIX socket's path is taken: a start that fails leaves nothing there.
     security = try loadTLS(options)
-    try TCPServerStartup.switchIdentity(options)
-    try TCPServerStartup.checkProcessLimits(options)
-    if options.printsPort {
-        try TCPServerStartup.printPort(of: listener)
+    listener = try TCPServerStartup.listen(options, inherited: inherited)
+    do throws(StartupError) {
+        try TCPServerStartup.switchIdentity(options)
+        try TCPServerStartup.checkProcessLimits(options)
+        if options.printsPort {
+            try TCPServerStartup.printPort(of: listener)
+        }
+        try TCPServerStartup.detachStandardStreams()
+    } catch {
+        try? listener.removePath()
+        throw error
     }
-    try TCPServerStartup.detachStandardStreams()
 } catch {
     program.exit(error)
 }
@@ -78,6 +84,7 @@ do {
     var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
     server.run()
 } catch {
+    try? listener.removePath()
     program.exit(StartupError("unable to start: \(error.bernsteinDescription)"))
 }
 

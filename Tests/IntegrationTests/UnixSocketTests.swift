@@ -206,6 +206,38 @@ import TestPeers
         #expect(server.lines == ["echo-server: cannot listen on \(path): permission denied: cannot make a socket in \(closed)"])
     }
 
+    @Test(.enabled(if: geteuid() == 0, "needs root to leave a socket that another user may not connect to"))
+    func aSocketTheServerMayNotConnectToIsLeftAloneWithOneLine() throws {
+        // Root's stale socket, mode 0600, in a directory anyone may write: a server run as
+        // nobody cannot tell whether a server listens there, so it neither steals nor starts.
+        let directory = try TemporaryDirectory()
+        chmod(directory.path, 0o1777)
+        let path = "\(directory.path)/root.sock"
+        try UnixTestSocket.leaveStale(at: path)
+        chmod(path, 0o600)
+        let before = try #require(fileStatus(path))
+        let server = try ServerProcess("/usr/bin/setpriv", [
+            "--reuid=65534", "--regid=65534", "--clear-groups", "\(ServerProcess.buildDirectory)/echo-server", "--unix", path,
+        ])
+        #expect(try server.waitForExitCode() == 1)
+        #expect(server.lines == [
+            "echo-server: cannot listen on \(path): a socket is there that this server may not connect to, so it cannot tell whether a server listens; remove it, or start as its owner",
+        ])
+        #expect(fileStatus(path)?.st_ino == before.st_ino)
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "needs root to start the server as a user who may not lower its niceness"))
+    func aStartThatFailsAfterTakingThePathLeavesNothingThere() throws {
+        // Bound as root, then refused after -u: --nice -1 needs a privilege nobody lacks.
+        let directory = try TemporaryDirectory()
+        chmod(directory.path, 0o777)
+        let path = "\(directory.path)/failed.sock"
+        let server = try ServerProcess("forkserver", ["-u", "65534", "-g", "65534", "--nice", "-1", "--unix", path, "/bin/cat"])
+        #expect(try server.waitForExitCode() == 111)
+        #expect(server.lines.count == 1, "\(server.lines)")
+        #expect(fileStatus(path) == nil, "the path outlived a server that never started")
+    }
+
     @Test func theSocketHasTheModeAskedForAndTheDefaultIs0666() throws {
         let directory = try TemporaryDirectory()
         for (arguments, mode) in [([String](), mode_t(0o666)), (["--unix-mode", "0600"], 0o600), (["--unix-mode", "660"], 0o660)] {
@@ -239,8 +271,14 @@ import TestPeers
         let line = try refusing.waitForLine(containing: "not allowed")
         #expect(line == "echo-server: \(Self.ourCredentials) is not allowed (--allow-uid, --allow-gid); dropped the connection from \(Self.ourCredentials)")
         #expect(refusing.childPIDs.isEmpty, "a refused peer is closed with no fork")
+        // A peer connecting in a loop costs the log a line per 10 s, not one per connection:
+        // the next refusals are counted, and the drain's lines come after them.
+        for _ in 0..<3 {
+            #expect(try !TestClient(unixPath: path).isServed())
+        }
         refusing.send(SIGTERM)
         #expect(try refusing.waitForExitCode() == 0)
+        #expect(refusing.lines.filter { $0.contains("not allowed") }.count == 1, "\(refusing.lines)")
         // By uid, by gid, by name.
         for allowed in [["--allow-uid", other, "--allow-uid", "\(geteuid())"], ["--allow-gid", "\(getegid())"], ["--allow-uid", "root"]] where allowed != ["--allow-uid", "root"] || geteuid() == 0 {
             let server = try ServerProcess.startEchoServer(unixPath: path, allowed)

@@ -152,6 +152,10 @@ extension ListeningSocket {
             return false
         } catch where error == .wouldBlock || error.rawValue == EINPROGRESS {
             return true
+        } catch where error == .permissionDenied {
+            // The socket's own mode or owner shuts this process out: the directory may well
+            // be writable, and the file is not ours to judge.
+            throw .cannotProbe
         } catch {
             throw pathError(error, at: path, step: "cannot connect to it") ?? .failed("cannot connect to it", error)
         }

@@ -10,6 +10,9 @@ public enum UnixListenError: Error, Equatable, CustomStringConvertible {
     case directoryNotWritable(String)
     /// Something other than a socket is at the path: not ours to remove.
     case notASocket
+    /// A socket is at the path that this process may not connect to (EACCES: a mode or owner
+    /// that shuts it out), so it cannot tell a live server's from a stale one.
+    case cannotProbe
     /// The socket's owner could not be changed (`--unix-owner`).
     case cannotChangeOwner(Errno)
     /// Another step failed: which, and its error.
@@ -27,6 +30,8 @@ public enum UnixListenError: Error, Equatable, CustomStringConvertible {
             "permission denied: cannot make a socket in \(directory)"
         case .notASocket:
             "something that is not a socket is there; remove it or choose another path"
+        case .cannotProbe:
+            "a socket is there that this server may not connect to, so it cannot tell whether a server listens; remove it, or start as its owner"
         case .cannotChangeOwner(let error):
             "cannot change its owner: \(error)"
         case .failed(let step, let error):

@@ -15,6 +15,8 @@ struct ForkPerConnectionLoop: ServingLoop {
     var accept: AcceptState
     /// A connection's longest life, when there is one.
     var maxDuration: MaxDuration?
+    /// The UNIX peers refused by `ServerConfiguration.allowedPeers`, for the log.
+    var peerRefusals = LogThrottle()
 
     var tablesSummary: String? {
         gate?.summary
@@ -65,9 +67,15 @@ struct ForkPerConnectionLoop: ServingLoop {
     /// made.
     private mutating func fork(for connection: consuming Connection) {
         let started = Syscall.monotonicNanoseconds()
-        // A UNIX peer that is not allowed: closed unread, with no fork.
+        // A UNIX peer that is not allowed: closed unread, with no fork; logged at most once per
+        // LogThrottle interval, so that a peer connecting in a loop cannot flood the log.
         if let allowed = supervisor.configuration.allowedPeers, !allowed.admits(connection.peerAddress) {
-            supervisor.log.droppedConnection(from: connection.peerAddress, "\(connection.peerAddress) is not allowed (--allow-uid, --allow-gid)")
+            if let unlogged = peerRefusals.event(at: started) {
+                supervisor.log.droppedConnection(
+                    from: connection.peerAddress,
+                    "\(connection.peerAddress) is not allowed (--allow-uid, --allow-gid)\(LogThrottle.since(unlogged, more: "refused"))"
+                )
+            }
             try? connection.close()
             return
         }

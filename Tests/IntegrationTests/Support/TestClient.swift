@@ -116,11 +116,13 @@ final class TestClient {
         return withUnsafeBytes(of: address) { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
     }
 
-    /// Sends every byte of `bytes`.
+    /// Sends all of `bytes` (send(2) with MSG_NOSIGNAL: a server that closed the connection is
+    /// EPIPE, not a SIGPIPE that would end the test process, as a UNIX socket's closed peer is
+    /// at once).
     func send(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw TestFailure.system("write")

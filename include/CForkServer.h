@@ -297,6 +297,12 @@ void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spaw
 /// children. 0, or -1 with errno set.
 int CForkServer_become_child_subreaper(void);
 
+/// prctl(PR_SET_DUMPABLE, 0): no core dump of this process, and no ptrace(2) or /proc/PID/mem
+/// of it by a process of the same user without CAP_SYS_PTRACE (a TLS server's key and ticket
+/// keys). Given to children that fork(2) makes; execve(2) sets it again from the new program.
+/// 0, or -1 with errno set.
+int CForkServer_make_undumpable(void);
+
 // MARK: - Wait status (CShim/status.c: the <sys/wait.h> macros, which do not import into Swift)
 
 int CForkServer_wifexited(int status);

@@ -29,4 +29,11 @@ static inline void CForkServer_SSL_CTX_disable_session_cache(SSL_CTX *context) {
     SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
 }
 
+/// OPENSSL_init_ssl without openssl.cnf: the programs are static, and a configuration that
+/// names a provider or engine would have OpenSSL dlopen(3) a shared library into them (a second
+/// libc); the server sets what it needs itself. 1 on success.
+static inline int CForkServer_OPENSSL_init_without_config(void) {
+    return OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+}
+
 #endif

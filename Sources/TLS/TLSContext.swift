@@ -23,7 +23,16 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     /// OpenSSL's reason for the first thing that fails.
     public init(certificateFile: String, keyFile: String? = nil, minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10)) throws(TLSError) {
         precondition(handshakeTimeout > .zero, "a handshake needs time")
-        guard OPENSSL_init_ssl(0, nil) == 1 else {
+        // The key and the ticket keys are in this process's memory, and in every child's:
+        // a program run as the same user must not read them with ptrace(2) or
+        // /proc/PID/mem, nor find them in a core dump. Children that fork inherit it; a
+        // program that a child execs does not.
+        do {
+            try Syscall.makeUndumpable()
+        } catch {
+            throw TLSError("cannot keep the key out of core dumps and ptrace: \(error)")
+        }
+        guard CForkServer_OPENSSL_init_without_config() == 1 else {
             throw TLSError("cannot initialise OpenSSL: \(OpenSSLErrors.drain())")
         }
         ERR_clear_error()

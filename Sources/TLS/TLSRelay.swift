@@ -272,9 +272,10 @@ struct TLSRelay: ~Copyable {
             if !queued.isEmpty {
                 return .failed(queued)
             }
-            if systemError == .interrupted || systemError == .wouldBlock {
-                return .blocked(Int16(POLLIN | POLLOUT))
-            }
+            // OpenSSL reports a socket that would block as WANT_READ or WANT_WRITE, and
+            // clears errno before its I/O: a system error here is the socket's own. Waiting
+            // for it to be readable or writable would spin, as a socket is nearly always
+            // writable.
             return systemError.rawValue == 0 ? .ended : .failed("\(systemError)")
         default:
             return .failed(OpenSSLErrors.drain())

@@ -75,6 +75,10 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
             case SSL_ERROR_SYSCALL:
                 try fail(systemError)
                 throw Errno.brokenPipe
+            case SSL_ERROR_ZERO_RETURN:
+                // The client has closed (close_notify, or an EOF taken for one): what is written
+                // now has no reader, as a plaintext write to a closed peer.
+                throw Errno.brokenPipe
             default:
                 failure = OpenSSLErrors.drain()
                 throw Errno.protocolError

@@ -267,6 +267,22 @@ import TestPeers
         #expect(try tls.run(["read"], port: server.port) == "65534")
     }
 
+    @Test(.enabled(if: getuid() == 0, "needs root to start the server as another user"))
+    func aProgramOfTheServersOwnUserCannotLookIntoItsRelay() throws {
+        // The server already runs as its service's user (no -u): the program, the same user,
+        // must not read its relay's memory, which holds the key and the ticket keys.
+        let tls = try TLSFixture()
+        chmod(tls.directory.path, 0o755)
+        chmod(tls.key, 0o644)
+        let server = try ServerProcess.startForkserver(
+            tls.options, program: ["/bin/sh", "-c", "cat /proc/$PPID/environ >/dev/null 2>&1 && echo readable || echo denied"],
+            wrapper: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        )
+        #expect(try tls.run(["read"], port: server.port) == "denied")
+        server.send(SIGTERM)
+        #expect(try server.waitForExitCode() == 0)
+    }
+
     @Test func aTLSServerHoldsNoDescriptorBeyondItsListener() throws {
         let tls = try TLSFixture()
         let server = try ServerProcess.startEchoServer(tls.options)

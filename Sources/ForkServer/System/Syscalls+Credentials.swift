@@ -1,4 +1,5 @@
-// The user and groups a process runs as, given up before it serves.
+// The user and groups a process runs as, given up before it serves, and who else of that user
+// may look into it.
 import CForkServer
 
 extension Syscall {
@@ -22,4 +23,13 @@ extension Syscall {
     /// getuid(2) and getgid(2): the ids this process runs as. They cannot fail.
     package static var userID: uid_t { getuid() }
     package static var groupID: gid_t { getgid() }
+}
+
+extension Syscall {
+    /// `CForkServer_make_undumpable`: prctl(2) PR_SET_DUMPABLE 0. No core dump of this process
+    /// or of the children it forks, and no ptrace(2) of them by their own user: for a server
+    /// that holds a private key, whose programs run as that user.
+    package static func makeUndumpable() throws(Errno) {
+        _ = try valueOrErrno(retryOnInterrupt: false) { CForkServer_make_undumpable() }
+    }
 }

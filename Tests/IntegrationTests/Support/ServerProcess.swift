@@ -93,8 +93,8 @@ final class ServerProcess: ProgramUnderTest {
 
     /// Starts `forkserver -1 OPTIONS 127.0.0.1 0 PROGRAM...` and takes the port it prints on
     /// standard output once it listens (tcpserver's `-1`, its readiness signal).
-    static func startForkserver(_ options: [String], program: [String]) throws -> ServerProcess {
-        let server = try startForkserver(["-1"] + options, afterOptions: ["127.0.0.1", "0"], program: program)
+    static func startForkserver(_ options: [String], program: [String], wrapper: [String] = []) throws -> ServerProcess {
+        let server = try startForkserver(["-1"] + options, afterOptions: ["127.0.0.1", "0"], program: program, wrapper: wrapper)
         guard let port = UInt16(server.printed) else {
             throw TestFailure("not a port: \(server.printed)")
         }
@@ -105,15 +105,19 @@ final class ServerProcess: ProgramUnderTest {
     /// What forkserver printed on standard output once it listened (`-1`).
     private(set) var printed = ""
 
-    /// Starts forkserver with `options`, then `afterOptions` and `program`, and reads the line
-    /// it prints on standard output once it listens.
-    private static func startForkserver(_ options: [String], afterOptions: [String], program: [String]) throws -> ServerProcess {
+    /// Starts forkserver with `options`, then `afterOptions` and `program`, through `wrapper` (a
+    /// command and its arguments, such as setpriv(1)'s) when there is one, and reads the line it
+    /// prints on standard output once it listens.
+    private static func startForkserver(_ options: [String], afterOptions: [String], program: [String], wrapper: [String] = []) throws -> ServerProcess {
         let output = try FileDescriptor.pipe()
         defer { try? output.readEnd.close() }
         let server: ServerProcess
         do {
             defer { try? output.writeEnd.close() }
-            server = try ServerProcess("forkserver", options + afterOptions + program, standardOutput: .descriptor(output.writeEnd))
+            let arguments = options + afterOptions + program
+            server = try wrapper.isEmpty
+                ? ServerProcess("forkserver", arguments, standardOutput: .descriptor(output.writeEnd))
+                : ServerProcess(wrapper[0], wrapper.dropFirst() + ["\(buildDirectory)/forkserver"] + arguments, standardOutput: .descriptor(output.writeEnd))
         }
         var line: [UInt8] = []
         let deadline = monotonicSeconds() + 20

@@ -29,6 +29,29 @@ import Testing
         #expect(neighbour == nil, "\(neighbour.map { "\($0)" } ?? "") adjoins RELRO, \(relro)")
     }
 
+    /// A `String` separator (`split(separator: " - ")`) or a regex links the standard library's
+    /// string-processing module into a program, and with it its code and data into every
+    /// process the server forks; the forking programs split on characters only. The check reads
+    /// the image for the module's mangled name, which any of its symbols carries.
+    @Test(arguments: ["echo-server", "forkserver"])
+    func theForkingProgramsLinkNoStringProcessing(program: String) throws {
+        let fd = open("\(ServerProcess.buildDirectory)/\(program)", O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var image: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while case let count = read(fd, &chunk, chunk.count), count > 0 {
+            image += chunk[..<count]
+        }
+        let name = Array("17_StringProcessing".utf8)
+        let found = image.withUnsafeBufferPointer { bytes in
+            bytes.indices.dropLast(name.count).contains { start in
+                bytes[start] == name[0] && bytes[start..<start + name.count].elementsEqual(name)
+            }
+        }
+        #expect(!found, "\(program) links _StringProcessing")
+    }
+
     private func readLink(_ path: String) -> String? {
         var target = [CChar](repeating: 0, count: 4096)
         let length = readlink(path, &target, target.count - 1)

@@ -5,6 +5,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 /// SSL_CTX_set_min_proto_version: TLS1_2_VERSION or TLS1_3_VERSION; 1 on success.
 static inline int CForkServer_SSL_CTX_set_min_version(SSL_CTX *context, int version) {
@@ -27,6 +28,13 @@ static inline void CForkServer_SSL_CTX_ignore_unexpected_eof(SSL_CTX *context) {
 /// through tickets, whose keys every child shares with the context made before the fork.
 static inline void CForkServer_SSL_CTX_disable_session_cache(SSL_CTX *context) {
     SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
+}
+
+/// SSL_CTX_set_tlsext_servername_callback and its argument: the callback that picks a
+/// connection's certificate by the name the client asked for (SNI).
+static inline void CForkServer_SSL_CTX_set_servername_callback(SSL_CTX *context, int (*callback)(SSL *, int *, void *), void *argument) {
+    SSL_CTX_set_tlsext_servername_callback(context, callback);
+    SSL_CTX_set_tlsext_servername_arg(context, argument);
 }
 
 #endif

@@ -1,12 +1,12 @@
 import ForkServer
 
-/// `--tls-cert FILE`, `--tls-key FILE`, `--tls`, `--tls-min-version 1.2|1.3` and
-/// `--tls-timeout SECS`, read the same way by both programs. What they ask for is plain text
+/// `--tls-cert FILE`, `--tls-key FILE` (both may be repeated), `--tls`, `--tls-min-version
+/// 1.2|1.3` and `--tls-timeout SECS`, read the same way by both programs. What they ask for is plain text
 /// here (`TLSRequest`): the programs load it with the TLS module, so that this module, and
 /// the programs that serve no TLS, never link OpenSSL.
 package struct TLSOptions {
-    private var certificateFile: String?
-    private var keyFile: String?
+    private var certificateFiles: [String] = []
+    private var keyFiles: [String] = []
     private var fromEnvironment = false
     private var minimumVersion: String?
     private var timeoutSeconds: Int?
@@ -15,16 +15,29 @@ package struct TLSOptions {
 
     /// What the options ask for, for the TLS module's `TLSContext`.
     package struct TLSRequest: Equatable {
-        package var certificateFile: String
-        /// Nil: the key is in the certificate file.
-        package var keyFile: String?
+        /// A certificate and its key, and the names it serves.
+        package struct Pair: Equatable {
+            package var certificateFile: String
+            /// Nil: the key is in the certificate file.
+            package var keyFile: String?
+            /// Given by `CERTFILE:name`; nil: the certificate's own.
+            package var serverNames: [String]?
+
+            package init(certificateFile: String, keyFile: String? = nil, serverNames: [String]? = nil) {
+                self.certificateFile = certificateFile
+                self.keyFile = keyFile
+                self.serverNames = serverNames
+            }
+        }
+
+        /// One or more; the first is the default.
+        package var certificates: [Pair]
         /// `1.2` or `1.3`.
         package var minimumVersion: String
         package var timeoutSeconds: Int
 
-        package init(certificateFile: String, keyFile: String?, minimumVersion: String, timeoutSeconds: Int) {
-            self.certificateFile = certificateFile
-            self.keyFile = keyFile
+        package init(certificates: [Pair], minimumVersion: String = "1.2", timeoutSeconds: Int = 10) {
+            self.certificates = certificates
             self.minimumVersion = minimumVersion
             self.timeoutSeconds = timeoutSeconds
         }
@@ -35,12 +48,18 @@ package struct TLSOptions {
         HelpText.options([
             ("--tls-cert FILE", [
                 "serve TLS with this certificate (PEM: the leaf first, then its",
-                "chain); read at start, before -u/-g drop privileges",
+                "chain); read at start, before -u/-g drop privileges; repeated,",
+                "each serves the names in it (SNI), the first any other client",
             ]),
-            ("--tls-key FILE", ["its private key (PEM; default: the --tls-cert file)"]),
+            ("--tls-key FILE", [
+                "its private key (PEM; default: the --tls-cert file); repeated,",
+                "the keys of the --tls-cert files in their order",
+            ]),
             ("--tls", [
                 "serve TLS with $CERTFILE and $KEYFILE, as sslserver's and",
-                "s6-tlsd's run scripts set them (no program sees them)",
+                "s6-tlsd's run scripts set them, and $CERTFILE:name and",
+                "$KEYFILE:name for the name a client asks for (no program sees",
+                "them)",
             ]),
             ("--tls-min-version V", ["1.2 (the default) or 1.3; nothing older is offered"]),
             ("--tls-timeout SECS", [
@@ -54,9 +73,9 @@ package struct TLSOptions {
     package mutating func read(_ option: String, from parser: inout OptionParser) throws(UsageError) -> Bool {
         switch option {
         case "--tls-cert":
-            certificateFile = try parser.value(of: option)
+            certificateFiles.append(try parser.value(of: option))
         case "--tls-key":
-            keyFile = try parser.value(of: option)
+            keyFiles.append(try parser.value(of: option))
         case "--tls":
             try parser.refuseUnreadValue()
             fromEnvironment = true
@@ -76,39 +95,78 @@ package struct TLSOptions {
 
     /// Whether any of the options was given.
     package var isAsked: Bool {
-        certificateFile != nil || keyFile != nil || fromEnvironment || minimumVersion != nil || timeoutSeconds != nil
+        !certificateFiles.isEmpty || !keyFiles.isEmpty || fromEnvironment || minimumVersion != nil || timeoutSeconds != nil
     }
 
     /// What the options ask for; nil without `--tls-cert` or `--tls`. A usage error for options
-    /// that need one of them, or for both; for `--tls`, a `StartupError` when `$CERTFILE` is
-    /// not set. `$CERTFILE`, `$KEYFILE` and `$CAFILE` are taken out of the environment either
-    /// way: the server's, never a program's.
+    /// that need one of them, or for both, or for keys that do not pair with the certificates;
+    /// for `--tls`, a `StartupError` when `$CERTFILE` is not set. `$CERTFILE`, `$KEYFILE`,
+    /// `$CAFILE` and every `$CERTFILE:name` and `$KEYFILE:name` are taken out of the
+    /// environment either way: the server's, never a program's.
     package func request() throws(TLSOptionError) -> TLSRequest? {
-        var certificateFile = certificateFile
-        var keyFile = keyFile
+        let environment = Self.takeKeyFileVariables()
+        var certificates: [TLSRequest.Pair] = []
         if fromEnvironment {
-            guard certificateFile == nil && keyFile == nil else {
+            guard certificateFiles.isEmpty && keyFiles.isEmpty else {
                 throw .usage(UsageError("--tls takes $CERTFILE and $KEYFILE: give it, or --tls-cert and --tls-key, not both"))
             }
-            certificateFile = Syscall.environmentValue("CERTFILE")
-            keyFile = Syscall.environmentValue("KEYFILE")
-        }
-        for name in ["CERTFILE", "KEYFILE", "CAFILE"] {
-            Syscall.removeEnvironmentValue(name)
-        }
-        guard let certificateFile, !certificateFile.isEmpty else {
-            if fromEnvironment {
+            guard let certificateFile = environment.certificateFile, !certificateFile.isEmpty else {
                 throw .startup(StartupError("--tls: $CERTFILE is not set; set it (and $KEYFILE) to the PEM files, or give --tls-cert"))
             }
+            certificates.append(.init(certificateFile: certificateFile, keyFile: environment.keyFile.flatMap { $0.isEmpty ? nil : $0 }))
+            certificates += environment.named
+        } else if !certificateFiles.isEmpty {
+            guard keyFiles.isEmpty || keyFiles.count == certificateFiles.count else {
+                throw .usage(UsageError(
+                    "\(certificateFiles.count) --tls-cert and \(keyFiles.count) --tls-key: give one --tls-key per --tls-cert, in the same order, or none"
+                ))
+            }
+            for (index, file) in certificateFiles.enumerated() {
+                certificates.append(.init(certificateFile: file, keyFile: keyFiles.isEmpty ? nil : keyFiles[index]))
+            }
+        } else {
             guard !isAsked else {
                 throw .usage(UsageError("--tls-key, --tls-min-version and --tls-timeout need --tls-cert or --tls"))
             }
             return nil
         }
-        return TLSRequest(
-            certificateFile: certificateFile, keyFile: keyFile.flatMap { $0.isEmpty ? nil : $0 },
-            minimumVersion: minimumVersion ?? "1.2", timeoutSeconds: timeoutSeconds ?? 10
+        return TLSRequest(certificates: certificates, minimumVersion: minimumVersion ?? "1.2", timeoutSeconds: timeoutSeconds ?? 10)
+    }
+
+    /// What sslserver's and s6-tlsd's run scripts set, taken out of this process's environment.
+    private struct KeyFileVariables {
+        var certificateFile: String?
+        var keyFile: String?
+        /// s6's `CERTFILE:name` pairs, each with its `KEYFILE:name`: exact names first, then
+        /// wildcards, each sorted, since the environment has no order to keep.
+        var named: [TLSRequest.Pair] = []
+    }
+
+    /// Reads `$CERTFILE`, `$KEYFILE` and every `$CERTFILE:name` and `$KEYFILE:name`,
+    /// and removes them, and `$CAFILE`, from this process's environment (at the start, single-threaded).
+    private static func takeKeyFileVariables() -> KeyFileVariables {
+        var variables = KeyFileVariables(
+            certificateFile: Syscall.environmentValue("CERTFILE"), keyFile: Syscall.environmentValue("KEYFILE")
         )
+        var named: [(name: String, value: String)] = []
+        var entry = Syscall.environment
+        while let text = entry.pointee {
+            let variable = String(cString: text)
+            if variable.hasPrefix("CERTFILE:") || variable.hasPrefix("KEYFILE:"), let equals = variable.firstIndex(of: "=") {
+                named.append((String(variable[..<equals]), String(variable[variable.index(after: equals)...])))
+            }
+            entry += 1
+        }
+        for name in ["CERTFILE", "KEYFILE", "CAFILE"] + named.map(\.name) {
+            Syscall.removeEnvironmentValue(name)
+        }
+        let keys = Dictionary(named.filter { $0.name.hasPrefix("KEYFILE:") }.map { (String($0.name.dropFirst(8)), $0.value) }) { first, _ in first }
+        let servers = named.filter { $0.name.hasPrefix("CERTFILE:") && !$0.value.isEmpty }
+            .map { (server: String($0.name.dropFirst(9)), file: $0.value) }
+            .filter { !$0.server.isEmpty }
+            .sorted { ($0.server.hasPrefix("*.") ? 1 : 0, $0.server) < ($1.server.hasPrefix("*.") ? 1 : 0, $1.server) }
+        variables.named = servers.map { .init(certificateFile: $0.file, keyFile: keys[$0.server].flatMap { $0.isEmpty ? nil : $0 }, serverNames: [$0.server]) }
+        return variables
     }
 }
 

@@ -2,48 +2,90 @@ import CForkServer
 import COpenSSL
 import ForkServer
 
-/// A server's TLS: OpenSSL's SSL_CTX with its certificate chain and key, made once in the
-/// server before it forks, and the handshake each connection's child runs with it
+/// A server's TLS: OpenSSL's SSL_CTX for each certificate pair, made once in the server before
+/// it forks, and the handshake each connection's child runs with them
 /// (`ServerConfiguration.security`).
 ///
-/// Made before the server drops privileges (`-u`, `-g`), so the key may be readable by root
-/// alone; every child inherits the context, and with it the same session-ticket keys, so a
-/// ticket issued by one child resumes in another. TLS 1.2 and 1.3 only, at OpenSSL's security
-/// level 2, with OpenSSL's default ciphers otherwise. OpenSSL is initialised here and nowhere
-/// else: a server without TLS never runs any of it. The server stays single-threaded, as
-/// OpenSSL in a child forked from a multithreaded process can deadlock.
+/// Made before the server drops privileges (`-u`, `-g`), so the keys may be readable by root
+/// alone; every child inherits the contexts, and with them the same session-ticket keys, so a
+/// ticket issued by one child resumes in another. Several pairs are picked by the name the
+/// client asks for (`CertificateSelector`). TLS 1.2 and 1.3 only, at OpenSSL's security level
+/// 2, with OpenSSL's default ciphers otherwise. OpenSSL is initialised here and nowhere else:
+/// a server without TLS never runs any of it. The server stays single-threaded, as OpenSSL in
+/// a child forked from a multithreaded process can deadlock.
 public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
-    // @unchecked: the SSL_CTX is set up in init and only read afterwards (SSL_new), by the
+    // @unchecked: the SSL_CTXs are set up in init and only read afterwards (SSL_new), by the
     // server's one thread and then by each child's.
+    /// The first pair's context, every session's own (its ticket keys are the ones used).
     let context: OpaquePointer
+    private let selector: CertificateSelector
     public let handshakeTimeout: Duration
 
     /// Loads `certificateFile` (PEM: the leaf first, then its chain) and `keyFile` (PEM; nil:
     /// the key is in the certificate file) and checks that they match. Throws the file and
     /// OpenSSL's reason for the first thing that fails.
-    public init(certificateFile: String, keyFile: String? = nil, minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10)) throws(TLSError) {
-        precondition(handshakeTimeout > .zero, "a handshake needs time")
+    public convenience init(certificateFile: String, keyFile: String? = nil, minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10)) throws(TLSError) {
+        try self.init(TLSConfiguration(
+            certificates: [TLSCertificate(certificateFile: certificateFile, keyFile: keyFile)],
+            minimumVersion: minimumVersion, handshakeTimeout: handshakeTimeout
+        ))
+    }
+
+    /// Loads every pair of `configuration` into a context of its own, set up alike; checks that each key matches its certificate. Throws the file and
+    /// OpenSSL's reason for the first thing that fails.
+    public init(_ configuration: TLSConfiguration) throws(TLSError) {
+        precondition(configuration.handshakeTimeout > .zero, "a handshake needs time")
+        precondition(!configuration.certificates.isEmpty, "TLS needs a certificate")
         guard OPENSSL_init_ssl(0, nil) == 1 else {
             throw TLSError("cannot initialise OpenSSL: \(OpenSSLErrors.drain())")
         }
         ERR_clear_error()
-        guard let context = SSL_CTX_new(TLS_server_method()) else {
-            throw TLSError("cannot make a TLS context: \(OpenSSLErrors.drain())")
+        var contexts: [OpaquePointer] = []
+        do throws(TLSError) {
+            for certificate in configuration.certificates {
+                guard let context = SSL_CTX_new(TLS_server_method()) else {
+                    throw TLSError("cannot make a TLS context: \(OpenSSLErrors.drain())")
+                }
+                contexts.append(context)
+                try Self.configure(context, configuration)
+                try Self.load(certificate, into: context)
+            }
+        } catch {
+            contexts.forEach { SSL_CTX_free($0) }
+            throw error
         }
-        self.context = context
-        self.handshakeTimeout = handshakeTimeout
-        // From here on a failure frees the context (deinit).
-        guard CForkServer_SSL_CTX_set_min_version(context, minimumVersion.openSSLVersion) == 1 else {
+        self.context = contexts[0]
+        self.selector = CertificateSelector(
+            contexts: contexts, names: configuration.certificates.map { $0.serverNames.map { $0.map(ServerNamePattern.init) } }
+        )
+        self.handshakeTimeout = configuration.handshakeTimeout
+        selector.install()
+        warmUp()
+    }
+
+    deinit {
+        selector.contexts.forEach { SSL_CTX_free($0) }
+    }
+
+    /// Everything but the certificate: the same on every context, since a session switched to
+    /// another pair's takes some settings from it.
+    private static func configure(_ context: OpaquePointer, _ configuration: TLSConfiguration) throws(TLSError) {
+        guard CForkServer_SSL_CTX_set_min_version(context, configuration.minimumVersion.openSSLVersion) == 1 else {
             throw TLSError("cannot set the minimum TLS version: \(OpenSSLErrors.drain())")
         }
         SSL_CTX_set_security_level(context, 2)
         CForkServer_SSL_CTX_set_relay_modes(context)
         CForkServer_SSL_CTX_ignore_unexpected_eof(context)
         CForkServer_SSL_CTX_disable_session_cache(context)
+    }
+
+    /// Loads `certificate`'s chain and key into `context` and checks that they match.
+    private static func load(_ certificate: TLSCertificate, into context: OpaquePointer) throws(TLSError) {
+        let certificateFile = certificate.certificateFile
         guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
             throw TLSError("cannot load certificate \(certificateFile): \(OpenSSLErrors.drain())")
         }
-        let keyFile = keyFile ?? certificateFile
+        let keyFile = certificate.keyFile ?? certificateFile
         guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
             // OpenSSL checks the key against the certificate as it loads it.
             let last = ERR_peek_last_error()
@@ -55,11 +97,6 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw TLSError("key \(keyFile) does not match certificate \(certificateFile): \(OpenSSLErrors.drain())")
         }
-        warmUp()
-    }
-
-    deinit {
-        SSL_CTX_free(context)
     }
 
     /// One handshake with itself, over a pair of memory BIOs, once, in the server before its

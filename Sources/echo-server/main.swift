@@ -37,10 +37,7 @@ var configuration = options.configuration
 do throws(TLSOptionError) {
     if let request = try options.tls.request() {
         do throws(TLSError) {
-            configuration.security = try TLSContext(
-                certificateFile: request.certificateFile, keyFile: request.keyFile,
-                minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds)
-            )
+            configuration.security = try TLSContext(TLSConfiguration(request))
         } catch {
             program.exit(StartupError(error.description))
         }
@@ -107,4 +104,14 @@ do {
     server.run()
 } catch {
     program.exit(error)
+}
+
+extension TLSConfiguration {
+    /// What the command line asked for (`TLSOptions.request()`), for `TLSContext`.
+    init(_ request: TLSOptions.TLSRequest) {
+        self.init(
+            certificates: request.certificates.map { TLSCertificate(certificateFile: $0.certificateFile, keyFile: $0.keyFile, serverNames: $0.serverNames) },
+            minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds)
+        )
+    }
 }

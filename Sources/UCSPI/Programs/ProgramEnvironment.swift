@@ -36,6 +36,9 @@ public struct ProgramEnvironment: Sendable {
     /// never its programs'.
     public static let keyFileVariableNames = ["CERTFILE", "KEYFILE", "CAFILE"]
 
+    /// s6-tlsd's pairs by server name, `CERTFILE:name` and `KEYFILE:name`: the server's too.
+    public static let keyFileVariablePrefixes = ["CERTFILE:", "KEYFILE:"].map { Array($0.utf8) }
+
     /// This process's environment (environ(7)) without the UCSPI variables.
     public static func inherited() -> ProgramEnvironment {
         var entries: [[UInt8]] = []
@@ -48,6 +51,7 @@ public struct ProgramEnvironment: Sendable {
         for name in connectionVariableNames + sessionVariableNames + keyFileVariableNames {
             environment.remove(Array(name.utf8))
         }
+        environment.entries.removeAll { entry in keyFileVariablePrefixes.contains { entry.starts(with: $0) } }
         return environment
     }
 

@@ -1,0 +1,14 @@
+/// Everything a server's TLS is made of, read once at its start: what `TLSContext` loads
+/// before the first fork.
+public struct TLSConfiguration: Sendable, Equatable {
+    /// One or more pairs; the first serves a client that names no server, or one no pair serves.
+    public var certificates: [TLSCertificate]
+    public var minimumVersion: TLSVersion
+    public var handshakeTimeout: Duration
+
+    public init(certificates: [TLSCertificate], minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10)) {
+        self.certificates = certificates
+        self.minimumVersion = minimumVersion
+        self.handshakeTimeout = handshakeTimeout
+    }
+}

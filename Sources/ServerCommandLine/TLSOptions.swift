@@ -1,7 +1,8 @@
 import ForkServer
 
 /// `--tls-cert FILE`, `--tls-key FILE` (both may be repeated), `--tls`, `--tls-min-version
-/// 1.2|1.3` and `--tls-timeout SECS`, read the same way by both programs. What they ask for is plain text
+/// 1.2|1.3`, `--tls-timeout SECS`, `--tls-client-ca FILE` and `--tls-client-cert
+/// request|require`, read the same way by both programs. What they ask for is plain text
 /// here (`TLSRequest`): the programs load it with the TLS module, so that this module, and
 /// the programs that serve no TLS, never link OpenSSL.
 package struct TLSOptions {
@@ -10,8 +11,17 @@ package struct TLSOptions {
     private var fromEnvironment = false
     private var minimumVersion: String?
     private var timeoutSeconds: Int?
+    private var clientCAFile: String?
+    private var clientCertificates: ClientCertificates?
 
     package init() {}
+
+    /// Whether clients are asked for a certificate (`--tls-client-cert`).
+    package enum ClientCertificates: String, Equatable {
+        case notAsked = "none"
+        case request
+        case require
+    }
 
     /// What the options ask for, for the TLS module's `TLSContext`.
     package struct TLSRequest: Equatable {
@@ -35,11 +45,18 @@ package struct TLSOptions {
         /// `1.2` or `1.3`.
         package var minimumVersion: String
         package var timeoutSeconds: Int
+        package var clientCAFile: String?
+        package var clientCertificates: ClientCertificates
 
-        package init(certificates: [Pair], minimumVersion: String = "1.2", timeoutSeconds: Int = 10) {
+        package init(
+            certificates: [Pair], minimumVersion: String = "1.2", timeoutSeconds: Int = 10,
+            clientCAFile: String? = nil, clientCertificates: ClientCertificates = .notAsked
+        ) {
             self.certificates = certificates
             self.minimumVersion = minimumVersion
             self.timeoutSeconds = timeoutSeconds
+            self.clientCAFile = clientCAFile
+            self.clientCertificates = clientCertificates
         }
     }
 
@@ -57,14 +74,20 @@ package struct TLSOptions {
             ]),
             ("--tls", [
                 "serve TLS with $CERTFILE and $KEYFILE, as sslserver's and",
-                "s6-tlsd's run scripts set them, and $CERTFILE:name and",
-                "$KEYFILE:name for the name a client asks for (no program sees",
-                "them)",
+                "s6-tlsd's run scripts set them, $CERTFILE:name and $KEYFILE:name",
+                "for the name a client asks for, $CAFILE the client CA (no",
+                "program sees them)",
             ]),
             ("--tls-min-version V", ["1.2 (the default) or 1.3; nothing older is offered"]),
             ("--tls-timeout SECS", [
                 "time the whole handshake may take, however slowly the client",
                 "sends (default 10)",
+            ]),
+            ("--tls-client-ca FILE", ["the CA (PEM) that client certificates must be issued by"]),
+            ("--tls-client-cert M", [
+                "request (a client may send none) or require a client",
+                "certificate; one that does not verify fails the handshake",
+                "(default: not asked)",
             ]),
         ], column: column)
     }
@@ -87,6 +110,14 @@ package struct TLSOptions {
             minimumVersion = version
         case "--tls-timeout":
             timeoutSeconds = try parser.integer(of: option, in: 1...3600)
+        case "--tls-client-ca":
+            clientCAFile = try parser.value(of: option)
+        case "--tls-client-cert":
+            let mode = try parser.value(of: option)
+            guard let demand = ClientCertificates(rawValue: mode), demand != .notAsked else {
+                throw UsageError("invalid --tls-client-cert '\(mode)': expected request or require")
+            }
+            clientCertificates = demand
         default:
             return false
         }
@@ -96,6 +127,7 @@ package struct TLSOptions {
     /// Whether any of the options was given.
     package var isAsked: Bool {
         !certificateFiles.isEmpty || !keyFiles.isEmpty || fromEnvironment || minimumVersion != nil || timeoutSeconds != nil
+            || clientCAFile != nil || clientCertificates != nil
     }
 
     /// What the options ask for; nil without `--tls-cert` or `--tls`. A usage error for options
@@ -106,6 +138,7 @@ package struct TLSOptions {
     package func request() throws(TLSOptionError) -> TLSRequest? {
         let environment = Self.takeKeyFileVariables()
         var certificates: [TLSRequest.Pair] = []
+        var clientCAFile = clientCAFile
         if fromEnvironment {
             guard certificateFiles.isEmpty && keyFiles.isEmpty else {
                 throw .usage(UsageError("--tls takes $CERTFILE and $KEYFILE: give it, or --tls-cert and --tls-key, not both"))
@@ -115,6 +148,9 @@ package struct TLSOptions {
             }
             certificates.append(.init(certificateFile: certificateFile, keyFile: environment.keyFile.flatMap { $0.isEmpty ? nil : $0 }))
             certificates += environment.named
+            if clientCAFile == nil, let file = environment.caFile, !file.isEmpty {
+                clientCAFile = file
+            }
         } else if !certificateFiles.isEmpty {
             guard keyFiles.isEmpty || keyFiles.count == certificateFiles.count else {
                 throw .usage(UsageError(
@@ -126,27 +162,35 @@ package struct TLSOptions {
             }
         } else {
             guard !isAsked else {
-                throw .usage(UsageError("--tls-key, --tls-min-version and --tls-timeout need --tls-cert or --tls"))
+                throw .usage(UsageError("--tls-key, --tls-min-version, --tls-timeout, --tls-client-ca and --tls-client-cert need --tls-cert or --tls"))
             }
             return nil
         }
-        return TLSRequest(certificates: certificates, minimumVersion: minimumVersion ?? "1.2", timeoutSeconds: timeoutSeconds ?? 10)
+        if clientCertificates != nil && clientCAFile == nil {
+            throw .usage(UsageError("--tls-client-cert needs the CA to verify them by: --tls-client-ca FILE (or $CAFILE with --tls)"))
+        }
+        return TLSRequest(
+            certificates: certificates, minimumVersion: minimumVersion ?? "1.2", timeoutSeconds: timeoutSeconds ?? 10,
+            clientCAFile: clientCAFile, clientCertificates: clientCertificates ?? .notAsked
+        )
     }
 
     /// What sslserver's and s6-tlsd's run scripts set, taken out of this process's environment.
     private struct KeyFileVariables {
         var certificateFile: String?
         var keyFile: String?
+        var caFile: String?
         /// s6's `CERTFILE:name` pairs, each with its `KEYFILE:name`: exact names first, then
         /// wildcards, each sorted, since the environment has no order to keep.
         var named: [TLSRequest.Pair] = []
     }
 
-    /// Reads `$CERTFILE`, `$KEYFILE` and every `$CERTFILE:name` and `$KEYFILE:name`,
-    /// and removes them, and `$CAFILE`, from this process's environment (at the start, single-threaded).
+    /// Reads `$CERTFILE`, `$KEYFILE`, `$CAFILE` and every `$CERTFILE:name` and `$KEYFILE:name`,
+    /// and removes them all from this process's environment (at the start, single-threaded).
     private static func takeKeyFileVariables() -> KeyFileVariables {
         var variables = KeyFileVariables(
-            certificateFile: Syscall.environmentValue("CERTFILE"), keyFile: Syscall.environmentValue("KEYFILE")
+            certificateFile: Syscall.environmentValue("CERTFILE"), keyFile: Syscall.environmentValue("KEYFILE"),
+            caFile: Syscall.environmentValue("CAFILE")
         )
         var named: [(name: String, value: String)] = []
         var entry = Syscall.environment

@@ -5,10 +5,19 @@ public struct TLSConfiguration: Sendable, Equatable {
     public var certificates: [TLSCertificate]
     public var minimumVersion: TLSVersion
     public var handshakeTimeout: Duration
+    /// The CA (PEM, one or more certificates) that client certificates must be issued by, and
+    /// whose names the server's CertificateRequest lists; nil: no client certificate verifies.
+    public var clientCAFile: String?
+    public var clientCertificates: TLSClientCertificates
 
-    public init(certificates: [TLSCertificate], minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10)) {
+    public init(
+        certificates: [TLSCertificate], minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10),
+        clientCAFile: String? = nil, clientCertificates: TLSClientCertificates = .notAsked
+    ) {
         self.certificates = certificates
         self.minimumVersion = minimumVersion
         self.handshakeTimeout = handshakeTimeout
+        self.clientCAFile = clientCAFile
+        self.clientCertificates = clientCertificates
     }
 }

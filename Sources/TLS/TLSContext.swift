@@ -21,6 +21,11 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     private let selector: CertificateSelector
     public let handshakeTimeout: Duration
 
+    /// The session-id context (SSL_CTX_set_session_id_context): OpenSSL refuses to resume a
+    /// session whose client sent a certificate without one (socat's trouble). The same on every
+    /// context, so that the servername callback's switch keeps it.
+    private static let sessionIDContext = Array("ForkServer".utf8)
+
     /// Loads `certificateFile` (PEM: the leaf first, then its chain) and `keyFile` (PEM; nil:
     /// the key is in the certificate file) and checks that they match. Throws the file and
     /// OpenSSL's reason for the first thing that fails.
@@ -31,7 +36,8 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         ))
     }
 
-    /// Loads every pair of `configuration` into a context of its own, set up alike; checks that each key matches its certificate. Throws the file and
+    /// Loads every pair of `configuration` into a context of its own, set up alike, and the
+    /// client CA into each; checks that each key matches its certificate. Throws the file and
     /// OpenSSL's reason for the first thing that fails.
     public init(_ configuration: TLSConfiguration) throws(TLSError) {
         precondition(configuration.handshakeTimeout > .zero, "a handshake needs time")
@@ -68,7 +74,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     }
 
     /// Everything but the certificate: the same on every context, since a session switched to
-    /// another pair's takes some settings from it.
+    /// another pair's takes some settings from it (the verification store).
     private static func configure(_ context: OpaquePointer, _ configuration: TLSConfiguration) throws(TLSError) {
         guard CForkServer_SSL_CTX_set_min_version(context, configuration.minimumVersion.openSSLVersion) == 1 else {
             throw TLSError("cannot set the minimum TLS version: \(OpenSSLErrors.drain())")
@@ -77,6 +83,28 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         CForkServer_SSL_CTX_set_relay_modes(context)
         CForkServer_SSL_CTX_ignore_unexpected_eof(context)
         CForkServer_SSL_CTX_disable_session_cache(context)
+        guard SSL_CTX_set_session_id_context(context, sessionIDContext, UInt32(sessionIDContext.count)) == 1 else {
+            throw TLSError("cannot set the session-id context: \(OpenSSLErrors.drain())")
+        }
+        if let file = configuration.clientCAFile {
+            guard SSL_CTX_load_verify_locations(context, file, nil) == 1 else {
+                throw TLSError("cannot load client CA \(file): \(OpenSSLErrors.drain())")
+            }
+            // The CA's names, sent in the CertificateRequest, so that a client with several
+            // certificates knows which to send.
+            guard let names = SSL_load_client_CA_file(file) else {
+                throw TLSError("cannot load client CA \(file): \(OpenSSLErrors.drain())")
+            }
+            SSL_CTX_set_client_CA_list(context, names)
+        }
+        switch configuration.clientCertificates {
+        case .notAsked:
+            SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+        case .requested:
+            SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+        case .required:
+            SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+        }
     }
 
     /// Loads `certificate`'s chain and key into `context` and checks that they match.
@@ -199,17 +227,28 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
             case SSL_ERROR_SYSCALL:
                 let queued = OpenSSLErrors.drain(or: "")
                 if !queued.isEmpty {
-                    throw HandshakeFailure(queued)
+                    throw HandshakeFailure(Self.withVerification(queued, of: ssl))
                 }
                 if systemError.rawValue == 0 || result == 0 {
                     throw HandshakeFailure("the client closed the connection during the handshake")
                 }
                 throw HandshakeFailure("\(systemError) during the handshake")
             default:
-                throw HandshakeFailure(OpenSSLErrors.drain())
+                throw HandshakeFailure(Self.withVerification(OpenSSLErrors.drain(), of: ssl))
             }
             try wait(fd, for: events, until: deadline)
         }
+    }
+
+    /// `reason`, and when a client certificate failed verification, why, in X509's words:
+    /// OpenSSL's own reason is only `certificate verify failed`, whatever the certificate's
+    /// fault (`certificate has expired`, `unable to get local issuer certificate`).
+    private static func withVerification(_ reason: String, of ssl: OpaquePointer) -> String {
+        let result = SSL_get_verify_result(ssl)
+        guard result != X509_V_OK, let text = X509_verify_cert_error_string(result) else {
+            return reason
+        }
+        return "\(reason) (\(String(cString: text)))"
     }
 
     /// Waits until `fd` is ready for `events`, or throws when `deadline` passes first.

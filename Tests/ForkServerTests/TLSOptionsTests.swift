@@ -28,7 +28,7 @@ import TLS
     }
 
     @Test(arguments: [
-        ["--tls-key", "k.pem"], ["--tls-timeout", "5"], ["--tls-min-version", "1.3"],
+        ["--tls-key", "k.pem"], ["--tls-timeout", "5"], ["--tls-min-version", "1.3"], ["--tls-client-ca", "ca.pem"],
     ])
     func aTLSOptionWithoutACertificateIsAUsageError(arguments: [String]) throws {
         let options = try #require(try ServerOptions.parse(text: arguments))
@@ -75,6 +75,30 @@ import TLS
         } throws: { error in
             guard case .usage(let usage) = error as? TLSOptionError else { return false }
             return usage.description == "2 --tls-cert and 1 --tls-key: give one --tls-key per --tls-cert, in the same order, or none"
+        }
+    }
+
+    @Test func theClientCAAndWhetherClientsAreAskedAreRead() throws {
+        let options = try #require(try ServerOptions.parse(text: [
+            "--tls-cert", "c.pem", "--tls-client-ca", "ca.pem", "--tls-client-cert", "require",
+        ]))
+        #expect(try options.tls.request() == .init(
+            certificates: [.init(certificateFile: "c.pem")], clientCAFile: "ca.pem", clientCertificates: .require
+        ))
+    }
+
+    @Test(arguments: [["--tls-client-cert", "optional"], ["--tls-client-cert", "none"]])
+    func aClientCertificateModeOtherThanRequestOrRequireIsAUsageError(arguments: [String]) {
+        #expect(throws: UsageError.self) { try ServerOptions.parse(text: ["--tls-cert", "c.pem"] + arguments) }
+    }
+
+    @Test func askingForClientCertificatesWithoutACAIsAUsageError() throws {
+        let options = try #require(try ServerOptions.parse(text: ["--tls-cert", "c.pem", "--tls-client-cert", "request"]))
+        #expect {
+            try options.tls.request()
+        } throws: { error in
+            guard case .usage = error as? TLSOptionError else { return false }
+            return true
         }
     }
 

@@ -30,7 +30,10 @@ public struct ProgramEnvironment: Sendable {
     /// and the key and certificate files of sslserver's and s6-tlsd's run scripts: none is
     /// ever inherited, so an inherited `SSL_PROTOCOL` cannot pose as a session's, and a plaintext
     /// program is not told of one.
-    public static let sessionVariableNames = ["SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_SNI_SERVERNAME", "SSL_SESSION_RESUMED"]
+    public static let sessionVariableNames = [
+        "SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_SNI_SERVERNAME", "SSL_SESSION_RESUMED",
+        "SSL_CLIENT_S_DN", "SSL_CLIENT_I_DN", "SSL_CLIENT_VERIFY", "SSL_PEER_CERT_HASH", "SSL_PEER_CERT_SUBJECT",
+    ]
 
     /// sslserver's and s6-tlsd's key and certificate files, which `--tls` reads: the server's,
     /// never its programs'.

@@ -1,8 +1,8 @@
 import ForkServer
 
 /// `--tls-cert FILE`, `--tls-key FILE` (both may be repeated), `--tls`, `--tls-min-version
-/// 1.2|1.3`, `--tls-timeout SECS`, `--tls-client-ca FILE` and `--tls-client-cert
-/// request|require`, read the same way by both programs. What they ask for is plain text
+/// 1.2|1.3`, `--tls-timeout SECS`, `--tls-client-ca FILE`, `--tls-client-cert request|require`
+/// and `--tls-alpn LIST`, read the same way by both programs. What they ask for is plain text
 /// here (`TLSRequest`): the programs load it with the TLS module, so that this module, and
 /// the programs that serve no TLS, never link OpenSSL.
 package struct TLSOptions {
@@ -13,6 +13,7 @@ package struct TLSOptions {
     private var timeoutSeconds: Int?
     private var clientCAFile: String?
     private var clientCertificates: ClientCertificates?
+    private var applicationProtocols: [String]?
 
     package init() {}
 
@@ -47,16 +48,19 @@ package struct TLSOptions {
         package var timeoutSeconds: Int
         package var clientCAFile: String?
         package var clientCertificates: ClientCertificates
+        /// In the server's order of preference; empty: no ALPN.
+        package var applicationProtocols: [String]
 
         package init(
             certificates: [Pair], minimumVersion: String = "1.2", timeoutSeconds: Int = 10,
-            clientCAFile: String? = nil, clientCertificates: ClientCertificates = .notAsked
+            clientCAFile: String? = nil, clientCertificates: ClientCertificates = .notAsked, applicationProtocols: [String] = []
         ) {
             self.certificates = certificates
             self.minimumVersion = minimumVersion
             self.timeoutSeconds = timeoutSeconds
             self.clientCAFile = clientCAFile
             self.clientCertificates = clientCertificates
+            self.applicationProtocols = applicationProtocols
         }
     }
 
@@ -89,6 +93,10 @@ package struct TLSOptions {
                 "certificate; one that does not verify fails the handshake",
                 "(default: not asked)",
             ]),
+            ("--tls-alpn LIST", [
+                "the application protocols served (ALPN), comma-separated, in",
+                "order of preference; a client offering only others is refused",
+            ]),
         ], column: column)
     }
 
@@ -118,6 +126,14 @@ package struct TLSOptions {
                 throw UsageError("invalid --tls-client-cert '\(mode)': expected request or require")
             }
             clientCertificates = demand
+        case "--tls-alpn":
+            let list = try parser.value(of: option)
+            let protocols = list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            // RFC 7301: each name is 1 to 255 bytes.
+            guard protocols.allSatisfy({ (1...255).contains($0.utf8.count) }) else {
+                throw UsageError("invalid --tls-alpn '\(list)': expected protocol names of 1 to 255 bytes, comma-separated, such as h2,http/1.1")
+            }
+            applicationProtocols = protocols
         default:
             return false
         }
@@ -127,7 +143,7 @@ package struct TLSOptions {
     /// Whether any of the options was given.
     package var isAsked: Bool {
         !certificateFiles.isEmpty || !keyFiles.isEmpty || fromEnvironment || minimumVersion != nil || timeoutSeconds != nil
-            || clientCAFile != nil || clientCertificates != nil
+            || clientCAFile != nil || clientCertificates != nil || applicationProtocols != nil
     }
 
     /// What the options ask for; nil without `--tls-cert` or `--tls`. A usage error for options
@@ -162,7 +178,7 @@ package struct TLSOptions {
             }
         } else {
             guard !isAsked else {
-                throw .usage(UsageError("--tls-key, --tls-min-version, --tls-timeout, --tls-client-ca and --tls-client-cert need --tls-cert or --tls"))
+                throw .usage(UsageError("--tls-key, --tls-min-version, --tls-timeout, --tls-client-ca, --tls-client-cert and --tls-alpn need --tls-cert or --tls"))
             }
             return nil
         }
@@ -171,7 +187,7 @@ package struct TLSOptions {
         }
         return TLSRequest(
             certificates: certificates, minimumVersion: minimumVersion ?? "1.2", timeoutSeconds: timeoutSeconds ?? 10,
-            clientCAFile: clientCAFile, clientCertificates: clientCertificates ?? .notAsked
+            clientCAFile: clientCAFile, clientCertificates: clientCertificates ?? .notAsked, applicationProtocols: applicationProtocols ?? []
         )
     }
 

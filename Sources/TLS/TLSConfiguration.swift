@@ -9,15 +9,19 @@ public struct TLSConfiguration: Sendable, Equatable {
     /// whose names the server's CertificateRequest lists; nil: no client certificate verifies.
     public var clientCAFile: String?
     public var clientCertificates: TLSClientCertificates
+    /// The application protocols served (ALPN, RFC 7301), in the server's order of preference;
+    /// empty: ALPN is not answered.
+    public var applicationProtocols: [String]
 
     public init(
         certificates: [TLSCertificate], minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10),
-        clientCAFile: String? = nil, clientCertificates: TLSClientCertificates = .notAsked
+        clientCAFile: String? = nil, clientCertificates: TLSClientCertificates = .notAsked, applicationProtocols: [String] = []
     ) {
         self.certificates = certificates
         self.minimumVersion = minimumVersion
         self.handshakeTimeout = handshakeTimeout
         self.clientCAFile = clientCAFile
         self.clientCertificates = clientCertificates
+        self.applicationProtocols = applicationProtocols
     }
 }

@@ -19,6 +19,8 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     /// The first pair's context, every session's own (its ticket keys are the ones used).
     let context: OpaquePointer
     private let selector: CertificateSelector
+    /// Referred to by the contexts' ALPN callback: kept as long as they are.
+    private let applicationProtocols: ApplicationProtocols?
     public let handshakeTimeout: Duration
 
     /// The session-id context (SSL_CTX_set_session_id_context): OpenSSL refuses to resume a
@@ -46,6 +48,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
             throw TLSError("cannot initialise OpenSSL: \(OpenSSLErrors.drain())")
         }
         ERR_clear_error()
+        let applicationProtocols = configuration.applicationProtocols.isEmpty ? nil : ApplicationProtocols(configuration.applicationProtocols)
         var contexts: [OpaquePointer] = []
         do throws(TLSError) {
             for certificate in configuration.certificates {
@@ -53,7 +56,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
                     throw TLSError("cannot make a TLS context: \(OpenSSLErrors.drain())")
                 }
                 contexts.append(context)
-                try Self.configure(context, configuration)
+                try Self.configure(context, configuration, applicationProtocols)
                 try Self.load(certificate, into: context)
             }
         } catch {
@@ -64,6 +67,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         self.selector = CertificateSelector(
             contexts: contexts, names: configuration.certificates.map { $0.serverNames.map { $0.map(ServerNamePattern.init) } }
         )
+        self.applicationProtocols = applicationProtocols
         self.handshakeTimeout = configuration.handshakeTimeout
         selector.install()
         warmUp()
@@ -74,8 +78,8 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     }
 
     /// Everything but the certificate: the same on every context, since a session switched to
-    /// another pair's takes some settings from it (the verification store).
-    private static func configure(_ context: OpaquePointer, _ configuration: TLSConfiguration) throws(TLSError) {
+    /// another pair's takes some settings from it (the verification store, ALPN's callback).
+    private static func configure(_ context: OpaquePointer, _ configuration: TLSConfiguration, _ applicationProtocols: ApplicationProtocols?) throws(TLSError) {
         guard CForkServer_SSL_CTX_set_min_version(context, configuration.minimumVersion.openSSLVersion) == 1 else {
             throw TLSError("cannot set the minimum TLS version: \(OpenSSLErrors.drain())")
         }
@@ -105,6 +109,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         case .required:
             SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
         }
+        applicationProtocols?.install(on: context)
     }
 
     /// Loads `certificate`'s chain and key into `context` and checks that they match.

@@ -126,6 +126,9 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
             variables.append(("SSL_TLS_SNI_SERVERNAME", String(cString: name)))
         }
         variables.append(("SSL_SESSION_RESUMED", SSL_session_reused(ssl) == 1 ? "Resumed" : "Initial"))
+        if let applicationProtocol {
+            variables.append(("SSL_ALPN_PROTOCOL", applicationProtocol))
+        }
         // The peer's certificate is kept in the session, and with it its verification's
         // result: a resumed session tells the same as the handshake that made it.
         guard let certificate = SSL_get0_peer_certificate(ssl) else {
@@ -165,6 +168,17 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
             return nil
         }
         return Self.text(of: X509_get_subject_name(certificate), oneline: false)
+    }
+
+    /// The protocol ALPN chose, as `SSL_ALPN_PROTOCOL` has it; nil when none was.
+    var applicationProtocol: String? {
+        var selected: UnsafePointer<UInt8>?
+        var length: CUnsignedInt = 0
+        SSL_get0_alpn_selected(ssl, &selected, &length)
+        guard let selected, length > 0 else {
+            return nil
+        }
+        return String(decoding: UnsafeBufferPointer(start: selected, count: Int(length)), as: UTF8.self)
     }
 
     /// `name` as text, RFC 2253's or X509_NAME_oneline's (`/CN=client/O=Example`, libtls's,

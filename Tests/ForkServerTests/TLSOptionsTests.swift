@@ -28,7 +28,7 @@ import TLS
     }
 
     @Test(arguments: [
-        ["--tls-key", "k.pem"], ["--tls-timeout", "5"], ["--tls-min-version", "1.3"], ["--tls-client-ca", "ca.pem"],
+        ["--tls-key", "k.pem"], ["--tls-timeout", "5"], ["--tls-min-version", "1.3"], ["--tls-client-ca", "ca.pem"], ["--tls-alpn", "h2"],
     ])
     func aTLSOptionWithoutACertificateIsAUsageError(arguments: [String]) throws {
         let options = try #require(try ServerOptions.parse(text: arguments))
@@ -78,17 +78,17 @@ import TLS
         }
     }
 
-    @Test func theClientCAAndWhetherClientsAreAskedAreRead() throws {
+    @Test func clientCertificatesAndALPNAreRead() throws {
         let options = try #require(try ServerOptions.parse(text: [
-            "--tls-cert", "c.pem", "--tls-client-ca", "ca.pem", "--tls-client-cert", "require",
+            "--tls-cert", "c.pem", "--tls-client-ca", "ca.pem", "--tls-client-cert", "require", "--tls-alpn", "h2,http/1.1",
         ]))
         #expect(try options.tls.request() == .init(
-            certificates: [.init(certificateFile: "c.pem")], clientCAFile: "ca.pem", clientCertificates: .require
+            certificates: [.init(certificateFile: "c.pem")], clientCAFile: "ca.pem", clientCertificates: .require, applicationProtocols: ["h2", "http/1.1"]
         ))
     }
 
-    @Test(arguments: [["--tls-client-cert", "optional"], ["--tls-client-cert", "none"]])
-    func aClientCertificateModeOtherThanRequestOrRequireIsAUsageError(arguments: [String]) {
+    @Test(arguments: [["--tls-client-cert", "optional"], ["--tls-client-cert", "none"], ["--tls-alpn", "h2,,http/1.1"], ["--tls-alpn", ""]])
+    func aClientCertificateModeOtherThanRequestOrRequireOrAnEmptyProtocolIsAUsageError(arguments: [String]) {
         #expect(throws: UsageError.self) { try ServerOptions.parse(text: ["--tls-cert", "c.pem"] + arguments) }
     }
 
@@ -105,5 +105,15 @@ import TLS
     @Test(arguments: [("a.example.com", true), ("A.Example.COM", true), ("example.com", false), ("a.b.example.com", false), (".example.com", false)])
     func aWildcardNameCoversExactlyOneLabel(name: String, covered: Bool) {
         #expect(TLSContext.serves(pattern: "*.example.com", name: name) == covered)
+    }
+
+    @Test func theALPNListIsReadInTheServersOrder() throws {
+        let options = try #require(try ServerOptions.parse(text: ["--tls-cert", "c.pem", "--tls-alpn", "h2,http/1.1"]))
+        #expect(try options.tls.request()?.applicationProtocols == ["h2", "http/1.1"])
+    }
+
+    @Test(arguments: ["h2,,http/1.1", "", ",h2", String(repeating: "x", count: 256)])
+    func anEmptyOrOverlongProtocolIsAUsageError(list: String) {
+        #expect(throws: UsageError.self) { try ServerOptions.parse(text: ["--tls-cert", "c.pem", "--tls-alpn", list]) }
     }
 }

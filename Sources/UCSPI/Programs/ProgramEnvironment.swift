@@ -31,7 +31,7 @@ public struct ProgramEnvironment: Sendable {
     /// ever inherited, so an inherited `SSL_PROTOCOL` cannot pose as a session's, and a plaintext
     /// program is not told of one.
     public static let sessionVariableNames = [
-        "SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_SNI_SERVERNAME", "SSL_SESSION_RESUMED",
+        "SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_SNI_SERVERNAME", "SSL_SESSION_RESUMED", "SSL_ALPN_PROTOCOL",
         "SSL_CLIENT_S_DN", "SSL_CLIENT_I_DN", "SSL_CLIENT_VERIFY", "SSL_PEER_CERT_HASH", "SSL_PEER_CERT_SUBJECT",
     ]
 

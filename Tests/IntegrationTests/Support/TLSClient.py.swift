@@ -27,7 +27,8 @@
 /// In its environment: `TLS_NAME`, the server name to ask for (default `localhost`, checked
 /// against the certificate; another is not checked; `-` asks for none); `TLS_CLIENT_CERT` and
 /// `TLS_CLIENT_KEY`, a client certificate; `TLS_ALPN`, the protocols to offer, comma-separated.
-/// A TLS error in any mode prints `failed` and OpenSSL's reason.
+/// A TLS error in any mode prints `failed` and OpenSSL's reason (or, for an alert Python has
+/// no code for, its text).
 let tlsClientScript = #"""
 import os, select, socket, ssl, struct, sys, time
 
@@ -198,5 +199,6 @@ try:
         say(subject["commonName"], tls.selected_alpn_protocol())
         tls.close()
 except ssl.SSLError as error:
-    say("failed", error.reason)
+    # Python knows no reason code for some alerts (no_application_protocol): its text then.
+    say("failed", error.reason or error.args[-1])
 """#

@@ -8,7 +8,8 @@ import COpenSSL
 /// Only the certificate and key come from the context switched to: session tickets are still
 /// made and read with the first context's keys (OpenSSL uses the session's initial context for
 /// them), so a ticket resumes in any child whatever the name; every context is otherwise set up
-/// the same, as OpenSSL takes some settings from the context switched to.
+/// the same (versions, client verification, ALPN, session-id context), as OpenSSL takes some
+/// of those from the context switched to.
 final class CertificateSelector {
     /// The contexts, one per pair, in the order given; the first is every session's own.
     let contexts: [OpaquePointer]

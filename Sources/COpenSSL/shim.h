@@ -70,4 +70,15 @@ static inline void CForkServer_OPENSSL_free(void *pointer) {
     OPENSSL_free(pointer);
 }
 
+/// SSL_CTX_get_tlsext_ticket_keys and SSL_CTX_set_tlsext_ticket_keys: the 80 bytes of a
+/// context's session-ticket keys (name, HMAC secret, AES key), which a context reloaded with
+/// renewed certificates takes over, so that tickets issued before the renewal still resume.
+static inline int CForkServer_SSL_CTX_copy_ticket_keys(SSL_CTX *from, SSL_CTX *to) {
+    unsigned char keys[80];
+    int copied = SSL_CTX_get_tlsext_ticket_keys(from, keys, sizeof keys) == 1
+        && SSL_CTX_set_tlsext_ticket_keys(to, keys, sizeof keys) == 1;
+    OPENSSL_cleanse(keys, sizeof keys);
+    return copied;
+}
+
 #endif

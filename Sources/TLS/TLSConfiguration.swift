@@ -24,4 +24,9 @@ public struct TLSConfiguration: Sendable, Equatable {
         self.clientCertificates = clientCertificates
         self.applicationProtocols = applicationProtocols
     }
+
+    /// Every file the configuration reads: what a renewal may change.
+    var files: [String] {
+        certificates.flatMap { [$0.certificateFile] + ($0.keyFile.map { [$0] } ?? []) } + (clientCAFile.map { [$0] } ?? [])
+    }
 }

@@ -14,19 +14,33 @@ import ForkServer
 /// a server without TLS never runs any of it. The server stays single-threaded, as OpenSSL in
 /// a child forked from a multithreaded process can deadlock.
 public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
-    // @unchecked: the SSL_CTXs are set up in init and only read afterwards (SSL_new), by the
-    // server's one thread and then by each child's.
-    /// The first pair's context, every session's own (its ticket keys are the ones used).
-    let context: OpaquePointer
-    private let selector: CertificateSelector
-    /// Referred to by the contexts' ALPN callback: kept as long as they are.
-    private let applicationProtocols: ApplicationProtocols?
+    // @unchecked: the SSL_CTXs are set up by the server's one thread, at its start and when it
+    // reloads renewed files between forks, and only read in a child (SSL_new).
+    /// The contexts loaded last: a reload replaces them, in the parent, between two forks.
+    private var loaded: LoadedContexts
+    private let configuration: TLSConfiguration
     public let handshakeTimeout: Duration
+    /// The files' stamps when `loaded` was loaded from them.
+    private var stamps: FileStamps
+    /// The stamps of files that failed to load: not tried again, nor logged again, until they
+    /// change once more.
+    private var failedStamps: FileStamps?
+    /// When the files may be looked at again.
+    private var nextLook: Deadline
+
+    /// The first pair's context, every session's own (its ticket keys are the ones used).
+    var context: OpaquePointer {
+        loaded.first
+    }
 
     /// The session-id context (SSL_CTX_set_session_id_context): OpenSSL refuses to resume a
     /// session whose client sent a certificate without one (socat's trouble). The same on every
     /// context, so that the servername callback's switch keeps it.
     private static let sessionIDContext = Array("ForkServer".utf8)
+
+    /// How often the parent looks at the files for a renewal, at most: once a second, when a
+    /// connection comes (a stat(2) per file).
+    private static let lookInterval = Duration.seconds(1)
 
     /// Loads `certificateFile` (PEM: the leaf first, then its chain) and `keyFile` (PEM; nil:
     /// the key is in the certificate file) and checks that they match. Throws the file and
@@ -48,6 +62,17 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
             throw TLSError("cannot initialise OpenSSL: \(OpenSSLErrors.drain())")
         }
         ERR_clear_error()
+        // Stamped before they are read: a file that changes while it is read is read again.
+        stamps = FileStamps(configuration.files)
+        nextLook = Deadline.after(Self.lookInterval)
+        loaded = try Self.load(configuration)
+        self.configuration = configuration
+        handshakeTimeout = configuration.handshakeTimeout
+        Self.warmUp(loaded.first)
+    }
+
+    /// Loads the files of `configuration` into new contexts.
+    private static func load(_ configuration: TLSConfiguration) throws(TLSError) -> LoadedContexts {
         let applicationProtocols = configuration.applicationProtocols.isEmpty ? nil : ApplicationProtocols(configuration.applicationProtocols)
         var contexts: [OpaquePointer] = []
         do throws(TLSError) {
@@ -56,25 +81,57 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
                     throw TLSError("cannot make a TLS context: \(OpenSSLErrors.drain())")
                 }
                 contexts.append(context)
-                try Self.configure(context, configuration, applicationProtocols)
-                try Self.load(certificate, into: context)
+                try configure(context, configuration, applicationProtocols)
+                try load(certificate, into: context)
             }
         } catch {
             contexts.forEach { SSL_CTX_free($0) }
+            ERR_clear_error()
             throw error
         }
-        self.context = contexts[0]
-        self.selector = CertificateSelector(
+        let selector = CertificateSelector(
             contexts: contexts, names: configuration.certificates.map { $0.serverNames.map { $0.map(ServerNamePattern.init) } }
         )
-        self.applicationProtocols = applicationProtocols
-        self.handshakeTimeout = configuration.handshakeTimeout
-        selector.install()
-        warmUp()
+        return LoadedContexts(selector: selector, applicationProtocols: applicationProtocols)
     }
 
-    deinit {
-        selector.contexts.forEach { SSL_CTX_free($0) }
+    /// Loads the files again when they changed since they were loaded (looked at once a second
+    /// at most, or now when `forced`: SIGHUP), in the parent, between two forks: the children
+    /// forked after it serve the renewed pairs. Renewed files that do not load (half-written,
+    /// a key that does not match its certificate yet) leave the loaded ones serving, and are
+    /// reported once, until they change again. The new contexts take the old ones' ticket keys,
+    /// so that tickets issued before the reload still resume.
+    public func refresh(forced: Bool) -> SecurityRefresh? {
+        guard forced || nextLook.hasPassed else {
+            return nil
+        }
+        nextLook = Deadline.after(Self.lookInterval)
+        let current = FileStamps(configuration.files)
+        guard current != stamps || forced else {
+            return nil
+        }
+        guard current != failedStamps || forced else {
+            return nil
+        }
+        guard current != stamps || failedStamps != nil else {
+            return .unchanged
+        }
+        let renewed: LoadedContexts
+        do {
+            renewed = try Self.load(configuration)
+        } catch {
+            failedStamps = current
+            return .failed("renewed TLS files do not load, the previous ones go on serving: \(error)")
+        }
+        var note = ""
+        if CForkServer_SSL_CTX_copy_ticket_keys(loaded.first, renewed.first) != 1 {
+            note = " (tickets issued before do not resume: \(OpenSSLErrors.drain()))"
+        }
+        Self.warmUp(renewed.first)
+        loaded = renewed
+        stamps = current
+        failedStamps = nil
+        return .reloaded("TLS files reloaded: new connections use the renewed certificates\(note)")
     }
 
     /// Everything but the certificate: the same on every context, since a session switched to
@@ -137,7 +194,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     /// its library context: done here, every child inherits the caches filled; not done, every
     /// child fills them again for its own handshake (measured with fork-bench --tls: the most
     /// of a child's CPU). Best effort: a warm-up that fails leaves each child to do it.
-    private func warmUp() {
+    private static func warmUp(_ context: OpaquePointer) {
         guard let clientContext = SSL_CTX_new(TLS_client_method()) else {
             ERR_clear_error()
             return

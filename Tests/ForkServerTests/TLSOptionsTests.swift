@@ -55,7 +55,7 @@ import TLS
         #expect {
             _ = try TLSContext(certificateFile: "/nonexistent/cert.pem")
         } throws: { error in
-            "\(error)".hasPrefix("cannot load certificate /nonexistent/cert.pem: ")
+            "\(error)" == "cannot load certificate /nonexistent/cert.pem: No such file or directory"
         }
     }
 

@@ -9,8 +9,9 @@ import ForkServer
 /// Made before the server drops privileges (`-u`, `-g`), so the keys may be readable by root
 /// alone; every child inherits the contexts, and with them the same session-ticket keys, so a
 /// ticket issued by one child resumes in another. Several pairs are picked by the name the
-/// client asks for (`CertificateSelector`). TLS 1.2 and 1.3 only, at OpenSSL's security level
-/// 2, with OpenSSL's default ciphers otherwise. OpenSSL is initialised here and nowhere else:
+/// client asks for (`CertificateSelector`). Files renewed on disk are loaded again in the
+/// parent between two forks (`refresh(forced:)`), keeping the ticket keys. TLS 1.2 and 1.3
+/// only, at OpenSSL's security level 2, with OpenSSL's default ciphers otherwise. OpenSSL is initialised here and nowhere else:
 /// a server without TLS never runs any of it. The server stays single-threaded, as OpenSSL in
 /// a child forked from a multithreaded process can deadlock.
 public final class TLSContext: ConnectionSecurity, @unchecked Sendable {

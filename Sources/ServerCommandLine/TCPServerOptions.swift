@@ -113,8 +113,10 @@ package struct TCPServerOptions {
 
         TLS (each connection's child runs the handshake, after the PROXY header, the rules
         and the limits per source, then relays plaintext to the program on pipes; the
-        program's environment gains SSL_PROTOCOL, SSL_CIPHER, SSL_TLS_SNI_SERVERNAME and
-        SSL_SESSION_RESUMED; with -B, the banner is sent after the handshake, over TLS):
+        program's environment gains SSL_PROTOCOL, SSL_CIPHER, SSL_TLS_SNI_SERVERNAME,
+        SSL_SESSION_RESUMED, SSL_CLIENT_VERIFY, SSL_ALPN_PROTOCOL when ALPN chose one and, with
+        a client certificate, SSL_CLIENT_S_DN, SSL_CLIENT_I_DN, SSL_PEER_CERT_HASH and
+        SSL_PEER_CERT_SUBJECT; with -B, the banner is sent after the handshake, over TLS):
         \(TLSOptions.usage(column: 26))
 
         limits per source (a source is a client's IPv4 address, or its IPv6 address's /64,

@@ -2,27 +2,63 @@ import CForkServer
 import COpenSSL
 import ForkServer
 
-/// A server's TLS: OpenSSL's SSL_CTX with its certificate chain and key, made once in the
-/// server before it forks, and the handshake each connection's child runs with it
+/// A server's TLS: OpenSSL's SSL_CTX for each certificate pair, made once in the server before
+/// it forks, and the handshake each connection's child runs with them
 /// (`ServerConfiguration.security`).
 ///
-/// Made before the server drops privileges (`-u`, `-g`), so the key may be readable by root
-/// alone; every child inherits the context, and with it the same session-ticket keys, so a
-/// ticket issued by one child resumes in another. TLS 1.2 and 1.3 only, at OpenSSL's security
-/// level 2, with OpenSSL's default ciphers otherwise. OpenSSL is initialised here and nowhere
-/// else: a server without TLS never runs any of it. The server stays single-threaded, as
-/// OpenSSL in a child forked from a multithreaded process can deadlock.
+/// Made before the server drops privileges (`-u`, `-g`), so the keys may be readable by root
+/// alone; every child inherits the contexts, and with them the same session-ticket keys, so a
+/// ticket issued by one child resumes in another. Several pairs are picked by the name the
+/// client asks for (`CertificateSelector`). Files renewed on disk are loaded again in the
+/// parent between two forks (`refresh(forced:)`), keeping the ticket keys. TLS 1.2 and 1.3
+/// only, at OpenSSL's security level 2, with OpenSSL's default ciphers otherwise. OpenSSL is initialised here and nowhere else:
+/// a server without TLS never runs any of it. The server stays single-threaded, as OpenSSL in
+/// a child forked from a multithreaded process can deadlock.
 public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
-    // @unchecked: the SSL_CTX is set up in init and only read afterwards (SSL_new), by the
-    // server's one thread and then by each child's.
-    let context: OpaquePointer
+    // @unchecked: the SSL_CTXs are set up by the server's one thread, at its start and when it
+    // reloads renewed files between forks, and only read in a child (SSL_new).
+    /// The contexts loaded last: a reload replaces them, in the parent, between two forks.
+    private var loaded: LoadedContexts
+    private let configuration: TLSConfiguration
     public let handshakeTimeout: Duration
+    /// The files' stamps when `loaded` was loaded from them.
+    private var stamps: FileStamps
+    /// The stamps of files that failed to load: not tried again, nor logged again, until they
+    /// change once more.
+    private var failedStamps: FileStamps?
+    /// When the files may be looked at again.
+    private var nextLook: Deadline
+
+    /// The first pair's context, every session's own (its ticket keys are the ones used).
+    var context: OpaquePointer {
+        loaded.first
+    }
+
+    /// The session-id context (SSL_CTX_set_session_id_context): OpenSSL refuses to resume a
+    /// session whose client sent a certificate without one (socat's trouble). The same on every
+    /// context, so that the servername callback's switch keeps it.
+    private static let sessionIDContext = Array("ForkServer".utf8)
+
+    /// How often the parent looks at the files for a renewal, at most: once a second, when a
+    /// connection comes (a stat(2) per file).
+    private static let lookInterval = Duration.seconds(1)
 
     /// Loads `certificateFile` (PEM: the leaf first, then its chain) and `keyFile` (PEM; nil:
     /// the key is in the certificate file) and checks that they match. Throws the file and
     /// OpenSSL's reason for the first thing that fails.
-    public init(certificateFile: String, keyFile: String? = nil, minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10)) throws(TLSError) {
-        precondition(handshakeTimeout > .zero, "a handshake needs time")
+    public convenience init(certificateFile: String, keyFile: String? = nil, minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10)) throws(TLSError) {
+        try self.init(TLSConfiguration(
+            certificates: [TLSCertificate(certificateFile: certificateFile, keyFile: keyFile)],
+            minimumVersion: minimumVersion, handshakeTimeout: handshakeTimeout
+        ))
+    }
+
+    /// Loads every pair of `configuration` into a context of its own, set up alike, and the
+    /// client CA into each; checks that each key matches its certificate. Throws the file and
+    /// OpenSSL's reason for the first thing that fails.
+    public init(_ configuration: TLSConfiguration) throws(TLSError) {
+        precondition(configuration.handshakeTimeout > .zero, "a handshake needs time")
+        precondition(!configuration.certificates.isEmpty, "TLS needs a certificate")
         // The key and the ticket keys are in this process's memory, and in every child's:
         // a program run as the same user must not read them with ptrace(2) or
         // /proc/PID/mem, nor find them in a core dump. Children that fork inherit it; a
@@ -36,23 +72,120 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
             throw TLSError("cannot initialise OpenSSL: \(OpenSSLErrors.drain())")
         }
         ERR_clear_error()
-        guard let context = SSL_CTX_new(TLS_server_method()) else {
-            throw TLSError("cannot make a TLS context: \(OpenSSLErrors.drain())")
+        // Stamped before they are read: a file that changes while it is read is read again.
+        stamps = FileStamps(configuration.files)
+        nextLook = Deadline.after(Self.lookInterval)
+        loaded = try Self.load(configuration)
+        self.configuration = configuration
+        handshakeTimeout = configuration.handshakeTimeout
+        Self.warmUp(loaded.first)
+    }
+
+    /// Loads the files of `configuration` into new contexts.
+    private static func load(_ configuration: TLSConfiguration) throws(TLSError) -> LoadedContexts {
+        let applicationProtocols = configuration.applicationProtocols.isEmpty ? nil : ApplicationProtocols(configuration.applicationProtocols)
+        var contexts: [OpaquePointer] = []
+        do throws(TLSError) {
+            for certificate in configuration.certificates {
+                guard let context = SSL_CTX_new(TLS_server_method()) else {
+                    throw TLSError("cannot make a TLS context: \(OpenSSLErrors.drain())")
+                }
+                contexts.append(context)
+                try configure(context, configuration, applicationProtocols)
+                try load(certificate, into: context)
+            }
+        } catch {
+            contexts.forEach { SSL_CTX_free($0) }
+            ERR_clear_error()
+            throw error
         }
-        self.context = context
-        self.handshakeTimeout = handshakeTimeout
-        // From here on a failure frees the context (deinit).
-        guard CForkServer_SSL_CTX_set_min_version(context, minimumVersion.openSSLVersion) == 1 else {
+        let selector = CertificateSelector(
+            contexts: contexts, names: configuration.certificates.map { $0.serverNames.map { $0.map(ServerNamePattern.init) } }
+        )
+        return LoadedContexts(selector: selector, applicationProtocols: applicationProtocols)
+    }
+
+    /// Loads the files again when they changed since they were loaded (looked at once a second
+    /// at most, or now when `forced`: SIGHUP), in the parent, between two forks: the children
+    /// forked after it serve the renewed pairs. Renewed files that do not load (half-written,
+    /// a key that does not match its certificate yet) leave the loaded ones serving, and are
+    /// reported once, until they change again. The new contexts take the old ones' ticket keys,
+    /// so that tickets issued before the reload still resume.
+    public func refresh(forced: Bool) -> SecurityRefresh? {
+        guard forced || nextLook.hasPassed else {
+            return nil
+        }
+        nextLook = Deadline.after(Self.lookInterval)
+        let current = FileStamps(configuration.files)
+        guard current != stamps || forced else {
+            return nil
+        }
+        guard current != failedStamps || forced else {
+            return nil
+        }
+        guard current != stamps || failedStamps != nil else {
+            return .unchanged
+        }
+        let renewed: LoadedContexts
+        do {
+            renewed = try Self.load(configuration)
+        } catch {
+            failedStamps = current
+            return .failed("renewed TLS files do not load, the previous ones go on serving: \(error)")
+        }
+        var note = ""
+        if CForkServer_SSL_CTX_copy_ticket_keys(loaded.first, renewed.first) != 1 {
+            note = " (tickets issued before do not resume: \(OpenSSLErrors.drain()))"
+        }
+        Self.warmUp(renewed.first)
+        loaded = renewed
+        stamps = current
+        failedStamps = nil
+        return .reloaded("TLS files reloaded: new connections use the renewed certificates\(note)")
+    }
+
+    /// Everything but the certificate: the same on every context, since a session switched to
+    /// another pair's takes some settings from it (the verification store, ALPN's callback).
+    private static func configure(_ context: OpaquePointer, _ configuration: TLSConfiguration, _ applicationProtocols: ApplicationProtocols?) throws(TLSError) {
+        guard CForkServer_SSL_CTX_set_min_version(context, configuration.minimumVersion.openSSLVersion) == 1 else {
             throw TLSError("cannot set the minimum TLS version: \(OpenSSLErrors.drain())")
         }
         SSL_CTX_set_security_level(context, 2)
         CForkServer_SSL_CTX_set_relay_modes(context)
         CForkServer_SSL_CTX_ignore_unexpected_eof(context)
         CForkServer_SSL_CTX_disable_session_cache(context)
+        guard SSL_CTX_set_session_id_context(context, sessionIDContext, UInt32(sessionIDContext.count)) == 1 else {
+            throw TLSError("cannot set the session-id context: \(OpenSSLErrors.drain())")
+        }
+        if let file = configuration.clientCAFile {
+            guard SSL_CTX_load_verify_locations(context, file, nil) == 1 else {
+                throw TLSError("cannot load client CA \(file): \(OpenSSLErrors.drain())")
+            }
+            // The CA's names, sent in the CertificateRequest, so that a client with several
+            // certificates knows which to send.
+            guard let names = SSL_load_client_CA_file(file) else {
+                throw TLSError("cannot load client CA \(file): \(OpenSSLErrors.drain())")
+            }
+            SSL_CTX_set_client_CA_list(context, names)
+        }
+        switch configuration.clientCertificates {
+        case .notAsked:
+            SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+        case .requested:
+            SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+        case .required:
+            SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+        }
+        applicationProtocols?.install(on: context)
+    }
+
+    /// Loads `certificate`'s chain and key into `context` and checks that they match.
+    private static func load(_ certificate: TLSCertificate, into context: OpaquePointer) throws(TLSError) {
+        let certificateFile = certificate.certificateFile
         guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
             throw TLSError("cannot load certificate \(certificateFile): \(OpenSSLErrors.drain())")
         }
-        let keyFile = keyFile ?? certificateFile
+        let keyFile = certificate.keyFile ?? certificateFile
         guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
             // OpenSSL checks the key against the certificate as it loads it.
             let last = ERR_peek_last_error()
@@ -64,11 +197,6 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw TLSError("key \(keyFile) does not match certificate \(certificateFile): \(OpenSSLErrors.drain())")
         }
-        warmUp()
-    }
-
-    deinit {
-        SSL_CTX_free(context)
     }
 
     /// One handshake with itself, over a pair of memory BIOs, once, in the server before its
@@ -76,7 +204,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     /// its library context: done here, every child inherits the caches filled; not done, every
     /// child fills them again for its own handshake (measured with fork-bench --tls: the most
     /// of a child's CPU). Best effort: a warm-up that fails leaves each child to do it.
-    private func warmUp() {
+    private static func warmUp(_ context: OpaquePointer) {
         guard let clientContext = SSL_CTX_new(TLS_client_method()) else {
             ERR_clear_error()
             return
@@ -171,17 +299,28 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
             case SSL_ERROR_SYSCALL:
                 let queued = OpenSSLErrors.drain(or: "")
                 if !queued.isEmpty {
-                    throw HandshakeFailure(queued)
+                    throw HandshakeFailure(Self.withVerification(queued, of: ssl))
                 }
                 if systemError.rawValue == 0 || result == 0 {
                     throw HandshakeFailure("the client closed the connection during the handshake")
                 }
                 throw HandshakeFailure("\(systemError) during the handshake")
             default:
-                throw HandshakeFailure(OpenSSLErrors.drain())
+                throw HandshakeFailure(Self.withVerification(OpenSSLErrors.drain(), of: ssl))
             }
             try wait(fd, for: events, until: deadline)
         }
+    }
+
+    /// `reason`, and when a client certificate failed verification, why, in X509's words:
+    /// OpenSSL's own reason is only `certificate verify failed`, whatever the certificate's
+    /// fault (`certificate has expired`, `unable to get local issuer certificate`).
+    private static func withVerification(_ reason: String, of ssl: OpaquePointer) -> String {
+        let result = SSL_get_verify_result(ssl)
+        guard result != X509_V_OK, let text = X509_verify_cert_error_string(result) else {
+            return reason
+        }
+        return "\(reason) (\(String(cString: text)))"
     }
 
     /// Waits until `fd` is ready for `events`, or throws when `deadline` passes first.

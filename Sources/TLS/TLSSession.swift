@@ -126,10 +126,114 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
         if let cipher = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_get_name(cipher) {
             variables.append(("SSL_CIPHER", String(cString: name)))
         }
-        if let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) {
+        // The client's bytes: passed on only as a host name can be spelled (letters, digits,
+        // `-`, `.`, `_`), so that no newline, `$(...)` or `;` reaches a program's environment.
+        if let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name), Self.isHostName(name) {
             variables.append(("SSL_TLS_SNI_SERVERNAME", String(cString: name)))
         }
         variables.append(("SSL_SESSION_RESUMED", SSL_session_reused(ssl) == 1 ? "Resumed" : "Initial"))
+        if let applicationProtocol {
+            variables.append(("SSL_ALPN_PROTOCOL", applicationProtocol))
+        }
+        // The peer's certificate is kept in the session, and with it its verification's
+        // result: a resumed session tells the same as the handshake that made it.
+        guard let certificate = SSL_get0_peer_certificate(ssl) else {
+            variables.append(("SSL_CLIENT_VERIFY", "NONE"))
+            return variables
+        }
+        if let subject = Self.text(of: X509_get_subject_name(certificate), oneline: false) {
+            variables.append(("SSL_CLIENT_S_DN", subject))
+        }
+        if let issuer = Self.text(of: X509_get_issuer_name(certificate), oneline: false) {
+            variables.append(("SSL_CLIENT_I_DN", issuer))
+        }
+        let result = SSL_get_verify_result(ssl)
+        if result == X509_V_OK {
+            variables.append(("SSL_CLIENT_VERIFY", "SUCCESS"))
+        } else {
+            variables.append(("SSL_CLIENT_VERIFY", "FAILED:" + String(cString: X509_verify_cert_error_string(result))))
+        }
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: CUnsignedInt = 0
+        if X509_digest(certificate, EVP_sha256(), &digest, &length) == 1 {
+            variables.append(("SSL_PEER_CERT_HASH", "SHA256:" + Self.hex(digest.prefix(Int(length)))))
+        } else {
+            ERR_clear_error()
+        }
+        if let subject = Self.text(of: X509_get_subject_name(certificate), oneline: true) {
+            variables.append(("SSL_PEER_CERT_SUBJECT", subject))
+        }
         return variables
+    }
+
+    /// The client certificate's subject, RFC 2253 text (`CN=client,O=Example`), as
+    /// `SSL_CLIENT_S_DN` has it; nil when the client sent none. The certificate verified
+    /// against the client CA, or the handshake would have failed.
+    var peerSubject: String? {
+        guard let certificate = SSL_get0_peer_certificate(ssl) else {
+            return nil
+        }
+        return Self.text(of: X509_get_subject_name(certificate), oneline: false)
+    }
+
+    /// The protocol ALPN chose, as `SSL_ALPN_PROTOCOL` has it; nil when none was.
+    var applicationProtocol: String? {
+        var selected: UnsafePointer<UInt8>?
+        var length: CUnsignedInt = 0
+        SSL_get0_alpn_selected(ssl, &selected, &length)
+        guard let selected, length > 0 else {
+            return nil
+        }
+        return String(decoding: UnsafeBufferPointer(start: selected, count: Int(length)), as: UTF8.self)
+    }
+
+    /// `name` as text, RFC 2253's or X509_NAME_oneline's (`/CN=client/O=Example`, libtls's,
+    /// which s6 gives): OpenSSL escapes control characters and bytes beyond ASCII in either, so
+    /// that a subject full of them still makes one well-formed variable, all ASCII, cut at
+    /// `nameLimit` bytes: execve(2) refuses a variable beyond 128 KiB, and a certificate may
+    /// carry a subject near OpenSSL's 100 KiB that escaping makes larger. Nil when OpenSSL
+    /// cannot write it (out of memory, a name beyond its limits).
+    private static func text(of name: OpaquePointer?, oneline: Bool) -> String? {
+        guard let name, let text = CForkServer_X509_NAME_text(name, oneline ? 1 : 0) else {
+            ERR_clear_error()
+            return nil
+        }
+        defer { CForkServer_OPENSSL_free(text) }
+        let bytes = UnsafeRawBufferPointer(start: text, count: min(strlen(text), nameLimit))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The most of a name a variable holds: 8 KiB, far beyond any real subject.
+    static var nameLimit: Int { 8192 }
+
+    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}
+
+extension TLSSession {
+    /// Whether `name` (a C string of at most 255 bytes, as OpenSSL takes a server name) is
+    /// spelled as a host name: letters, digits, `-`, `.` and `_` only.
+    static func isHostName(_ name: UnsafePointer<CChar>) -> Bool {
+        let length = strnlen(name, 256)
+        guard length > 0 && length <= 255 else {
+            return false
+        }
+        return UnsafeRawBufferPointer(start: name, count: length).allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
+                true
+            default:
+                false
+            }
+        }
     }
 }

@@ -37,10 +37,7 @@ var configuration = options.configuration
 do throws(TLSOptionError) {
     if let request = try options.tls.request() {
         do throws(TLSError) {
-            configuration.security = try TLSContext(
-                certificateFile: request.certificateFile, keyFile: request.keyFile,
-                minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds)
-            )
+            configuration.security = try TLSContext(TLSConfiguration(request))
         } catch {
             program.exit(StartupError(error.description))
         }
@@ -108,4 +105,20 @@ do {
 } catch {
     try? listener.removePath()
     program.exit(error)
+}
+
+extension TLSConfiguration {
+    /// What the command line asked for (`TLSOptions.request()`), for `TLSContext`.
+    init(_ request: TLSOptions.TLSRequest) {
+        let clientCertificates: TLSClientCertificates = switch request.clientCertificates {
+        case .notAsked: .notAsked
+        case .request: .requested
+        case .require: .required
+        }
+        self.init(
+            certificates: request.certificates.map { TLSCertificate(certificateFile: $0.certificateFile, keyFile: $0.keyFile, serverNames: $0.serverNames) },
+            minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds),
+            clientCAFile: request.clientCAFile, clientCertificates: clientCertificates, applicationProtocols: request.applicationProtocols
+        )
+    }
 }

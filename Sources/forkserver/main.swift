@@ -105,11 +105,24 @@ func loadTLS(_ options: TCPServerOptions) throws(StartupError) -> TLSContext? {
         return nil
     }
     do {
-        return try TLSContext(
-            certificateFile: request.certificateFile, keyFile: request.keyFile,
-            minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds)
-        )
+        return try TLSContext(TLSConfiguration(request))
     } catch {
         throw StartupError(error.description)
+    }
+}
+
+extension TLSConfiguration {
+    /// What the command line asked for (`TLSOptions.request()`), for `TLSContext`.
+    init(_ request: TLSOptions.TLSRequest) {
+        let clientCertificates: TLSClientCertificates = switch request.clientCertificates {
+        case .notAsked: .notAsked
+        case .request: .requested
+        case .require: .required
+        }
+        self.init(
+            certificates: request.certificates.map { TLSCertificate(certificateFile: $0.certificateFile, keyFile: $0.keyFile, serverNames: $0.serverNames) },
+            minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds),
+            clientCAFile: request.clientCAFile, clientCertificates: clientCertificates, applicationProtocols: request.applicationProtocols
+        )
     }
 }

@@ -93,7 +93,7 @@ import TestPeers
     @Test func minimumVersion13RefusesATLS12Client() throws {
         let tls = try TLSFixture()
         let server = try ServerProcess.startEchoServer(tls.options + ["--tls-min-version", "1.3"])
-        #expect(try tls.run(["echo", "10", "1.2"], port: server.port).isEmpty)
+        #expect(try tls.run(["echo", "10", "1.2"], port: server.port).hasPrefix("failed "))
         let line = try server.waitForLine(containing: "TLS handshake with")
         #expect(line.contains("unsupported protocol"), "\(line)")
         #expect(try tls.run(["echo", "10"], port: server.port).hasPrefix("ok TLSv1.3 "))
@@ -168,15 +168,45 @@ import TestPeers
         let tls = try TLSFixture()
         let server = try UCSPIServer(
             .forkserver, ["--tls", "127.0.0.1", "0", "/usr/bin/env"],
-            through: ["/usr/bin/env", "CERTFILE=\(tls.chain)", "KEYFILE=\(tls.key)", "SSL_PROTOCOL=inherited", "SSL_SESSION_RESUMED=Resumed"]
+            through: [
+                "/usr/bin/env", "CERTFILE=\(tls.chain)", "KEYFILE=\(tls.key)", "SSL_PROTOCOL=inherited", "SSL_SESSION_RESUMED=Resumed",
+                "SSL_CLIENT_S_DN=CN=inherited", "SSL_SERVER_S_DN=CN=inherited", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
+            ]
         )
         let seen = environmentVariables(in: Array(try tls.run(["read"], port: server.port).utf8))
+        // mod_ssl's names are this session's or none; OpenSSL's own variables pass.
+        #expect(seen["SSL_CLIENT_S_DN"] == nil && seen["SSL_SERVER_S_DN"] == nil, "\(seen)")
+        #expect(seen["SSL_CERT_FILE"] == "/etc/ssl/certs/ca-certificates.crt")
         #expect(seen["SSL_PROTOCOL"] == "TLSv1.3")
         #expect(seen["SSL_CIPHER"]?.hasPrefix("TLS_") == true, "\(seen)")
         #expect(seen["SSL_TLS_SNI_SERVERNAME"] == "localhost")
         #expect(seen["SSL_SESSION_RESUMED"] == "Initial")
         #expect(seen["CERTFILE"] == nil && seen["KEYFILE"] == nil)
         #expect(seen["TCPREMOTEIP"] == "127.0.0.1")
+    }
+
+    @Test func withoutTLSTheKeyFileVariablesReachTheProgramButNoSessionsFacts() throws {
+        // `CERTFILE=... forkserver 0 443 s6-tlsd -- prog`: a TLS server of another make behind
+        // a plaintext forkserver needs its files; an inherited session's facts are still not
+        // this connection's.
+        let server = try UCSPIServer(
+            .forkserver, ["127.0.0.1", "0", "/usr/bin/env"],
+            through: ["/usr/bin/env", "CERTFILE=/etc/cert.pem", "KEYFILE=/etc/key.pem", "CAFILE=/etc/ca.pem", "SSL_PROTOCOL=TLSv1.3", "SSL_CLIENT_VERIFY=SUCCESS"]
+        )
+        let seen = environmentVariables(in: try TestClient(port: server.port).receiveUntilEnd())
+        #expect(seen["CERTFILE"] == "/etc/cert.pem" && seen["KEYFILE"] == "/etc/key.pem" && seen["CAFILE"] == "/etc/ca.pem", "\(seen)")
+        #expect(seen["SSL_PROTOCOL"] == nil && seen["SSL_CLIENT_VERIFY"] == nil, "\(seen)")
+    }
+
+    @Test func aServerNameThatIsNotAHostNameNeverReachesTheProgram() throws {
+        let tls = try TLSFixture()
+        let server = try UCSPIServer(.forkserver, tls.options + ["127.0.0.1", "0", "/usr/bin/env"])
+        let client = try FinishedProgram.run(Peer.openssl.path, [
+            "s_client", "-connect", "127.0.0.1:\(server.port)", "-servername", "x;id>y", "-quiet", "-ign_eof",
+        ], timeout: 30)
+        let seen = environmentVariables(in: Array(client.output))
+        #expect(seen["SSL_PROTOCOL"] == "TLSv1.3", "\(seen)")
+        #expect(seen["SSL_TLS_SNI_SERVERNAME"] == nil, "\(seen)")
     }
 
     @Test func aPROXYHeaderInCleartextComesBeforeTheHandshakeAndNamesTheClient() throws {

@@ -19,4 +19,17 @@ public protocol ConnectionSecurity: AnyObject, Sendable {
     /// `handshakeTimeout`; returns the session that carries the connection's plaintext from
     /// then on. The socket is left as it was found (blocking).
     func handshake(on descriptor: FileDescriptor) throws(HandshakeFailure) -> any SecureChannel
+
+    /// Looks at the files the security was loaded from, in the parent before a fork (cheaply:
+    /// the implementation decides how often it really looks), or now when `forced` (SIGHUP),
+    /// and loads them again when they changed, so that certificates renewed on disk serve the
+    /// next connections without a restart. Nil when there is nothing to report.
+    func refresh(forced: Bool) -> SecurityRefresh?
+}
+
+extension ConnectionSecurity {
+    /// Nothing to reload.
+    public func refresh(forced: Bool) -> SecurityRefresh? {
+        forced ? .unchanged : nil
+    }
 }

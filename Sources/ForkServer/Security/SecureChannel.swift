@@ -26,9 +26,21 @@ public protocol SecureChannel: AnyObject, Sendable {
     var failure: String? { get }
 
     /// What a program is told about the session, as mod_ssl, sslserver and s6 name it:
-    /// `SSL_PROTOCOL`, `SSL_CIPHER`, `SSL_SESSION_RESUMED` and, when the client named a
-    /// server, `SSL_TLS_SNI_SERVERNAME`.
+    /// `SSL_PROTOCOL`, `SSL_CIPHER`, `SSL_SESSION_RESUMED`, `SSL_CLIENT_VERIFY`; when the
+    /// client named a server, `SSL_TLS_SNI_SERVERNAME`; when ALPN chose a protocol,
+    /// `SSL_ALPN_PROTOCOL`; when the client sent a certificate, `SSL_CLIENT_S_DN`,
+    /// `SSL_CLIENT_I_DN`, `SSL_PEER_CERT_HASH` and `SSL_PEER_CERT_SUBJECT`. The same on a
+    /// resumed session as on the handshake that made it.
     var environment: [(name: String, value: String)] { get }
+
+    /// The subject of the certificate the client sent, verified against the server's client CA
+    /// (RFC 2253 text, as `SSL_CLIENT_S_DN`); nil when it sent none. For a handler serving in
+    /// process, which decides by who the client is without a program's environment.
+    var peerSubject: String? { get }
+
+    /// The application protocol ALPN chose (`h2`, `http/1.1`); nil when the client offered none
+    /// or the server serves none: a handler that speaks several picks by it.
+    var applicationProtocol: String? { get }
 }
 
 /// How a relay ended.

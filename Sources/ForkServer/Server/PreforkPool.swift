@@ -45,6 +45,11 @@ struct PreforkPool: ServingLoop {
         let parent = Syscall.processID
         let children = supervisor.children
         let limit = supervisor.configuration.maxChildren
+        // A worker keeps the TLS files it was forked with: renewed ones reach the workers forked
+        // after them (docs/tls.md).
+        if supervisor.configuration.security != nil && children.count < limit {
+            supervisor.refreshSecurity()
+        }
         while children.count < limit {
             let pid: pid_t
             do {

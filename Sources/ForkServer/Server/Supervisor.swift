@@ -132,13 +132,37 @@ struct Supervisor {
         ServerSignals.hangupRequests != hangupsSeen
     }
 
-    /// Answers SIGHUP: nothing the parent holds is reloadable. A handler reads what it needs
-    /// (forkserver's rules) afresh for each connection, and the limits are the command line's;
-    /// `tables` says what the per-source tables hold, if there are any.
+    /// Answers SIGHUP: the TLS files are looked at now, and loaded again when they changed; nothing
+    /// else the parent holds is reloadable. A handler reads what it needs (forkserver's rules)
+    /// afresh for each connection, and the limits are the command line's; `tables` says what
+    /// the per-source tables hold, if there are any.
     mutating func answerHangup(tables: String?) {
         hangupsSeen = ServerSignals.hangupRequests
         let summary = tables.map { " (\($0))" } ?? ""
-        log.server("SIGHUP: nothing to reload; serving on\(summary)")
+        switch configuration.security?.refresh(forced: true) {
+        case .reloaded(let line)?:
+            log.server("SIGHUP: \(line); serving on\(summary)")
+        case .failed(let line)?:
+            log.error("SIGHUP: \(line)")
+            log.server("SIGHUP: serving on\(summary)")
+        case .unchanged?:
+            log.server("SIGHUP: TLS files unchanged; serving on\(summary)")
+        case nil:
+            log.server("SIGHUP: nothing to reload; serving on\(summary)")
+        }
+    }
+
+    /// Lets the server's TLS load renewed files before the next fork (`refresh(forced:)`
+    /// looks at most once a second), and logs what it did. Nothing runs without TLS.
+    func refreshSecurity() {
+        guard let security = configuration.security else {
+            return
+        }
+        switch security.refresh(forced: false) {
+        case .reloaded(let line)?: log.server(line)
+        case .failed(let line)?: log.error(line)
+        case .unchanged?, nil: break
+        }
     }
 
     /// The loop's bookkeeping before each wait: ends a pause that is over, and tells a service

@@ -26,15 +26,20 @@ public struct ProgramEnvironment: Sendable {
     /// knows: set there, as it starts (`SpawnRequest.pidVariable`).
     public static let localPIDVariable = Array("UNIXLOCALPID".utf8)
 
-    /// The names a TLS server sets for its program (mod_ssl's, sslserver's and s6's; docs/tls.md),
-    /// and the key and certificate files of sslserver's and s6-tlsd's run scripts: none is
-    /// ever inherited, so an inherited `SSL_PROTOCOL` cannot pose as a session's, and a plaintext
-    /// program is not told of one.
-    public static let sessionVariableNames = ["SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_SNI_SERVERNAME", "SSL_SESSION_RESUMED"]
+    /// The names a TLS server sets for its program (mod_ssl's, sslserver's and s6's; docs/tls.md).
+    public static let sessionVariableNames = [
+        "SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_SNI_SERVERNAME", "SSL_SESSION_RESUMED", "SSL_ALPN_PROTOCOL",
+        "SSL_CLIENT_S_DN", "SSL_CLIENT_I_DN", "SSL_CLIENT_VERIFY", "SSL_PEER_CERT_HASH", "SSL_PEER_CERT_SUBJECT",
+    ]
 
-    /// sslserver's and s6-tlsd's key and certificate files, which `--tls` reads: the server's,
-    /// never its programs'.
-    public static let keyFileVariableNames = ["CERTFILE", "KEYFILE", "CAFILE"]
+    /// mod_ssl's, sslserver's and s6's namespace of a session's facts, which no program inherits:
+    /// an inherited `SSL_CLIENT_S_DN` (or any other, set by a TLS server up the chain) cannot
+    /// pose as this connection's, and a plaintext program is not told of a session. OpenSSL's
+    /// own variables (`SSL_CERT_FILE`, `SSL_CERT_DIR`) are not in it, and pass.
+    static let sessionVariablePrefixes = [
+        "SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_", "SSL_SESSION_", "SSL_ALPN_", "SSL_CLIENT_", "SSL_SERVER_", "SSL_PEER_",
+        "SSL_VERSION_", "SSL_COMPRESS_METHOD", "SSL_SECURE_RENEG", "SSL_SRP_", "SSL_HANDSHAKE_",
+    ].map { Array($0.utf8) }
 
     /// This process's environment (environ(7)) without the UCSPI variables.
     public static func inherited() -> ProgramEnvironment {
@@ -45,9 +50,10 @@ public struct ProgramEnvironment: Sendable {
             entry += 1
         }
         var environment = ProgramEnvironment(entries: entries)
-        for name in connectionVariableNames + sessionVariableNames + keyFileVariableNames {
+        for name in connectionVariableNames {
             environment.remove(Array(name.utf8))
         }
+        environment.entries.removeAll { entry in sessionVariablePrefixes.contains { entry.starts(with: $0) } }
         return environment
     }
 

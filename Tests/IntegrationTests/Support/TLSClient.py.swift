@@ -21,159 +21,184 @@
 /// - `reset N`: sends N bytes through TLS, then resets the connection (SO_LINGER 0).
 /// - `resume [VERSION]`: a round trip, then a second connection with the first's session
 ///   (ticket); prints how each began, `Initial Resumed` when the ticket was taken.
+/// - `peer`: completes the handshake and prints the common name of the certificate the server
+///   sent and the protocol ALPN chose (`None` when none), then closes.
+///
+/// In its environment: `TLS_NAME`, the server name to ask for (default `localhost`, checked
+/// against the certificate; another is not checked; `-` asks for none); `TLS_CLIENT_CERT` and
+/// `TLS_CLIENT_KEY`, a client certificate; `TLS_ALPN`, the protocols to offer, comma-separated.
+/// A TLS error in any mode prints `failed` and OpenSSL's reason (or, for an alert Python has
+/// no code for, its text).
 let tlsClientScript = #"""
 import os, select, socket, ssl, struct, sys, time
 
 port, cafile, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 args = sys.argv[4:]
+name = os.environ.get("TLS_NAME", "localhost")
+hostname = None if name == "-" else name
 
 def context(version=None):
     ctx = ssl.create_default_context(cafile=cafile)
     if version == "1.2":
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if name != "localhost":
+        ctx.check_hostname = False
+    if os.environ.get("TLS_CLIENT_CERT"):
+        ctx.load_cert_chain(os.environ["TLS_CLIENT_CERT"], os.environ["TLS_CLIENT_KEY"])
+    if os.environ.get("TLS_ALPN"):
+        ctx.set_alpn_protocols(os.environ["TLS_ALPN"].split(","))
     return ctx
 
 def connect(version=None):
     raw = socket.create_connection(("127.0.0.1", port))
-    return context(version).wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+    return context(version).wrap_socket(raw, server_hostname=hostname, suppress_ragged_eofs=False)
 
 def say(*words):
     print(*words, flush=True)
 
-if mode == "echo":
-    count = int(args[0])
-    tls = connect(args[1] if len(args) > 1 else None)
-    rng = 2463534242
-    data = bytearray(os.urandom(count))
-    data[0:count:5] = bytes(len(range(0, count, 5)))
-    data = bytes(data)
-    tls.setblocking(False)
-    sent, got, ended, shut = 0, bytearray(), False, False
-    while not ended:
-        moved = False
-        if sent < count:
+try:
+    if mode == "echo":
+        count = int(args[0])
+        tls = connect(args[1] if len(args) > 1 else None)
+        rng = 2463534242
+        data = bytearray(os.urandom(count))
+        data[0:count:5] = bytes(len(range(0, count, 5)))
+        data = bytes(data)
+        tls.setblocking(False)
+        sent, got, ended, shut = 0, bytearray(), False, False
+        while not ended:
+            moved = False
+            if sent < count:
+                try:
+                    sent += tls.send(data[sent:sent + 65536]); moved = True
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                    pass
+            elif not shut:
+                socket.socket.shutdown(tls, socket.SHUT_WR); shut = True
             try:
-                sent += tls.send(data[sent:sent + 65536]); moved = True
-            except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                chunk = tls.recv(65536)
+                if not chunk:
+                    ended = True
+                got += chunk; moved = True
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 pass
-        elif not shut:
-            socket.socket.shutdown(tls, socket.SHUT_WR); shut = True
-        try:
-            chunk = tls.recv(65536)
-            if not chunk:
-                ended = True
-            got += chunk; moved = True
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            pass
-        if not moved and not ended:
-            select.select([tls], [tls] if sent < count else [], [], 10)
-    if bytes(got) == data:
-        say("ok", tls.version(), tls.cipher()[0], "Resumed" if tls.session_reused else "Initial")
-    else:
-        say("mismatch", len(got))
-elif mode == "read":
-    tls = connect()
-    got = b""
-    while True:
-        chunk = tls.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    sys.stdout.write(got.decode()); sys.stdout.flush()
-elif mode == "proxy-read":
-    raw = socket.create_connection(("127.0.0.1", port))
-    raw.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 %d\r\n" % port)
-    tls = context().wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
-    got = b""
-    while True:
-        chunk = tls.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    sys.stdout.write(got.decode()); sys.stdout.flush()
-elif mode == "read-resumed":
-    ctx = context()
-    session = None
-    for attempt in range(2):
-        tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost", session=session)
+            if not moved and not ended:
+                select.select([tls], [tls] if sent < count else [], [], 10)
+        if bytes(got) == data:
+            say("ok", tls.version(), tls.cipher()[0], "Resumed" if tls.session_reused else "Initial")
+        else:
+            say("mismatch", len(got))
+    elif mode == "read":
+        tls = connect()
         got = b""
         while True:
             chunk = tls.recv(65536)
             if not chunk:
                 break
             got += chunk
-        session = tls.session
-        tls.close()
-    sys.stdout.write(got.decode()); sys.stdout.flush()
-elif mode == "talk":
-    tls = connect()
-    tls.sendall(args[0].encode())
-    got = b""
-    while True:
-        chunk = tls.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    say(got.decode().strip())
-    say("closed-cleanly")
-elif mode == "hold":
-    tls = connect()
-    tls.sendall(b"ping")
-    got = b""
-    while len(got) < 4:
-        got += tls.recv(4)
-    say("ready")
-    sys.stdin.read()
-    tls.close()
-elif mode == "trickle":
-    raw = socket.create_connection(("127.0.0.1", port))
-    start = time.monotonic()
-    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(64)
-    for byte in hello:
-        try:
-            raw.sendall(bytes([byte]))
-        except OSError:
-            break
-        ready, _, _ = select.select([raw], [], [], 1)
-        if ready:
-            break
-    try:
-        raw.settimeout(30)
-        raw.recv(100)
-    except OSError:
-        pass
-    say("closed-after", round(time.monotonic() - start, 1))
-elif mode == "vanish":
-    raw = socket.create_connection(("127.0.0.1", port))
-    raw.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
-    raw.close()
-    say("vanished")
-elif mode == "plaintext":
-    raw = socket.create_connection(("127.0.0.1", port))
-    raw.sendall(b"GET / HTTP/1.0\r\n\r\n")
-    raw.settimeout(10)
-    try:
-        say("got", len(raw.recv(100)))
-    except OSError as error:
-        say("error", error.errno)
-elif mode == "resume":
-    ctx = context(args[0] if args else None)
-    seen, session = [], None
-    for attempt in range(2):
+        sys.stdout.write(got.decode()); sys.stdout.flush()
+    elif mode == "proxy-read":
         raw = socket.create_connection(("127.0.0.1", port))
-        tls = ctx.wrap_socket(raw, server_hostname="localhost", session=session)
+        raw.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 %d\r\n" % port)
+        tls = context().wrap_socket(raw, server_hostname=hostname, suppress_ragged_eofs=False)
+        got = b""
+        while True:
+            chunk = tls.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        sys.stdout.write(got.decode()); sys.stdout.flush()
+    elif mode == "read-resumed":
+        ctx = context()
+        session = None
+        for attempt in range(2):
+            tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname=hostname, session=session)
+            got = b""
+            while True:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            session = tls.session
+            tls.close()
+        sys.stdout.write(got.decode()); sys.stdout.flush()
+    elif mode == "talk":
+        tls = connect()
+        tls.sendall(args[0].encode())
+        got = b""
+        while True:
+            chunk = tls.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        say(got.decode().strip())
+        say("closed-cleanly")
+    elif mode == "hold":
+        tls = connect()
         tls.sendall(b"ping")
         got = b""
         while len(got) < 4:
             got += tls.recv(4)
-        seen.append("Resumed" if tls.session_reused else "Initial")
-        session = tls.session
+        say("ready")
+        sys.stdin.read()
         tls.close()
-    say(*seen)
-elif mode == "reset":
-    tls = connect()
-    tls.sendall(os.urandom(int(args[0])))
-    tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    tls.close()
-    say("reset")
+    elif mode == "trickle":
+        raw = socket.create_connection(("127.0.0.1", port))
+        start = time.monotonic()
+        hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(64)
+        for byte in hello:
+            try:
+                raw.sendall(bytes([byte]))
+            except OSError:
+                break
+            ready, _, _ = select.select([raw], [], [], 1)
+            if ready:
+                break
+        try:
+            raw.settimeout(30)
+            raw.recv(100)
+        except OSError:
+            pass
+        say("closed-after", round(time.monotonic() - start, 1))
+    elif mode == "vanish":
+        raw = socket.create_connection(("127.0.0.1", port))
+        raw.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        raw.close()
+        say("vanished")
+    elif mode == "plaintext":
+        raw = socket.create_connection(("127.0.0.1", port))
+        raw.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        raw.settimeout(10)
+        try:
+            say("got", len(raw.recv(100)))
+        except OSError as error:
+            say("error", error.errno)
+    elif mode == "resume":
+        ctx = context(args[0] if args else None)
+        seen, session = [], None
+        for attempt in range(2):
+            raw = socket.create_connection(("127.0.0.1", port))
+            tls = ctx.wrap_socket(raw, server_hostname=hostname, session=session)
+            tls.sendall(b"ping")
+            got = b""
+            while len(got) < 4:
+                got += tls.recv(4)
+            seen.append("Resumed" if tls.session_reused else "Initial")
+            session = tls.session
+            tls.close()
+        say(*seen)
+    elif mode == "reset":
+        tls = connect()
+        tls.sendall(os.urandom(int(args[0])))
+        tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        tls.close()
+        say("reset")
+    elif mode == "peer":
+        tls = connect()
+        subject = dict(field[0] for field in tls.getpeercert()["subject"])
+        say(subject["commonName"], tls.selected_alpn_protocol())
+        tls.close()
+except ssl.SSLError as error:
+    # Python knows no reason code for some alerts (no_application_protocol): its text then.
+    say("failed", error.reason or error.args[-1])
 """#

@@ -38,7 +38,7 @@ final class TLSFixture {
         try directory.write(leaf.output, to: "chain.pem")
     }
 
-    private static func openssl(_ arguments: [String]) throws {
+    static func openssl(_ arguments: [String]) throws {
         let run = try FinishedProgram.run(Peer.openssl.path, arguments)
         guard run.status == .exited(0) else {
             throw TestFailure("openssl \(arguments.joined(separator: " ")): \(run.status)")
@@ -50,10 +50,42 @@ final class TLSFixture {
         ["--tls-cert", chain, "--tls-key", key]
     }
 
-    /// Runs the Python client against `port` in `mode`; its standard output, trimmed.
-    func run(_ mode: [String], port: UInt16, timeout: Double = 30) throws -> String {
-        let run = try FinishedProgram.run(Peer.python3.path, [client, "\(port)", caCertificate] + mode, timeout: timeout)
+    /// Runs the Python client against `port` in `mode`; its standard output, trimmed. `as`
+    /// sets what the client does besides (`TLSClientSettings`).
+    func run(_ mode: [String], port: UInt16, as settings: TLSClientSettings = .init(), timeout: Double = 30) throws -> String {
+        let run = try FinishedProgram.run("/usr/bin/env", settings.environment + [Peer.python3.path, client, "\(port)", caCertificate] + mode, timeout: timeout)
         return run.outputText.trimmingNewlines()
+    }
+}
+
+/// What the Python client does besides its mode, given to it in its environment: the server
+/// name it asks for, a client certificate, the ALPN protocols it offers.
+struct TLSClientSettings {
+    /// nil: `localhost`, checked against the certificate; another name is asked for without
+    /// that check; `-`: no name at all.
+    var serverName: String?
+    var certificate: (certificate: String, key: String)?
+    /// Offered in this order, comma-separated.
+    var applicationProtocols: String?
+
+    init(serverName: String? = nil, certificate: (certificate: String, key: String)? = nil, applicationProtocols: String? = nil) {
+        self.serverName = serverName
+        self.certificate = certificate
+        self.applicationProtocols = applicationProtocols
+    }
+
+    var environment: [String] {
+        var variables: [String] = []
+        if let serverName {
+            variables.append("TLS_NAME=\(serverName)")
+        }
+        if let certificate {
+            variables += ["TLS_CLIENT_CERT=\(certificate.certificate)", "TLS_CLIENT_KEY=\(certificate.key)"]
+        }
+        if let applicationProtocols {
+            variables.append("TLS_ALPN=\(applicationProtocols)")
+        }
+        return variables
     }
 }
 

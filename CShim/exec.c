@@ -88,6 +88,32 @@ static int place_stream(int target, const CForkServer_spawn_stream *stream) {
     }
 }
 
+// Puts the request's extra descriptors at 3, 4, ... in order; 0, or -1 with errno set (EINVAL
+// for more than CFORKSERVER_SPAWN_MAX_EXTRA). Each is first copied above the last target
+// (F_DUPFD), all before any is placed, so that no source is overwritten by another's dup2(2)
+// whatever their numbers; the copies are closed with the rest (closefrom). dup2(2) clears
+// close-on-exec on its target. On the stack: a spawned child must not allocate.
+static int place_extra_descriptors(const CForkServer_spawn_request *request) {
+    if (request->extra_count > CFORKSERVER_SPAWN_MAX_EXTRA) {
+        errno = EINVAL;
+        return -1;
+    }
+    int first_free = 3 + (int)request->extra_count;
+    int copies[CFORKSERVER_SPAWN_MAX_EXTRA];
+    for (size_t index = 0; index < request->extra_count; index++) {
+        copies[index] = fcntl(request->extra_fds[index], F_DUPFD_CLOEXEC, first_free);
+        if (copies[index] == -1) {
+            return -1;
+        }
+    }
+    for (size_t index = 0; index < request->extra_count; index++) {
+        if (dup2(copies[index], 3 + (int)index) == -1) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 // Sets the request's resource limits, soft and hard alike, then its niceness; 0, or -1 with errno
 // set. setrlimit(2) fails only for a hard limit raised without CAP_SYS_RESOURCE, or a descriptor
 // limit above fs.nr_open (EPERM), and setpriority(2) for a niceness lowered without the right
@@ -155,9 +181,14 @@ void CForkServer_exec(const CForkServer_spawn_request *request, CForkServer_spaw
             return;
         }
     }
-    // Every descriptor but the standard three, a connection's own among them (close_range(2),
-    // or where the kernel refuses it, each descriptor /proc/self/fd lists: glibc's closefrom).
-    closefrom(3);
+    if (place_extra_descriptors(request) == -1) {
+        *failure = (CForkServer_spawn_failure){.step = CFORKSERVER_SPAWN_DESCRIPTORS, .error = errno};
+        return;
+    }
+    // Every descriptor but the standard three and the extra ones, a connection's own among them
+    // (close_range(2), or where the kernel refuses it, each descriptor /proc/self/fd lists:
+    // glibc's closefrom).
+    closefrom(3 + (int)request->extra_count);
     // The limits last of the child's own steps, so that none of them runs under a limit meant
     // for the program (a limit on descriptors below 3 would refuse the dup2(2) above); a failure
     // is reported as a step of its own, not as the program's.

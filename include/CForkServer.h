@@ -194,6 +194,9 @@ typedef struct {
 /// ...or a new session, with no controlling terminal until it opens one (setsid(2)).
 #define CFORKSERVER_SPAWN_NEW_SESSION 2
 
+/// At most this many extra descriptors (`extra_fds`) in a request.
+#define CFORKSERVER_SPAWN_MAX_EXTRA 8
+
 /// In a request's log lines, the byte that stands for the pid of the process that writes them.
 #define CFORKSERVER_SPAWN_PID_MARK 1
 
@@ -213,7 +216,8 @@ typedef struct {
     char *const *argv;
     char *const *envp;
     bool search_path;
-    /// What descriptors 0, 1 and 2 become, in that order; every other descriptor is closed.
+    /// What descriptors 0, 1 and 2 become, in that order; every other descriptor but
+    /// `extra_fds` is closed.
     CForkServer_spawn_stream streams[3];
     /// CFORKSERVER_SPAWN_SAME_GROUP, _NEW_GROUP or _NEW_SESSION.
     int grouping;
@@ -252,6 +256,11 @@ typedef struct {
     /// runs: the value of one of `envp`'s entries, with room for 16 bytes (ucspi-unix's
     /// $UNIXLOCALPID, the program's pid, which the caller cannot know); NULL for none.
     char *pid_value;
+    /// Descriptors the program gets as 3, 4, ... in this order, above the standard three (the
+    /// UCSPI-TLS program's control socket and pipes): `extra_count` of them, NULL for none;
+    /// every other descriptor is closed.
+    const int *extra_fds;
+    size_t extra_count;
 } CForkServer_spawn_request;
 
 /// The step at which a program failed to start: putting its descriptors 0, 1 and 2 in place

@@ -46,6 +46,10 @@ package struct TCPServerOptions {
     /// `--tls-cert` and the others, for forkserver to load (`TLSOptions.request()`) before it
     /// drops privileges.
     package var tls = TLSOptions()
+    /// `--tls-delayed`: STARTTLS by UCSPI-TLS (sslserver's `-n`); the program starts in
+    /// cleartext and asks for the handshake. Needs `--tls-cert` or `--tls` (checked where
+    /// they are loaded: `TLSOptions.request()`).
+    package var delaysTLS = false
 
     /// tcpserver's synopsis, the first line of the help.
     package static func synopsis(program: String) -> String {
@@ -118,6 +122,13 @@ package struct TCPServerOptions {
         a client certificate, SSL_CLIENT_S_DN, SSL_CLIENT_I_DN, SSL_PEER_CERT_HASH and
         SSL_PEER_CERT_SUBJECT; with -B, the banner is sent after the handshake, over TLS):
         \(TLSOptions.usage(column: 26))
+          --tls-delayed           STARTTLS (UCSPI-TLS, sslserver's -n): the program starts in
+                                  cleartext on 0 and 1, with $SSLCTLFD, $SSLREADFD and
+                                  $SSLWRITEFD (3, 4, 5) and no SSL_* variable; writing y to
+                                  $SSLCTLFD starts TLS (Y: and sends the SSL_* variables back
+                                  there, NAME=value NUL-separated, NUL-ended), after which it
+                                  reads and writes plaintext on the other two; closing it
+                                  declines
 
         limits per source (a source is a client's IPv4 address, or its IPv6 address's /64,
         because an IPv6 client usually owns a whole /64; on a UNIX socket, a peer's uid):
@@ -187,6 +198,9 @@ package struct TCPServerOptions {
                     options.contain = true
                 case "--log-duration":
                     options.logsDurations = true
+                case "--tls-delayed":
+                    try parser.refuseUnreadValue()
+                    options.delaysTLS = true
                 default:
                     throw UsageError("unknown option '\(option)'")
                 }

@@ -59,7 +59,7 @@ if options.asksRemoteInfo {
     log.error("-r: IDENT is not supported; $TCPREMOTEINFO stays unset")
 }
 
-let handler = ProgramHandler(
+var handler = ProgramHandler(
     arguments: options.program,
     log: log,
     localHostName: options.localHostName,
@@ -80,6 +80,10 @@ configuration.contain = options.contain
 configuration.treeLimits = options.treeLimits
 configuration.allowedPeers = options.unix.allowedPeers
 configuration.security = security
+if options.delaysTLS {
+    handler.delayedSecurity = security
+    configuration.delaysHandshake = true
+}
 do {
     var server = try ForkingServer(listener: listener, configuration: configuration, handler: handler, log: log)
     server.run()
@@ -102,6 +106,9 @@ func loadTLS(_ options: TCPServerOptions) throws(StartupError) -> TLSContext? {
         }
     }
     guard let request else {
+        if options.delaysTLS {
+            program.exit(UsageError("--tls-delayed needs a certificate: --tls-cert FILE or --tls"))
+        }
         return nil
     }
     do {

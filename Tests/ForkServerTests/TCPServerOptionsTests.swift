@@ -98,6 +98,11 @@ import Testing
         }
     }
 
+    @Test func dashDashTLSDelayedAsksForSTARTTLSAndIsOffByDefault() throws {
+        #expect(try parse(["0", "0", "cat"]).delaysTLS == false)
+        #expect(try parse(["--tls-delayed", "--tls-cert", "cert.pem", "0", "0", "cat"]).delaysTLS == true)
+    }
+
     @Test func helpReturnsNil() throws {
         #expect(try TCPServerOptions.parse(text: ["-v", "--help"]) == nil)
     }
@@ -129,6 +134,7 @@ import Testing
         (["--log-duration=x", "0", "0", "cat"], "unexpected value 'x': --log-duration takes none"),
         (["-v", "--help=x", "0", "0", "cat"], "unexpected value 'x': --help takes none"),
         (["--log-duration=", "0", "0", "cat"], "unexpected value '': --log-duration takes none"),
+        (["--tls-delayed=yes", "0", "0", "cat"], "unexpected value 'yes': --tls-delayed takes none"),
     ])
     func rejectsMistakesWithAClearMessage(arguments: [String], message: String) {
         #expect(throws: UsageError(message)) {

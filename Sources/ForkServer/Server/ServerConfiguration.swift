@@ -48,6 +48,11 @@ public struct ServerConfiguration: Sendable {
     /// plaintext. Nil: plaintext, and no child runs any of it.
     public var security: (any ConnectionSecurity)? = nil
 
+    /// Whether the child leaves `security`'s handshake to the handler, which runs it when its
+    /// program asks (UCSPI-TLS, forkserver's `--tls-delayed`): the child still runs the
+    /// handler's `screen` first, and the parent still reloads renewed files for it.
+    public var delaysHandshake = false
+
     /// Whether every connection starts with a PROXY protocol header, and whom to believe
     /// (`--proxy-protocol`); nil: a header is just data.
     public var proxyProtocol: ProxyProtocolPolicy? = nil

@@ -85,7 +85,8 @@ struct Session {
         return 0
     }
 
-    /// The handler's `screen`, then the handshake; nil once the connection is secured, or the
+    /// The handler's `screen`, then the handshake (unless the handler runs it later:
+    /// `delaysHandshake`); nil once the connection is secured, or the
     /// status the child ends with, after a line that says why (a failed handshake: 1). Never
     /// inlined: a plaintext child never runs it (Linker/child-path.order).
     @inline(never)
@@ -95,6 +96,9 @@ struct Session {
         }
         if let status = handler.screen(connection) {
             return status
+        }
+        if configuration.delaysHandshake {
+            return nil
         }
         do {
             try connection.secure(with: security)

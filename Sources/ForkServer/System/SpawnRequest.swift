@@ -29,6 +29,9 @@ package struct SpawnRequest {
     /// A variable the process sets to its own pid before the program runs (`UNIXLOCALPID`),
     /// added to `environment`; nil for none.
     var pidVariable: [UInt8]?
+    /// Descriptors the program gets as 3, 4, ... in this order (UCSPI-TLS's control socket and
+    /// pipes); none for most, and then every descriptor above 2 is closed.
+    var extraDescriptors: [CInt] = []
 
     /// A connection's program the way tcpserver runs it: `arguments[0]` looked for in $PATH, the
     /// connection on descriptors 0 and 1 and the server's standard error on 2, a process group
@@ -66,6 +69,23 @@ package struct SpawnRequest {
         return request
     }
 
+    /// A connection's program under UCSPI-TLS (forkserver's `--tls-delayed`): as `connection`,
+    /// with the connection itself on 0 and 1 (cleartext until the program asks for TLS), and
+    /// `descriptors` as 3, 4, ... in order; it stays in the caller's process group, which the
+    /// server signals, as a relayed program does.
+    package static func delayedTLSConnection(
+        _ arguments: [[UInt8]], environment: [[UInt8]], connection: CInt, descriptors: [CInt], pidVariable: [UInt8]?
+    ) -> SpawnRequest {
+        precondition(descriptors.count <= Int(CFORKSERVER_SPAWN_MAX_EXTRA), "at most CFORKSERVER_SPAWN_MAX_EXTRA descriptors")
+        var request = Self.connection(
+            arguments, environment: environment, connection: connection, logLines: "", exitStatus: 0,
+            setup: ConnectionProcessSetup(limits: ProcessLimits()), pidVariable: pidVariable
+        )
+        request.grouping = .inherit
+        request.extraDescriptors = descriptors
+        return request
+    }
+
     /// Calls `body` with the request laid out for C, with room for `logLines` once each
     /// CFORKSERVER_SPAWN_PID_MARK is a pid: everything the process reads is allocated here,
     /// before it starts (a spawned child shares this memory and must not allocate).
@@ -96,18 +116,21 @@ package struct SpawnRequest {
         return withExtendedLifetime((argv, envp, paths)) {
             log.withUnsafeBufferPointer { log in
                 resourceLimits.withUnsafeBufferPointer { resourceLimits in
-                    var request = CForkServer_spawn_request(
-                        file: argv.pointers[0], argv: argv.pointers, envp: envp?.pointers ?? Syscall.environment,
-                        search_path: searchingPath, streams: (placed[0], placed[1], placed[2]),
-                        grouping: Self.layout(grouping), server_signals: onlyServerSignals,
-                        log: log.isEmpty ? nil : UnsafeRawPointer(log.baseAddress!).assumingMemoryBound(to: CChar.self),
-                        log_length: log.count, log_buffer: buffer, log_capacity: capacity,
-                        exit_status: exitStatus, failure_status: failureStatus,
-                        limits: resourceLimits.baseAddress, limit_count: resourceLimits.count,
-                        nice_increment: limits.niceIncrement,
-                        cgroup_procs: setup.cgroupProcs, child_subreaper: setup.becomesSubreaper, pid_value: pidValue
-                    )
-                    return body(&request)
+                    extraDescriptors.withUnsafeBufferPointer { extraDescriptors in
+                        var request = CForkServer_spawn_request(
+                            file: argv.pointers[0], argv: argv.pointers, envp: envp?.pointers ?? Syscall.environment,
+                            search_path: searchingPath, streams: (placed[0], placed[1], placed[2]),
+                            grouping: Self.layout(grouping), server_signals: onlyServerSignals,
+                            log: log.isEmpty ? nil : UnsafeRawPointer(log.baseAddress!).assumingMemoryBound(to: CChar.self),
+                            log_length: log.count, log_buffer: buffer, log_capacity: capacity,
+                            exit_status: exitStatus, failure_status: failureStatus,
+                            limits: resourceLimits.baseAddress, limit_count: resourceLimits.count,
+                            nice_increment: limits.niceIncrement,
+                            cgroup_procs: setup.cgroupProcs, child_subreaper: setup.becomesSubreaper, pid_value: pidValue,
+                            extra_fds: extraDescriptors.baseAddress, extra_count: extraDescriptors.count
+                        )
+                        return body(&request)
+                    }
                 }
             }
         }

@@ -90,7 +90,7 @@ extension Syscall {
     }
 
     /// send(2) with `flags`; returns the bytes sent.
-    static func send(_ fd: CInt, from buffer: UnsafeRawBufferPointer, flags: CInt) throws(Errno) -> Int {
+    package static func send(_ fd: CInt, from buffer: UnsafeRawBufferPointer, flags: CInt) throws(Errno) -> Int {
         try valueOrErrno(retryOnInterrupt: true) {
             CForkServer.send(fd, buffer.baseAddress, buffer.count, flags)
         }
@@ -113,6 +113,18 @@ extension Syscall {
     }
 
     /// socket(2) for an AF_UNIX stream, close-on-exec, and non-blocking if asked.
+    /// A connected pair of UNIX stream sockets, close-on-exec (UCSPI-TLS's control socket:
+    /// a socket, so that the server's side can half-close what it reads and still answer).
+    package static func socketPair() throws(Errno) -> (CInt, CInt) {
+        var ends: (CInt, CInt) = (-1, -1)
+        _ = try withUnsafeMutableBytes(of: &ends) { (ends) throws(Errno) in
+            try valueOrErrno(retryOnInterrupt: false) {
+                CForkServer.socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0, ends.baseAddress!.assumingMemoryBound(to: CInt.self))
+            }
+        }
+        return ends
+    }
+
     static func unixStreamSocket(nonBlocking: Bool) throws(Errno) -> CInt {
         let type = SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | (nonBlocking ? SOCK_NONBLOCK.rawValue : 0)
         return try valueOrErrno(retryOnInterrupt: false) { CForkServer.socket(AF_UNIX, CInt(type), 0) }

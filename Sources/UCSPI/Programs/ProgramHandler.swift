@@ -47,6 +47,10 @@ public struct ProgramHandler: ConnectionSpawner {
     public var keepsIPOptions: Bool
     /// Where `ok`, `deny` and warnings go, in tcpserver's form.
     public var log: ServerLog
+    /// With UCSPI-TLS (forkserver's `--tls-delayed`, sslserver's `-n`): the security whose
+    /// handshake the program asks for, when it does; the server's configuration then has
+    /// `delaysHandshake` set. Nil: TLS, if any, is up before the program runs.
+    public var delayedSecurity: (any ConnectionSecurity)?
     /// The server's environment without UCSPI-TCP's variables, computed once in the server.
     private let inheritedEnvironment = ProgramEnvironment.inherited()
     /// What `screen` prepared, for `handle` to run: a TLS child decides before its handshake,
@@ -80,6 +84,9 @@ public struct ProgramHandler: ConnectionSpawner {
         let remote = connection.peerAddress
         if let channel = connection.secureChannel, let launch = screened.launch {
             runRelayed(launch, on: connection, through: channel)
+        }
+        if let security = delayedSecurity, let launch = screened.launch {
+            runDelayed(launch, on: connection, security: security)
         }
         let launch: Launch
         do {
@@ -160,6 +167,116 @@ public struct ProgramHandler: ConnectionSpawner {
         if case .failed(let reason) = end {
             log.connection("tls \(Syscall.processID) relay ended: \(reason)")
         }
+        waitAndExit(like: program, remote: remote)
+    }
+
+    /// Runs the program under UCSPI-TLS, in the child that screened the connection: the
+    /// program's 0 and 1 are the connection itself, cleartext, as ucspi-tls(2) says ("standard
+    /// IN and OUT ... connected directly to the socket, for unencrypted communication"), and
+    /// its 3, 4 and 5 are `$SSLCTLFD`, `$SSLREADFD` and `$SSLWRITEFD` (`UCSPITLSControl`).
+    /// No SSL_* variable is in its environment, every inherited one removed: no session exists
+    /// yet (s6-ucspitlsd's doc), and `Y` sends them over the control socket instead. This child
+    /// waits for the program's command; on `y` or `Y` it runs the handshake on the socket within
+    /// the security's deadline, counted from the command, then relays the session's plaintext
+    /// to and from the program's pipes as `runRelayed` does. A failed handshake is logged and
+    /// shuts the connection down both ways: the program reads EOF on the socket and on
+    /// `$SSLREADFD`. A program that declines keeps its cleartext connection; this child lets go
+    /// of everything and waits. Either way the child ends as the program did.
+    private func runDelayed(_ prepared: Launch, on connection: borrowing Connection, security: any ConnectionSecurity) -> Never {
+        let remote = connection.peerAddress
+        let socket = connection.descriptor.rawValue
+        var launch = prepared
+        for name in ProgramEnvironment.sessionVariableNames {
+            launch.environment.remove(Array(name.utf8))
+        }
+        for variable in UCSPITLSControl.variables {
+            launch.environment.set(variable.name, to: String(variable.descriptor))
+        }
+        let control: (server: CInt, program: CInt)
+        let toProgram: (read: CInt, write: CInt)
+        let fromProgram: (read: CInt, write: CInt)
+        do {
+            try CurrentProcess.leadProcessGroup()
+            control = try Syscall.socketPair()
+            toProgram = try Syscall.pipe()
+            fromProgram = try Syscall.pipe()
+        } catch {
+            drop(remote, "unable to set up UCSPI-TLS: \(log.describe(error))")
+        }
+        log.connection(decisionMessage(launch, remote: remote, pid: "\(Syscall.processID)"))
+        let request = SpawnRequest.delayedTLSConnection(
+            arguments, environment: launch.environment.entries, connection: socket,
+            descriptors: [control.program, toProgram.read, fromProgram.write], pidVariable: launch.pidVariable
+        )
+        let program: pid_t
+        do {
+            let (pid, failure) = try Syscall.spawn(request, reusingStack: true)
+            if let failure {
+                drop(remote, reason(failure))
+            }
+            program = pid
+        } catch {
+            drop(remote, "unable to start \(String(decoding: arguments[0], as: UTF8.self)): \(log.describe(error))")
+        }
+        // The program's ends are its own.
+        try? Syscall.close(control.program)
+        try? Syscall.close(toProgram.read)
+        try? Syscall.close(fromProgram.write)
+        let controlSocket = UCSPITLSControl(descriptor: control.server)
+        var command: UCSPITLSControl.Command
+        do {
+            command = try controlSocket.awaitCommand()
+        } catch {
+            log.connection("tls \(Syscall.processID) unable to read $SSLCTLFD: \(log.describe(error))")
+            command = .declined
+        }
+        if case .unknown(let byte) = command {
+            log.connection("tls \(Syscall.processID) unknown command on $SSLCTLFD: byte \(byte); staying in cleartext")
+            command = .declined
+        }
+        guard case .start(let reportsEnvironment) = command else {
+            // Never TLS: the program has the connection; this child holds nothing of it.
+            for descriptor in [control.server, toProgram.write, fromProgram.read, socket] {
+                try? Syscall.close(descriptor)
+            }
+            waitAndExit(like: program, remote: remote)
+        }
+        if reportsEnvironment {
+            // Nothing more to read; the socket stays open for the answer.
+            try? Syscall.shutdown(control.server, how: CInt(SHUT_RD))
+        } else {
+            try? Syscall.close(control.server)
+        }
+        let channel: any SecureChannel
+        do {
+            channel = try security.handshake(on: connection.descriptor)
+        } catch {
+            log.style.handshakeFailed(with: remote, reason: error.reason, log: log)
+            // The client is told by the end of the connection, the program by EOF on each of
+            // its descriptors: the socket's, which it shares, and its pipes'.
+            try? Syscall.shutdown(socket, how: CInt(SHUT_RDWR))
+            for descriptor in [toProgram.write, fromProgram.read, socket] + (reportsEnvironment ? [control.server] : []) {
+                try? Syscall.close(descriptor)
+            }
+            waitAndExit(like: program, remote: remote)
+        }
+        if reportsEnvironment {
+            do {
+                try controlSocket.report(channel.environment)
+            } catch {
+                log.connection("tls \(Syscall.processID) unable to answer Y on $SSLCTLFD: \(log.describe(error))")
+            }
+            try? Syscall.close(control.server)
+        }
+        let end = channel.relay(programInput: FileDescriptor(rawValue: toProgram.write), programOutput: FileDescriptor(rawValue: fromProgram.read))
+        if case .failed(let reason) = end {
+            log.connection("tls \(Syscall.processID) relay ended: \(reason)")
+        }
+        waitAndExit(like: program, remote: remote)
+    }
+
+    /// Waits for the program this child started and ends as it did (exit status or signal).
+    private func waitAndExit(like program: pid_t, remote: SocketAddress) -> Never {
         let status: CInt
         do {
             status = try Syscall.waitpid(program)

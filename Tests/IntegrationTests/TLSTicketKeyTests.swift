@@ -145,4 +145,22 @@ import TestPeers
         usleep(1_100_000)
         #expect(try Self.connect(tls, server.port, sessionIn: session) == "New SSL_SESSION_RESUMED=Initial")
     }
+
+    @Test(.needs(.haproxy), arguments: [true, false])
+    func aClientResumesOnTheOtherBackendBehindHAProxyOnlyWhenBothShareTheKeyFile(shared: Bool) throws {
+        let tls = try TLSFixture()
+        let first = try Self.keyFile(tls, "first.keys")
+        let second = shared ? first : try Self.keyFile(tls, "second.keys")
+        let backends = try [first, second].map { file in
+            try ServerProcess.startEchoServer(["--proxy-protocol"] + tls.options + ["--tls-ticket-keys", file])
+        }
+        // Round robin, no checks: the first connection goes to one backend, the second to the other.
+        let haproxy = try HAProxyProcess(servers: backends.map { "127.0.0.1:\($0.port) send-proxy-v2" })
+        #expect(try tls.run(["resume"], port: haproxy.port) == (shared ? "Initial Resumed" : "Initial Initial"))
+        for backend in backends {
+            let served = try backend.waitForLine(containing: " via ")
+            #expect(served.contains(" from 127.0.0.1:"), "\(served)")
+        }
+        try haproxy.stop()
+    }
 }

@@ -1,5 +1,6 @@
 import ForkServer
 import Glibc
+import ProcessInspection
 import Testing
 import TestPeers
 
@@ -120,6 +121,19 @@ import TestPeers
         }
         server.process.readAvailableLines()
         #expect(server.process.lines.filter { $0.contains("do not load") }.count == 1, "\(server.process.lines)")
+    }
+
+    @Test func anEchoServerHoldsNoDescriptorBeyondItsListenerAfterReadingItsKeyFileAgain() throws {
+        let tls = try TLSFixture()
+        let file = try Self.keyFile(tls, "ticket.keys")
+        let server = try ServerProcess.startEchoServer(tls.options + ["--tls-ticket-keys", file])
+        let staged = try tls.directory.write(try Self.randomKeys(2), to: "ticket.keys.new")
+        #expect(rename(staged, file) == 0)
+        server.send(SIGHUP)
+        _ = try server.waitForLine(containing: "SIGHUP: TLS session-ticket keys reloaded from \(file): 2 keys")
+        #expect(try tls.run(["resume"], port: server.port) == "Initial Resumed")
+        let held = ProcessTable.descriptorsBeyondStandardAndLog(of: server.pid)
+        #expect(held.count == 1 && held.values.allSatisfy { $0.hasPrefix("socket:") }, "\(held)")
     }
 
     @Test(arguments: ["echo-server", "forkserver"])

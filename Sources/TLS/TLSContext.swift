@@ -17,8 +17,9 @@ import ForkServer
 /// a server without TLS never runs any of it. The server stays single-threaded, as OpenSSL in
 /// a child forked from a multithreaded process can deadlock.
 public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
-    // @unchecked: the SSL_CTXs are set up by the server's one thread, at its start and when it
-    // reloads renewed files between forks, and only read in a child (SSL_new).
+    // @unchecked: the SSL_CTXs and the ticket keys are set up by the server's one thread, at
+    // its start and when it reloads renewed files or rotates keys between forks, and only read
+    // in a child (SSL_new, the ticket-key callback).
     /// The contexts loaded last: a reload replaces them, in the parent, between two forks.
     private var loaded: LoadedContexts
     private let configuration: TLSConfiguration
@@ -34,7 +35,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     /// When the files may be looked at again.
     private var nextLook: Deadline
 
-    /// The first pair's context, every session's own (its ticket keys are the ones used).
+    /// The first pair's context, every session's own (its ticket-key callback is the one used).
     var context: OpaquePointer {
         loaded.first
     }

@@ -3,7 +3,10 @@
 #ifndef CFORKSERVER_OPENSSL_SHIM_H
 #define CFORKSERVER_OPENSSL_SHIM_H
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <string.h>
@@ -77,15 +80,35 @@ static inline void CForkServer_OPENSSL_free(void *pointer) {
     OPENSSL_free(pointer);
 }
 
-/// SSL_CTX_get_tlsext_ticket_keys and SSL_CTX_set_tlsext_ticket_keys: the 80 bytes of a
-/// context's session-ticket keys (name, HMAC secret, AES key), which a context reloaded with
-/// renewed certificates takes over, so that tickets issued before the renewal still resume.
-static inline int CForkServer_SSL_CTX_copy_ticket_keys(SSL_CTX *from, SSL_CTX *to) {
-    unsigned char keys[80];
-    int copied = SSL_CTX_get_tlsext_ticket_keys(from, keys, sizeof keys) == 1
-        && SSL_CTX_set_tlsext_ticket_keys(to, keys, sizeof keys) == 1;
-    OPENSSL_cleanse(keys, sizeof keys);
-    return copied;
+/// SSL_CTX_set_tlsext_ticket_key_evp_cb, a macro: the callback that makes and reads session
+/// tickets with the server's own keys (`TicketKeys`) instead of the context's built-in ones.
+static inline int CForkServer_SSL_CTX_set_ticket_key_callback(
+    SSL_CTX *context, int (*callback)(SSL *, unsigned char *, unsigned char *, EVP_CIPHER_CTX *, EVP_MAC_CTX *, int)
+) {
+    return (int)SSL_CTX_set_tlsext_ticket_key_evp_cb(context, callback);
+}
+
+/// Sets up a ticket's cipher and MAC with one key in nginx's 80-byte layout (name 16, HMAC
+/// secret 32, AES key 32): AES-256-CBC with `iv` and HMAC-SHA256, as OpenSSL's own tickets use.
+/// When `encrypting`, a fresh random IV is written to `iv` first. 1 on success, 0 on failure
+/// (the reason on OpenSSL's error queue).
+static inline int CForkServer_ticket_key_setup(
+    const unsigned char *key, unsigned char *iv, EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, int encrypting
+) {
+    OSSL_PARAM parameters[2];
+    parameters[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    parameters[1] = OSSL_PARAM_construct_end();
+    const EVP_CIPHER *aes = EVP_aes_256_cbc();
+    if (EVP_MAC_init(mac, key + 16, 32, parameters) != 1) {
+        return 0;
+    }
+    if (encrypting) {
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(aes)) != 1) {
+            return 0;
+        }
+        return EVP_EncryptInit_ex(cipher, aes, NULL, key + 48, iv) == 1;
+    }
+    return EVP_DecryptInit_ex(cipher, aes, NULL, key + 48, iv) == 1;
 }
 
 #endif

@@ -2,7 +2,8 @@ import ForkServer
 
 /// `--tls-cert FILE`, `--tls-key FILE` (both may be repeated), `--tls`, `--tls-min-version
 /// 1.2|1.3`, `--tls-timeout SECS`, `--tls-client-ca FILE`, `--tls-client-cert request|require`
-/// and `--tls-alpn LIST`, read the same way by both programs. What they ask for is plain text
+/// `--tls-alpn LIST`, `--tls-ticket-keys FILE` and `--tls-ticket-rotation SECS`, read the same
+/// way by both programs. What they ask for is plain text
 /// here (`TLSRequest`): the programs load it with the TLS module, so that this module, and
 /// the programs that serve no TLS, never link OpenSSL.
 package struct TLSOptions {
@@ -14,6 +15,8 @@ package struct TLSOptions {
     private var clientCAFile: String?
     private var clientCertificates: ClientCertificates?
     private var applicationProtocols: [String]?
+    private var ticketKeyFile: String?
+    private var ticketRotationSeconds: Int?
 
     package init() {}
 
@@ -50,10 +53,15 @@ package struct TLSOptions {
         package var clientCertificates: ClientCertificates
         /// In the server's order of preference; empty: no ALPN.
         package var applicationProtocols: [String]
+        /// The session-ticket keys' file, shared across restarts and hosts; nil: the server's
+        /// own keys, rotated every `ticketRotationSeconds`.
+        package var ticketKeyFile: String?
+        package var ticketRotationSeconds: Int
 
         package init(
             certificates: [Pair], minimumVersion: String = "1.2", timeoutSeconds: Int = 10,
-            clientCAFile: String? = nil, clientCertificates: ClientCertificates = .notAsked, applicationProtocols: [String] = []
+            clientCAFile: String? = nil, clientCertificates: ClientCertificates = .notAsked, applicationProtocols: [String] = [],
+            ticketKeyFile: String? = nil, ticketRotationSeconds: Int = TLSOptions.defaultTicketRotationSeconds
         ) {
             self.certificates = certificates
             self.minimumVersion = minimumVersion
@@ -61,8 +69,14 @@ package struct TLSOptions {
             self.clientCAFile = clientCAFile
             self.clientCertificates = clientCertificates
             self.applicationProtocols = applicationProtocols
+            self.ticketKeyFile = ticketKeyFile
+            self.ticketRotationSeconds = ticketRotationSeconds
         }
     }
+
+    /// Twelve hours: how long a key the server made makes new tickets (and then reads them for
+    /// as long again), far beyond the two hours a ticket lives.
+    package static let defaultTicketRotationSeconds = 12 * 3600
 
     /// The usage lines of the options, their descriptions starting at `column`.
     package static func usage(column: Int) -> String {
@@ -96,6 +110,16 @@ package struct TLSOptions {
             ("--tls-alpn LIST", [
                 "the application protocols served (ALPN), comma-separated, in",
                 "order of preference; a client offering only others is refused",
+            ]),
+            ("--tls-ticket-keys FILE", [
+                "session-ticket keys shared across restarts and hosts: 80 bytes",
+                "each (head -c 80 /dev/urandom), newest last; all resume, the last",
+                "makes new tickets; re-read when it changes (default: the server's",
+                "own keys, rotated)",
+            ]),
+            ("--tls-ticket-rotation SECS", [
+                "without --tls-ticket-keys, make a new ticket key this often; the",
+                "previous one resumes until the next rotation (default 43200)",
             ]),
         ], column: column)
     }
@@ -134,6 +158,10 @@ package struct TLSOptions {
                 throw UsageError("invalid --tls-alpn '\(list)': expected protocol names of 1 to 255 bytes, comma-separated, such as h2,http/1.1")
             }
             applicationProtocols = protocols
+        case "--tls-ticket-keys":
+            ticketKeyFile = try parser.value(of: option)
+        case "--tls-ticket-rotation":
+            ticketRotationSeconds = try parser.integer(of: option, in: 1...(7 * 24 * 3600))
         default:
             return false
         }
@@ -144,6 +172,7 @@ package struct TLSOptions {
     package var isAsked: Bool {
         !certificateFiles.isEmpty || !keyFiles.isEmpty || fromEnvironment || minimumVersion != nil || timeoutSeconds != nil
             || clientCAFile != nil || clientCertificates != nil || applicationProtocols != nil
+            || ticketKeyFile != nil || ticketRotationSeconds != nil
     }
 
     /// What the options ask for; nil without `--tls-cert` or `--tls`. A usage error for options
@@ -156,7 +185,7 @@ package struct TLSOptions {
     package func request() throws(TLSOptionError) -> TLSRequest? {
         guard fromEnvironment || !certificateFiles.isEmpty else {
             guard !isAsked else {
-                throw .usage(UsageError("--tls-key, --tls-min-version, --tls-timeout, --tls-client-ca, --tls-client-cert and --tls-alpn need --tls-cert or --tls"))
+                throw .usage(UsageError("--tls-key, --tls-min-version, --tls-timeout, --tls-client-ca, --tls-client-cert, --tls-alpn, --tls-ticket-keys and --tls-ticket-rotation need --tls-cert or --tls"))
             }
             return nil
         }
@@ -185,12 +214,16 @@ package struct TLSOptions {
                 certificates.append(.init(certificateFile: file, keyFile: keyFiles.isEmpty ? nil : keyFiles[index]))
             }
         }
+        if ticketKeyFile != nil && ticketRotationSeconds != nil {
+            throw .usage(UsageError("--tls-ticket-keys and --tls-ticket-rotation: the file's keys rotate when its owner rewrites it; give one or the other"))
+        }
         if clientCertificates != nil && clientCAFile == nil {
             throw .usage(UsageError("--tls-client-cert needs the CA to verify them by: --tls-client-ca FILE (or $CAFILE with --tls)"))
         }
         return TLSRequest(
             certificates: certificates, minimumVersion: minimumVersion ?? "1.2", timeoutSeconds: timeoutSeconds ?? 10,
-            clientCAFile: clientCAFile, clientCertificates: clientCertificates ?? .notAsked, applicationProtocols: applicationProtocols ?? []
+            clientCAFile: clientCAFile, clientCertificates: clientCertificates ?? .notAsked, applicationProtocols: applicationProtocols ?? [],
+            ticketKeyFile: ticketKeyFile, ticketRotationSeconds: ticketRotationSeconds ?? Self.defaultTicketRotationSeconds
         )
     }
 

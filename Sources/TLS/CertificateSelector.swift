@@ -6,8 +6,9 @@ import COpenSSL
 /// first pair's, which serves clients that name no server or one no pair serves.
 ///
 /// Only the certificate and key come from the context switched to: session tickets are still
-/// made and read with the first context's keys (OpenSSL uses the session's initial context for
-/// them), so a ticket resumes in any child whatever the name; every context is otherwise set up
+/// made and read through the first context's ticket-key callback (OpenSSL uses the session's
+/// initial context for them), with the server's keys (`TicketKeys`, on every context alike),
+/// so a ticket resumes in any child whatever the name; every context is otherwise set up
 /// the same (versions, client verification, ALPN, session-id context), as OpenSSL takes some
 /// of those from the context switched to.
 final class CertificateSelector {

@@ -8,7 +8,7 @@ final class LoadedContexts {
     /// Referred to by the contexts' ALPN callback: kept as long as they are.
     private let applicationProtocols: ApplicationProtocols?
 
-    /// The first pair's context, every session's own (its ticket keys are the ones used).
+    /// The first pair's context, every session's own (its ticket-key callback is the one used).
     var first: OpaquePointer {
         selector.contexts[0]
     }

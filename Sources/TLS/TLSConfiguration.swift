@@ -12,10 +12,21 @@ public struct TLSConfiguration: Sendable, Equatable {
     /// The application protocols served (ALPN, RFC 7301), in the server's order of preference;
     /// empty: ALPN is not answered.
     public var applicationProtocols: [String]
+    /// The file of session-ticket keys (80 bytes each, newest last) shared with the server's
+    /// other hosts and instances; nil: the server makes its own and rotates them every
+    /// `ticketKeyRotation`.
+    public var ticketKeyFile: String?
+    /// How long a key the server made makes new tickets; it reads them for as long again.
+    public var ticketKeyRotation: Duration
+
+    /// Twelve hours: a key reads tickets for a day at most, far beyond the two hours OpenSSL
+    /// gives a ticket to live, so a rotation costs no client its resumption.
+    public static let defaultTicketKeyRotation = Duration.seconds(12 * 3600)
 
     public init(
         certificates: [TLSCertificate], minimumVersion: TLSVersion = .tls12, handshakeTimeout: Duration = .seconds(10),
-        clientCAFile: String? = nil, clientCertificates: TLSClientCertificates = .notAsked, applicationProtocols: [String] = []
+        clientCAFile: String? = nil, clientCertificates: TLSClientCertificates = .notAsked, applicationProtocols: [String] = [],
+        ticketKeyFile: String? = nil, ticketKeyRotation: Duration = defaultTicketKeyRotation
     ) {
         self.certificates = certificates
         self.minimumVersion = minimumVersion
@@ -23,6 +34,8 @@ public struct TLSConfiguration: Sendable, Equatable {
         self.clientCAFile = clientCAFile
         self.clientCertificates = clientCertificates
         self.applicationProtocols = applicationProtocols
+        self.ticketKeyFile = ticketKeyFile
+        self.ticketKeyRotation = ticketKeyRotation
     }
 
     /// Every file the configuration reads: what a renewal may change.

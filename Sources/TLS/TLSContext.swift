@@ -10,16 +10,22 @@ import ForkServer
 /// alone; every child inherits the contexts, and with them the same session-ticket keys, so a
 /// ticket issued by one child resumes in another. Several pairs are picked by the name the
 /// client asks for (`CertificateSelector`). Files renewed on disk are loaded again in the
-/// parent between two forks (`refresh(forced:)`), keeping the ticket keys. TLS 1.2 and 1.3
+/// parent between two forks (`refresh(forced:)`); the session tickets' keys are the server's
+/// own (`TicketKeys`), not a context's, so they outlive a reload, rotate, and may come from a
+/// file shared across restarts and hosts. TLS 1.2 and 1.3
 /// only, at OpenSSL's security level 2, with OpenSSL's default ciphers otherwise. OpenSSL is initialised here and nowhere else:
 /// a server without TLS never runs any of it. The server stays single-threaded, as OpenSSL in
 /// a child forked from a multithreaded process can deadlock.
 public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
-    // @unchecked: the SSL_CTXs are set up by the server's one thread, at its start and when it
-    // reloads renewed files between forks, and only read in a child (SSL_new).
+    // @unchecked: the SSL_CTXs and the ticket keys are set up by the server's one thread, at
+    // its start and when it reloads renewed files or rotates keys between forks, and only read
+    // in a child (SSL_new, the ticket-key callback).
     /// The contexts loaded last: a reload replaces them, in the parent, between two forks.
     private var loaded: LoadedContexts
     private let configuration: TLSConfiguration
+    /// The keys every context's tickets are made and read with: rotated, or read again from
+    /// their file, in the parent between two forks.
+    private let ticketKeys: TicketKeys
     public let handshakeTimeout: Duration
     /// The files' stamps when `loaded` was loaded from them.
     private var stamps: FileStamps
@@ -29,7 +35,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     /// When the files may be looked at again.
     private var nextLook: Deadline
 
-    /// The first pair's context, every session's own (its ticket keys are the ones used).
+    /// The first pair's context, every session's own (its ticket-key callback is the one used).
     var context: OpaquePointer {
         loaded.first
     }
@@ -75,14 +81,16 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         // Stamped before they are read: a file that changes while it is read is read again.
         stamps = FileStamps(configuration.files)
         nextLook = Deadline.after(Self.lookInterval)
-        loaded = try Self.load(configuration)
+        let ticketKeys = try TicketKeys(configuration.ticketKeyFile.map { .file($0) } ?? .rotating(period: configuration.ticketKeyRotation))
+        loaded = try Self.load(configuration, ticketKeys: ticketKeys)
+        self.ticketKeys = ticketKeys
         self.configuration = configuration
         handshakeTimeout = configuration.handshakeTimeout
         Self.warmUp(loaded.first)
     }
 
     /// Loads the files of `configuration` into new contexts.
-    private static func load(_ configuration: TLSConfiguration) throws(TLSError) -> LoadedContexts {
+    private static func load(_ configuration: TLSConfiguration, ticketKeys: TicketKeys) throws(TLSError) -> LoadedContexts {
         let applicationProtocols = configuration.applicationProtocols.isEmpty ? nil : ApplicationProtocols(configuration.applicationProtocols)
         var contexts: [OpaquePointer] = []
         do throws(TLSError) {
@@ -92,6 +100,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
                 }
                 contexts.append(context)
                 try configure(context, configuration, applicationProtocols)
+                try ticketKeys.install(on: context)
                 try load(certificate, into: context)
             }
         } catch {
@@ -105,17 +114,33 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         return LoadedContexts(selector: selector, applicationProtocols: applicationProtocols)
     }
 
-    /// Loads the files again when they changed since they were loaded (looked at once a second
+    /// Rotates the ticket keys when a rotation is due (a clock comparison, at every call), and
+    /// loads the files again when they changed since they were loaded (looked at once a second
     /// at most, or now when `forced`: SIGHUP), in the parent, between two forks: the children
-    /// forked after it serve the renewed pairs. Renewed files that do not load (half-written,
-    /// a key that does not match its certificate yet) leave the loaded ones serving, and are
-    /// reported once, until they change again. The new contexts take the old ones' ticket keys,
-    /// so that tickets issued before the reload still resume.
+    /// forked after it serve the renewed pairs and keys. Renewed files that do not load
+    /// (half-written, a key that does not match its certificate yet, a ticket-key file of the
+    /// wrong size) leave the loaded ones serving, and are reported once, until they change
+    /// again. The new contexts use the same ticket keys, so tickets issued before the reload
+    /// still resume.
     public func refresh(forced: Bool) -> SecurityRefresh? {
-        guard forced || nextLook.hasPassed else {
-            return nil
+        var outcomes: [SecurityRefresh] = []
+        if let rotated = ticketKeys.rotateIfDue() {
+            outcomes.append(rotated)
         }
-        nextLook = Deadline.after(Self.lookInterval)
+        if forced || nextLook.hasPassed {
+            nextLook = Deadline.after(Self.lookInterval)
+            if let certificates = refreshCertificates(forced: forced) {
+                outcomes.append(certificates)
+            }
+            if let keys = ticketKeys.reloadIfChanged(forced: forced) {
+                outcomes.append(keys)
+            }
+        }
+        return Self.combined(outcomes)
+    }
+
+    /// The certificates' part of `refresh(forced:)`, once it is time to look.
+    private func refreshCertificates(forced: Bool) -> SecurityRefresh? {
         let current = FileStamps(configuration.files)
         guard current != stamps || forced else {
             return nil
@@ -128,20 +153,37 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
         }
         let renewed: LoadedContexts
         do {
-            renewed = try Self.load(configuration)
+            renewed = try Self.load(configuration, ticketKeys: ticketKeys)
         } catch {
             failedStamps = current
             return .failed("renewed TLS files do not load, the previous ones go on serving: \(error)")
-        }
-        var note = ""
-        if CForkServer_SSL_CTX_copy_ticket_keys(loaded.first, renewed.first) != 1 {
-            note = " (tickets issued before do not resume: \(OpenSSLErrors.drain()))"
         }
         Self.warmUp(renewed.first)
         loaded = renewed
         stamps = current
         failedStamps = nil
-        return .reloaded("TLS files reloaded: new connections use the renewed certificates\(note)")
+        return .reloaded("TLS files reloaded: new connections use the renewed certificates")
+    }
+
+    /// One answer for the log from several: the failures' lines when any failed, else the
+    /// reloads' lines, else unchanged when anything was looked at on demand; each line kept.
+    private static func combined(_ outcomes: [SecurityRefresh]) -> SecurityRefresh? {
+        var failed: [String] = []
+        var reloaded: [String] = []
+        for outcome in outcomes {
+            switch outcome {
+            case .failed(let line): failed.append(line)
+            case .reloaded(let line): reloaded.append(line)
+            case .unchanged: break
+            }
+        }
+        if !failed.isEmpty {
+            return .failed((failed + reloaded).joined(separator: "; "))
+        }
+        if !reloaded.isEmpty {
+            return .reloaded(reloaded.joined(separator: "; "))
+        }
+        return outcomes.isEmpty ? nil : .unchanged
     }
 
     /// Everything but the certificate: the same on every context, since a session switched to

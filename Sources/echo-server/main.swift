@@ -118,7 +118,8 @@ extension TLSConfiguration {
         self.init(
             certificates: request.certificates.map { TLSCertificate(certificateFile: $0.certificateFile, keyFile: $0.keyFile, serverNames: $0.serverNames) },
             minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds),
-            clientCAFile: request.clientCAFile, clientCertificates: clientCertificates, applicationProtocols: request.applicationProtocols
+            clientCAFile: request.clientCAFile, clientCertificates: clientCertificates, applicationProtocols: request.applicationProtocols,
+            ticketKeyFile: request.ticketKeyFile, ticketKeyRotation: .seconds(request.ticketRotationSeconds)
         )
     }
 }

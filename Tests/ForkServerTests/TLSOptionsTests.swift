@@ -29,6 +29,7 @@ import TLS
 
     @Test(arguments: [
         ["--tls-key", "k.pem"], ["--tls-timeout", "5"], ["--tls-min-version", "1.3"], ["--tls-client-ca", "ca.pem"], ["--tls-alpn", "h2"],
+        ["--tls-ticket-keys", "ticket.keys"], ["--tls-ticket-rotation", "60"],
     ])
     func aTLSOptionWithoutACertificateIsAUsageError(arguments: [String]) throws {
         let options = try #require(try ServerOptions.parse(text: arguments))
@@ -38,6 +39,30 @@ import TLS
             guard case .usage = error as? TLSOptionError else { return false }
             return true
         }
+    }
+
+    @Test func aTicketKeyFileIsReadAndTheServersOwnKeysRotateEvery12HoursUnlessTold() throws {
+        let file = try #require(try ServerOptions.parse(text: ["--tls-cert", "c.pem", "--tls-ticket-keys", "/etc/ticket.keys"]))
+        #expect(try file.tls.request() == .init(certificates: [.init(certificateFile: "c.pem")], ticketKeyFile: "/etc/ticket.keys"))
+        let byDefault = try #require(try ServerOptions.parse(text: ["--tls-cert", "c.pem"]))
+        #expect(try byDefault.tls.request()?.ticketRotationSeconds == 43200)
+        let told = try #require(try ServerOptions.parse(text: ["--tls-cert", "c.pem", "--tls-ticket-rotation", "3600"]))
+        #expect(try told.tls.request()?.ticketRotationSeconds == 3600)
+    }
+
+    @Test func aKeyFileAndARotationTogetherAreAUsageError() throws {
+        let options = try #require(try ServerOptions.parse(text: ["--tls-cert", "c.pem", "--tls-ticket-keys", "k", "--tls-ticket-rotation", "60"]))
+        #expect {
+            try options.tls.request()
+        } throws: { error in
+            guard case .usage(let usage) = error as? TLSOptionError else { return false }
+            return "\(usage)".contains("give one or the other")
+        }
+    }
+
+    @Test(arguments: ["0", "604801", "12h"])
+    func aRotationOutsideASecondToAWeekIsAUsageError(seconds: String) {
+        #expect(throws: UsageError.self) { try ServerOptions.parse(text: ["--tls-cert", "c.pem", "--tls-ticket-rotation", seconds]) }
     }
 
     @Test func forkserverTakesTheSameLongOptions() throws {

@@ -19,8 +19,10 @@
 /// - `read-resumed`: as `read` twice, the second connection offering the first's session; prints
 ///   what the second read.
 /// - `reset N`: sends N bytes through TLS, then resets the connection (SO_LINGER 0).
-/// - `resume [VERSION]`: a round trip, then a second connection with the first's session
-///   (ticket); prints how each began, `Initial Resumed` when the ticket was taken.
+/// - `resume [VERSION [PORT...]]`: a round trip, then a second connection with the first's
+///   session (ticket); prints how each began, `Initial Resumed` when the ticket was taken.
+///   With ports (VERSION `-`: the default), the later connections go to them, each offering
+///   the session of the one before: another server's.
 /// - `peer`: completes the handshake and prints the common name of the certificate the server
 ///   sent and the protocol ALPN chose (`None` when none), then closes.
 ///
@@ -174,10 +176,11 @@ try:
         except OSError as error:
             say("error", error.errno)
     elif mode == "resume":
-        ctx = context(args[0] if args else None)
+        ctx = context(args[0] if args and args[0] != "-" else None)
+        ports = [port] + [int(other) for other in args[1:]] if len(args) > 1 else [port, port]
         seen, session = [], None
-        for attempt in range(2):
-            raw = socket.create_connection(("127.0.0.1", port))
+        for attempt in range(len(ports)):
+            raw = socket.create_connection(("127.0.0.1", ports[attempt]))
             tls = ctx.wrap_socket(raw, server_hostname=hostname, session=session)
             tls.sendall(b"ping")
             got = b""

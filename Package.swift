@@ -64,9 +64,12 @@ let package = Package(
         .target(name: "UCSPI", dependencies: ["CForkServer", "ForkServer"]),
         // The programs' command lines (no product: a library user needs none of it).
         .target(name: "ServerCommandLine", dependencies: ["CForkServer", "ForkServer", "UCSPI"]),
-        .executableTarget(name: "echo-server", dependencies: ["ForkServer", "ServerCommandLine", "TLS"], linkerSettings: forkingProgram),
+        // The TLS options turned into the TLS module's configuration, for the two programs that
+        // serve TLS (ServerCommandLine itself links no OpenSSL).
+        .target(name: "TLSCommandLine", dependencies: ["ServerCommandLine", "TLS"]),
+        .executableTarget(name: "echo-server", dependencies: ["ForkServer", "ServerCommandLine", "TLS", "TLSCommandLine"], linkerSettings: forkingProgram),
         // tcpserver's command line: any program per connection.
-        .executableTarget(name: "forkserver", dependencies: ["ForkServer", "UCSPI", "ServerCommandLine", "TLS"], linkerSettings: forkingProgram),
+        .executableTarget(name: "forkserver", dependencies: ["ForkServer", "UCSPI", "ServerCommandLine", "TLS", "TLSCommandLine"], linkerSettings: forkingProgram),
         .executableTarget(name: "peer-chat", dependencies: ["ForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),
         // The library's example in docs/library.md, built so that it cannot rot.
         .executableTarget(name: "upcase-server", dependencies: ["ForkServer"], linkerSettings: forkingProgram),

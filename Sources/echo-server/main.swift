@@ -1,6 +1,7 @@
 import ForkServer
 import ServerCommandLine
 import TLS
+import TLSCommandLine
 
 let program = CommandLineProgram(name: "echo-server")
 // Before anything opens a descriptor, so that none of the server's becomes 0, 1 or 2.
@@ -105,21 +106,4 @@ do {
 } catch {
     try? listener.removePath()
     program.exit(error)
-}
-
-extension TLSConfiguration {
-    /// What the command line asked for (`TLSOptions.request()`), for `TLSContext`.
-    init(_ request: TLSOptions.TLSRequest) {
-        let clientCertificates: TLSClientCertificates = switch request.clientCertificates {
-        case .notAsked: .notAsked
-        case .request: .requested
-        case .require: .required
-        }
-        self.init(
-            certificates: request.certificates.map { TLSCertificate(certificateFile: $0.certificateFile, keyFile: $0.keyFile, serverNames: $0.serverNames) },
-            minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds),
-            clientCAFile: request.clientCAFile, clientCertificates: clientCertificates, applicationProtocols: request.applicationProtocols,
-            ticketKeyFile: request.ticketKeyFile, ticketKeyRotation: .seconds(request.ticketRotationSeconds)
-        )
-    }
 }

@@ -1,6 +1,7 @@
 import ForkServer
 import ServerCommandLine
 import TLS
+import TLSCommandLine
 import UCSPI
 
 // forkserver: tcpserver's command line on ForkServer's server. It speaks as the name it was
@@ -115,22 +116,5 @@ func loadTLS(_ options: TCPServerOptions) throws(StartupError) -> TLSContext? {
         return try TLSContext(TLSConfiguration(request))
     } catch {
         throw StartupError(error.description)
-    }
-}
-
-extension TLSConfiguration {
-    /// What the command line asked for (`TLSOptions.request()`), for `TLSContext`.
-    init(_ request: TLSOptions.TLSRequest) {
-        let clientCertificates: TLSClientCertificates = switch request.clientCertificates {
-        case .notAsked: .notAsked
-        case .request: .requested
-        case .require: .required
-        }
-        self.init(
-            certificates: request.certificates.map { TLSCertificate(certificateFile: $0.certificateFile, keyFile: $0.keyFile, serverNames: $0.serverNames) },
-            minimumVersion: TLSVersion(request.minimumVersion) ?? .tls12, handshakeTimeout: .seconds(request.timeoutSeconds),
-            clientCAFile: request.clientCAFile, clientCertificates: clientCertificates, applicationProtocols: request.applicationProtocols,
-            ticketKeyFile: request.ticketKeyFile, ticketKeyRotation: .seconds(request.ticketRotationSeconds)
-        )
     }
 }

@@ -150,16 +150,7 @@ public struct ProgramHandler: ConnectionSpawner {
         let request = SpawnRequest.relayedConnection(
             arguments, environment: launch.environment.entries, input: toProgram.read, output: fromProgram.write, pidVariable: launch.pidVariable
         )
-        let program: pid_t
-        do {
-            let (pid, failure) = try Syscall.spawn(request, reusingStack: true)
-            if let failure {
-                drop(remote, reason(failure))
-            }
-            program = pid
-        } catch {
-            drop(remote, "unable to start \(String(decoding: arguments[0], as: UTF8.self)): \(log.describe(error))")
-        }
+        let program = startBehindRelay(request, remote: remote)
         // The program's ends are its own: this child keeps only the socket and its side of each pipe.
         try? Syscall.close(toProgram.read)
         try? Syscall.close(fromProgram.write)
@@ -208,16 +199,7 @@ public struct ProgramHandler: ConnectionSpawner {
             arguments, environment: launch.environment.entries, connection: socket,
             descriptors: [control.program, toProgram.read, fromProgram.write], pidVariable: launch.pidVariable
         )
-        let program: pid_t
-        do {
-            let (pid, failure) = try Syscall.spawn(request, reusingStack: true)
-            if let failure {
-                drop(remote, reason(failure))
-            }
-            program = pid
-        } catch {
-            drop(remote, "unable to start \(String(decoding: arguments[0], as: UTF8.self)): \(log.describe(error))")
-        }
+        let program = startBehindRelay(request, remote: remote)
         // The program's ends are its own.
         try? Syscall.close(control.program)
         try? Syscall.close(toProgram.read)
@@ -444,6 +426,20 @@ public struct ProgramHandler: ConnectionSpawner {
     }
 
     /// Logs why the connection from `peer` is dropped and ends the child with tcpserver's status 111.
+    /// Starts the program of `request` from this connection's child, which relays for it; a
+    /// program that cannot start drops the connection (`drop`).
+    private func startBehindRelay(_ request: SpawnRequest, remote: SocketAddress) -> pid_t {
+        do {
+            let (pid, failure) = try Syscall.spawn(request, reusingStack: true)
+            if let failure {
+                drop(remote, reason(failure))
+            }
+            return pid
+        } catch {
+            drop(remote, "unable to start \(String(decoding: arguments[0], as: UTF8.self)): \(log.describe(error))")
+        }
+    }
+
     private func drop(_ peer: SocketAddress, _ reason: String) -> Never {
         log.droppedConnection(from: peer, reason)
         Syscall.exit(111)

@@ -200,6 +200,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
             throw TLSError("cannot set the session-id context: \(OpenSSLErrors.drain())")
         }
         if let file = configuration.clientCAFile {
+            try TLSFile.check(file, "client CA")
             guard SSL_CTX_load_verify_locations(context, file, nil) == 1 else {
                 throw TLSError("cannot load client CA \(file): \(OpenSSLErrors.drain())")
             }
@@ -224,10 +225,12 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     /// Loads `certificate`'s chain and key into `context` and checks that they match.
     private static func load(_ certificate: TLSCertificate, into context: OpaquePointer) throws(TLSError) {
         let certificateFile = certificate.certificateFile
+        let keyFile = certificate.keyFile ?? certificateFile
+        try TLSFile.check(certificateFile, "certificate")
+        try TLSFile.check(keyFile, "key")
         guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
             throw TLSError("cannot load certificate \(certificateFile): \(OpenSSLErrors.drain())")
         }
-        let keyFile = certificate.keyFile ?? certificateFile
         guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
             // OpenSSL checks the key against the certificate as it loads it.
             let last = ERR_peek_last_error()

@@ -167,11 +167,17 @@ final class TicketKeys {
     /// The keys in `path`: its whole contents, a positive multiple of 80 bytes, at most
     /// `maximumKeys` keys. Throws the path and why not (the system's error, or the size).
     private static func read(_ path: String) throws(TLSError) -> (UnsafeMutableRawBufferPointer, Int) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        // Not waiting in open(2) for a FIFO's writer, nor reading one: a regular file only
+        // (`TLSFile`), which reads never wait for.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard descriptor >= 0 else {
             throw TLSError("cannot read session-ticket keys \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw TLSError("cannot read session-ticket keys \(path): not a regular file")
+        }
         // One byte beyond the largest file allowed: a bigger one is seen to be bigger.
         let capacity = maximumKeys * keyLength + 1
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)

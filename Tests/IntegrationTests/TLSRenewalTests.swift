@@ -57,6 +57,28 @@ import TestPeers
         #expect(try eventually(within: 5) { try Self.served(tls, server.port) == "renewed None" })
     }
 
+    @Test func aFIFOPutWhereTheCertificateWasNeverHoldsTheServer() throws {
+        // open(2) of a FIFO waits for a writer: the server, which looks at renewals between
+        // forks, must refuse it unopened and go on serving with the pair it has.
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options)
+        #expect(try Self.served(tls, server.port) == "localhost None")
+        let fifo = "\(tls.directory.path)/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(rename(fifo, tls.chain) == 0)
+        // Served by the old pair at every connection until the look (once a second) reports it.
+        var servedByTheOldPair = true
+        let reported = try eventually(within: 5) {
+            servedByTheOldPair = try servedByTheOldPair && Self.served(tls, server.port) == "localhost None"
+            server.readAvailableLines()
+            return server.lines.contains { $0.contains("renewed TLS files do not load") }
+        }
+        #expect(reported && servedByTheOldPair)
+        let line = try server.waitForLine(containing: "renewed TLS files do not load")
+        #expect(line.hasSuffix("cannot load certificate \(tls.chain): not a regular file"), "\(line)")
+        #expect(try Self.served(tls, server.port) == "localhost None")
+    }
+
     @Test func aCertificateWhoseKeyIsNotRenewedYetKeepsTheOldPairUntilTheKeyComes() throws {
         let tls = try TLSFixture()
         let server = try UCSPIServer(.forkserver, ["-v"] + tls.options + ["127.0.0.1", "0", "/bin/echo", "hi"])

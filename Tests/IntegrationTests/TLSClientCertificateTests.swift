@@ -26,6 +26,25 @@ import TestPeers
         #expect(seen["SSL_PEER_CERT_SUBJECT"] == Self.subject, "\(seen)")
     }
 
+    @Test func aSubjectOfControlCharactersMakesWellFormedVariablesAndOneOf70KiBIsRefusedAlone() throws {
+        // A newline, a tab, a ^A and a DEL in the names: each variable stays one printable line
+        // (OpenSSL's escapes), and the verified client's program runs.
+        let tls = try TLSFixture()
+        let controls = try tls.clientCertificate("controls", subject: "/O=line one\nline two\t\u{1}/CN=client\u{7f}")
+        let server = try Self.server(tls, "require")
+        let seen = environmentVariables(in: Array(try tls.run(["read"], port: server.port, as: .init(certificate: controls)).utf8))
+        #expect(seen["SSL_CLIENT_VERIFY"] == "SUCCESS", "\(seen.keys.sorted())")
+        #expect(seen["SSL_CLIENT_S_DN"] == "CN=client\\7F,O=line one\\0Aline two\\09\\01", "\(seen)")
+        #expect(seen["SSL_PEER_CERT_SUBJECT"] == "/O=line one\\x0Aline two\\x09\\x01/CN=client\\x7F", "\(seen)")
+        // 1100 units of 60 bytes, 70 KiB of subject: OpenSSL refuses the handshake (an
+        // internal-error alert), the program never runs, and the server goes on.
+        let units = (1...1100).map { "/OU=" + String(repeating: "0", count: 60 - "\($0)".count) + "\($0)" }.joined()
+        let long = try tls.clientCertificate("long", subject: "/CN=long" + units)
+        #expect(try !tls.run(["read"], port: server.port, as: .init(certificate: long)).contains("SSL_CLIENT_VERIFY"))
+        _ = try server.process.waitForLine(containing: "handshake failed from")
+        #expect(environmentVariables(in: Array(try tls.run(["read"], port: server.port, as: .init(certificate: controls)).utf8))["SSL_CLIENT_VERIFY"] == "SUCCESS")
+    }
+
     @Test func theClientCertificatesVariablesStayOnASessionResumedInAnotherChild() throws {
         let tls = try TLSFixture()
         let client = try tls.clientCertificate("client", subject: Self.subject)

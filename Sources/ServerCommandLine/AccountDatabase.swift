@@ -1,4 +1,3 @@
-import CForkServer
 import ForkServer
 
 /// Users and groups by name, as `--unix-owner`, `--allow-uid` and `--allow-gid` take them: read
@@ -20,38 +19,15 @@ package enum AccountDatabase {
     /// Field `index` (from 0) of the first line of `file` whose first field is `name`, as a
     /// number: both files are `name:password:id:...`.
     private static func field(_ index: Int, ofEntry name: String, in file: String) -> UInt32? {
-        guard let text = contents(of: file) else {
+        guard let bytes = try? Syscall.readFile(file) else {
             return nil
         }
-        for line in text.split(separator: "\n") {
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let fields = line.split(separator: ":", omittingEmptySubsequences: false)
             if fields.count > index, fields[0] == name {
                 return UInt32(fields[index])
             }
         }
         return nil
-    }
-
-    /// The whole of `path`, read at start-up; nil when it cannot be read.
-    private static func contents(of path: String) -> String? {
-        guard let fd = try? Syscall.open(path, flags: O_RDONLY) else {
-            return nil
-        }
-        let file = FileDescriptor(rawValue: fd)
-        defer { try? file.close() }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count: Int
-            do {
-                count = try buffer.withUnsafeMutableBytes { (buffer) throws(Errno) in try file.read(into: buffer) }
-            } catch {
-                return nil
-            }
-            if count == 0 {
-                return String(decoding: bytes, as: UTF8.self)
-            }
-            bytes += buffer[..<count]
-        }
     }
 }

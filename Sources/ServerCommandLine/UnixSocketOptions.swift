@@ -91,30 +91,29 @@ package struct UnixSocketOptions {
 
     /// A user's uid: a number, or a name from the password database.
     private static func userID(_ text: String, for option: String) throws(UsageError) -> uid_t {
-        if let number = Int(decimalDigits: text) {
-            guard number < Int(uid_t.max) else {
-                throw UsageError("invalid \(option) '\(text)': expected a user's name or a uid below \(uid_t.max)")
-            }
-            return uid_t(number)
-        }
-        guard let uid = AccountDatabase.userID(named: text) else {
-            throw UsageError("invalid \(option) '\(text)': no such user in /etc/passwd")
-        }
-        return uid
+        try accountID(text, for: option, account: "user", id: "uid", file: "/etc/passwd", lookup: AccountDatabase.userID(named:))
     }
 
     /// A group's gid: a number, or a name from the group database.
     private static func groupID(_ text: String, for option: String) throws(UsageError) -> gid_t {
+        try accountID(text, for: option, account: "group", id: "gid", file: "/etc/group", lookup: AccountDatabase.groupID(named:))
+    }
+
+    /// `text` as an id below UInt32.max (uid_t and gid_t alike), or the id of the `account`
+    /// of that name in `file` (`lookup`).
+    private static func accountID(
+        _ text: String, for option: String, account: String, id: String, file: String, lookup: (String) -> UInt32?
+    ) throws(UsageError) -> UInt32 {
         if let number = Int(decimalDigits: text) {
-            guard number < Int(gid_t.max) else {
-                throw UsageError("invalid \(option) '\(text)': expected a group's name or a gid below \(gid_t.max)")
+            guard number < Int(UInt32.max) else {
+                throw UsageError("invalid \(option) '\(text)': expected a \(account)'s name or a \(id) below \(UInt32.max)")
             }
-            return gid_t(number)
+            return UInt32(number)
         }
-        guard let gid = AccountDatabase.groupID(named: text) else {
-            throw UsageError("invalid \(option) '\(text)': no such group in /etc/group")
+        guard let found = lookup(text) else {
+            throw UsageError("invalid \(option) '\(text)': no such \(account) in \(file)")
         }
-        return gid
+        return found
     }
 
     /// Listens on `path` (which must be set) with the mode and owner asked for.

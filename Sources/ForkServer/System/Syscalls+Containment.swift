@@ -24,9 +24,9 @@ extension Syscall {
         _ = try valueOrErrno(retryOnInterrupt: false) { rmdir(path) }
     }
 
-    /// The whole of a small file, such as one of /proc or a cgroup's (open, read to the end,
-    /// close).
-    static func readFile(_ path: String) throws(Errno) -> [UInt8] {
+    /// The whole of a small file, such as one of /proc or a cgroup's, or /etc/passwd (open, read
+    /// to the end, close).
+    package static func readFile(_ path: String) throws(Errno) -> [UInt8] {
         let fd = try open(path, flags: O_RDONLY)
         defer { try? close(fd) }
         var text: [UInt8] = []

@@ -48,6 +48,11 @@ static inline void CForkServer_SSL_CTX_set_servername_callback(SSL_CTX *context,
     SSL_CTX_set_tlsext_servername_arg(context, argument);
 }
 
+/// SSL_set_tlsext_host_name: the name a client sends (SNI); 1 on success. fork-bench's clients.
+static inline int CForkServer_SSL_set_host_name(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+
 /// X509_NAME_print_ex with XN_FLAG_RFC2253 (mod_ssl's SSL_CLIENT_S_DN text), or with
 /// XN_FLAG_ONELINE's escaping but in X509_NAME_oneline's slashed form when `oneline` is set
 /// (libtls's, which s6 gives as SSL_PEER_CERT_SUBJECT); control characters and bytes beyond

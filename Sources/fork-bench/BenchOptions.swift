@@ -33,6 +33,11 @@ struct BenchOptions {
     var json = false
     /// `--tls new` or `--tls resumed`: the clients speak TLS; nil: plaintext.
     var tls: TLSMode?
+    /// `--tls-server-name NAME`: the name the TLS clients send (SNI); nil: none.
+    var tlsServerName: String?
+    /// `--tls-client-cert FILE`: a PEM file with the certificate (and its key) the TLS clients
+    /// present when asked; nil: none.
+    var tlsClientCertificate: String?
 
     enum TLSMode: String {
         case new
@@ -76,6 +81,9 @@ struct BenchOptions {
                                  handshake (new) or resuming the last connection's session
                                  (resumed); needs --only-extra, measures connections only
                                  (no stream, no idle clients)
+          --tls-server-name NAME the TLS clients send NAME (SNI)
+          --tls-client-cert FILE the TLS clients present the certificate in the PEM FILE,
+                                 whose key is in FILE too
           --json                 print JSON instead of the table
           --help                 show this help
 
@@ -136,6 +144,10 @@ struct BenchOptions {
                     throw UsageError("invalid --tls '\(text)': expected new or resumed")
                 }
                 options.tls = mode
+            case "--tls-server-name":
+                options.tlsServerName = try parser.value(of: option)
+            case "--tls-client-cert":
+                options.tlsClientCertificate = try parser.value(of: option)
             case "--help", "-h":
                 try parser.refuseUnreadValue()
                 return nil
@@ -152,6 +164,8 @@ struct BenchOptions {
             }
             options.streamSizes = []
             options.idleClients = 0
+        } else if options.tlsServerName != nil || options.tlsClientCertificate != nil {
+            throw UsageError("--tls-server-name and --tls-client-cert need --tls")
         }
         return options
     }

@@ -130,7 +130,10 @@ struct Benchmark {
                     // Clients of their own for each run: with `resumed`, the first connection
                     // makes the session the others resume, from this server.
                     if let mode = options.tls {
-                        generator.tls = try TLSClientContext(resumes: mode == .resumed)
+                        generator.tls = try TLSClientContext(
+                            resumes: mode == .resumed, serverName: options.tlsServerName,
+                            certificateFile: options.tlsClientCertificate
+                        )
                     }
                     let load = try generator.run()
                     let children = server.childrenAfterRun()

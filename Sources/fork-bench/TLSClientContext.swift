@@ -3,19 +3,32 @@ import Glibc
 
 /// fork-bench's TLS clients (`--tls new` or `--tls resumed`): OpenSSL's client side, with no
 /// verification (the servers under test have throwaway certificates), and for `resumed` the
-/// last connection's session, which each new one offers (a TLS 1.3 ticket, or TLS 1.2's).
+/// last connection's session, which each new one offers (a TLS 1.3 ticket, or TLS 1.2's); with
+/// a server name, sent as SNI; with a certificate file, presented when the server asks.
 final class TLSClientContext {
     private let context: OpaquePointer
     let resumes: Bool
+    private let serverName: String?
     private var session: OpaquePointer?
 
-    init(resumes: Bool) throws(BenchError) {
+    init(resumes: Bool, serverName: String?, certificateFile: String?) throws(BenchError) {
         guard OPENSSL_init_ssl(0, nil) == 1, let context = SSL_CTX_new(TLS_client_method()) else {
             throw .failed("cannot make a TLS client context: \(Self.errors())")
         }
         SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+        if let certificateFile {
+            guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1,
+                  SSL_CTX_use_PrivateKey_file(context, certificateFile, SSL_FILETYPE_PEM) == 1,
+                  SSL_CTX_check_private_key(context) == 1
+            else {
+                let reason = Self.errors()
+                SSL_CTX_free(context)
+                throw .failed("--tls-client-cert \(certificateFile): \(reason)")
+            }
+        }
         self.context = context
         self.resumes = resumes
+        self.serverName = serverName
     }
 
     deinit {
@@ -31,6 +44,9 @@ final class TLSClientContext {
             return nil
         }
         SSL_set_fd(ssl, fd)
+        if let serverName {
+            CForkServer_SSL_set_host_name(ssl, serverName)
+        }
         if resumes, let session {
             SSL_set_session(ssl, session)
         }

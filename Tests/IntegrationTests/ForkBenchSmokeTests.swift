@@ -162,6 +162,29 @@ import TestPeers
         }
     }
 
+    @Test(.needs(.openssl))
+    func tlsClientsSendTheirServerNameAndPresentACertificateToServersThatRequireOne() throws {
+        let tls = try TLSFixture()
+        let other = try tls.serverCertificate("other", commonName: "other.test", names: ["other.test"])
+        let client = try tls.clientCertificate("client", subject: "/CN=fork-bench")
+        let clientFile = try tls.directory.write(try FinishedProgram.run("/bin/cat", [client.certificate, client.key]).output, to: "client-both.pem")
+        // The name picks the second pair; without the certificate every handshake would fail.
+        let serving = "--tls-cert \(other.chain) --tls-key \(other.key) --tls-cert \(tls.chain) --tls-key \(tls.key) --tls-client-ca \(tls.caCertificate) --tls-client-cert require"
+        let build = ServerProcess.buildDirectory
+        let output = try runToCompletion("fork-bench", [
+            "--only-extra", "--tls", "resumed", "--tls-server-name", "localhost", "--tls-client-cert", clientFile,
+            "--connections", "50", "--concurrency", "4", "--rounds", "1", "--probe-forks", "0", "--json",
+            "--server", "echo-tls=\(build)/echo-server --quiet --port {port} \(serving)",
+            "--server", "forkserver-tls=\(build)/forkserver \(serving) 127.0.0.1 {port} /bin/cat",
+        ])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(results.count == 2)
+        for result in results {
+            #expect(result["errors"] as? Int == 0, "\(result)")
+        }
+    }
+
     @Test func aMistakeIsOneLineAndExitTwo() throws {
         let bench = try ServerProcess("fork-bench", ["--concurrency", "1,x"])
         #expect(try bench.waitForExitCode() == 2)

@@ -79,8 +79,9 @@ struct BenchOptions {
           --only-extra           measure only the --server commands (and --peers, --unix)
           --tls MODE             the clients speak TLS (no verification), each with a new
                                  handshake (new) or resuming the last connection's session
-                                 (resumed); needs --only-extra, measures connections only
-                                 (no stream, no idle clients)
+                                 (resumed: a session offered and not resumed is an error);
+                                 needs --only-extra, measures connections only (no stream,
+                                 no idle clients)
           --tls-server-name NAME the TLS clients send NAME (SNI)
           --tls-client-cert FILE the TLS clients present the certificate in the PEM FILE,
                                  whose key is in FILE too

@@ -194,6 +194,9 @@ struct LoadGenerator {
             }
             clients[index].received += count
             if clients[index].received == payload.count {
+                if let ssl = clients[index].ssl, tls?.declinedOffer(ssl) == true {
+                    return fail(index, "the server did not resume the session offered")
+                }
                 release(index, succeeded: true)
                 result.latencies.append(MonotonicClock.nanoseconds - clients[index].started)
                 clients[index] = Client()

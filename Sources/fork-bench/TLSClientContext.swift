@@ -49,19 +49,35 @@ final class TLSClientContext {
         }
         if resumes, let session {
             SSL_set_session(ssl, session)
+            // Marks the offer in its app data (SSL_set_app_data), for `declinedOffer`: the
+            // connections that start before the first ticket arrives offer none.
+            SSL_set_ex_data(ssl, 0, UnsafeMutableRawPointer(session))
         }
         return ssl
     }
 
-    /// Frees `ssl` after its echo came back; when resuming, keeps its session (the ticket that
-    /// arrived with the echo) for the next connection.
+    /// Whether `ssl` offered a saved session and the server made a new one instead: `resumed`
+    /// would be measuring full handshakes.
+    func declinedOffer(_ ssl: OpaquePointer) -> Bool {
+        resumes && SSL_get_ex_data(ssl, 0) != nil && SSL_session_reused(ssl) != 1
+    }
+
+    /// Ends `ssl` after its echo came back: a close_notify, as a well-behaved client ends (and
+    /// one freed without it has OpenSSL mark its session not resumable); when resuming, keeps
+    /// its session (the ticket that arrived with the echo) for the next connection.
     func finish(_ ssl: OpaquePointer, succeeded: Bool) {
-        if resumes && succeeded, let latest = SSL_get1_session(ssl) {
-            if let session {
-                SSL_SESSION_free(session)
+        if succeeded {
+            // One try: on the non-blocking socket it writes the alert or gives up, and either
+            // way marks the connection as ended cleanly.
+            _ = SSL_shutdown(ssl)
+            if resumes, let latest = SSL_get1_session(ssl) {
+                if let session {
+                    SSL_SESSION_free(session)
+                }
+                session = latest
             }
-            session = latest
         }
+        ERR_clear_error()
         SSL_free(ssl)
     }
 

@@ -127,9 +127,10 @@ final class TicketKeys {
 
     /// OpenSSL's question in a handshake (the callback's): when `encrypting`, names the newest
     /// key in `name` and sets the cipher and MAC up with it (1); otherwise finds the key
-    /// `name` names: 1 for the newest, 2 for an older one (the ticket is renewed), 0 for none
-    /// (a full handshake). -1: the cipher could not be set up to make a ticket.
-    fileprivate func answer(name: UnsafeMutablePointer<UInt8>, iv: UnsafeMutablePointer<UInt8>, cipher: OpaquePointer, mac: OpaquePointer, encrypting: Bool) -> CInt {
+    /// `name` names: 1 for the newest, 2 for an older one or when `renewing` (a new ticket goes
+    /// out with the resumed session), 0 for none (a full handshake). -1: the cipher could not
+    /// be set up to make a ticket.
+    fileprivate func answer(name: UnsafeMutablePointer<UInt8>, iv: UnsafeMutablePointer<UInt8>, cipher: OpaquePointer, mac: OpaquePointer, encrypting: Bool, renewing: Bool) -> CInt {
         let base = keys.baseAddress!.assumingMemoryBound(to: UInt8.self)
         if encrypting {
             let newest = base + (count - 1) * Self.keyLength
@@ -146,7 +147,7 @@ final class TicketKeys {
                 ERR_clear_error()
                 return 0
             }
-            return index == count - 1 ? 1 : 2
+            return index == count - 1 && !renewing ? 1 : 2
         }
         return 0
     }
@@ -212,7 +213,11 @@ final class TicketKeys {
 }
 
 /// OpenSSL's ticket-key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb), run in a child during
-/// a handshake: asks the keys its context carries (`TicketKeys.install(on:)`).
+/// a handshake: asks the keys its context carries (`TicketKeys.install(on:)`). A TLS 1.3
+/// session resumed is always renewed, as OpenSSL's own keys do: RFC 8446 (C.4) has a client use
+/// each ticket once, and the new ticket is the server's only write after the client's Finished,
+/// so it carries the ACK at once. Without it a client that leaves Nagle's algorithm on (Python's
+/// `ssl`) holds its first data until the delayed ACK, 40 ms on Linux, on every resumption.
 private let ticketKeyCallback: @convention(c) (
     OpaquePointer?, UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt8>?, OpaquePointer?, OpaquePointer?, CInt
 ) -> CInt = { ssl, name, iv, cipher, mac, encrypting in
@@ -221,5 +226,5 @@ private let ticketKeyCallback: @convention(c) (
         return encrypting == 1 ? -1 : 0
     }
     let keys = Unmanaged<TicketKeys>.fromOpaque(argument).takeUnretainedValue()
-    return keys.answer(name: name, iv: iv, cipher: cipher, mac: mac, encrypting: encrypting == 1)
+    return keys.answer(name: name, iv: iv, cipher: cipher, mac: mac, encrypting: encrypting == 1, renewing: SSL_version(ssl) == TLS1_3_VERSION)
 }

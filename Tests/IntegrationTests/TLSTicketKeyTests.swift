@@ -72,6 +72,13 @@ import TestPeers
         #expect(try tls.run(["resume", version, "\(elsewhere.port)"], port: first.port) == "Initial Initial")
     }
 
+    @Test(arguments: ["1.3", "1.2"])
+    func aTLS13ResumptionBringsANewTicketAsOpenSSLsOwnKeysDoAndATLS12OneKeepsItsTicket(version: String) throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options + ["--tls-ticket-keys", try Self.keyFile(tls, "ticket.keys")])
+        #expect(try tls.run(["tickets", version], port: server.port) == (version == "1.3" ? "Initial Resumed Resumed 3" : "Initial Resumed Resumed 1"))
+    }
+
     @Test func aTicketUnderAnOlderKeyResumesAfterANewerIsAppendedAndNewTicketsUseTheNewest() throws {
         let tls = try TLSFixture()
         let older = try Self.randomKeys(1)

@@ -23,6 +23,9 @@
 ///   session (ticket); prints how each began, `Initial Resumed` when the ticket was taken.
 ///   With ports (VERSION `-`: the default), the later connections go to them, each offering
 ///   the session of the one before: another server's.
+/// - `tickets [VERSION]`: three connections, each offering the session the one before ended
+///   with; prints how each began and how many different tickets they ended with
+///   (`Initial Resumed Resumed 3` when every resumption brought a new ticket).
 /// - `peer`: completes the handshake and prints the common name of the certificate the server
 ///   sent and the protocol ALPN chose (`None` when none), then closes.
 ///
@@ -190,6 +193,20 @@ try:
             session = tls.session
             tls.close()
         say(*seen)
+    elif mode == "tickets":
+        ctx = context(args[0] if args else None)
+        seen, session, tickets = [], None, set()
+        for attempt in range(3):
+            tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname=hostname, session=session)
+            tls.sendall(b"ping")
+            got = b""
+            while len(got) < 4:
+                got += tls.recv(4)
+            seen.append("Resumed" if tls.session_reused else "Initial")
+            session = tls.session
+            tickets.add(session.id)
+            tls.close()
+        say(*seen, len(tickets))
     elif mode == "reset":
         tls = connect()
         tls.sendall(os.urandom(int(args[0])))

@@ -248,21 +248,27 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
     /// first fork. OpenSSL 3 fetches its algorithms from the provider lazily and caches them in
     /// its library context: done here, every child inherits the caches filled; not done, every
     /// child fills them again for its own handshake (measured with fork-bench --tls: the most
-    /// of a child's CPU). Best effort: a warm-up that fails leaves each child to do it.
+    /// of a child's CPU). The session's variables too: their array's type is made by the Swift
+    /// runtime on its first use, from its mangled name (about 20 µs a child). Best effort: a
+    /// warm-up that fails leaves each child to do it.
     private static func warmUp(_ context: OpaquePointer) {
         guard let clientContext = SSL_CTX_new(TLS_client_method()) else {
             ERR_clear_error()
             return
         }
         defer { SSL_CTX_free(clientContext) }
-        guard let server = SSL_new(context), let client = SSL_new(clientContext) else {
+        guard let server = SSL_new(context) else {
             ERR_clear_error()
             return
         }
-        defer {
-            SSL_free(client)
-            SSL_free(server)
+        // Frees `server` when it goes, after the client.
+        let session = TLSSession(server)
+        defer { withExtendedLifetime(session) {} }
+        guard let client = SSL_new(clientContext) else {
+            ERR_clear_error()
+            return
         }
+        defer { SSL_free(client) }
         var serverEnd: OpaquePointer?
         var clientEnd: OpaquePointer?
         guard BIO_new_bio_pair(&serverEnd, 0, &clientEnd, 0) == 1 else {
@@ -284,6 +290,7 @@ public final class TLSContext: ConnectionSecurity, @unchecked Sendable {
                 _ = SSL_read(server, &message, 1)
                 _ = SSL_write(server, &message, 1)
                 _ = SSL_read(client, &message, 1)
+                _ = session.environment
                 break
             }
         }

@@ -12,8 +12,9 @@ load ADDRESS PORT CA CLIENT CONNECTIONS FIRST_PORT
         N PORT OFFERED REUSED FROM_PORT MICROSECONDS HANDSHAKE_MICROSECONDS OK
 
     PORT is the connection's own source port, FIRST_PORT + N: bound, so that no two connections
-    of a run share one (left to the kernel, a port came twice in a run of 400). HAProxy's PROXY header carries it to the host that serves the connection, and that host
-    logs it: the report finds the host of every connection by it.
+    of a run share one (left to the kernel, a port came twice in a run of 400). HAProxy's PROXY
+    header carries it to the host that serves the connection, and that host logs it: the report
+    finds the host of every connection by it.
     FROM_PORT is the port of the connection whose session was offered (0: none). MICROSECONDS is
     the time from connect(2) to the echo checked: TCP through HAProxy, the PROXY header and the
     fork on the host, the handshake, one round trip; HANDSHAKE_MICROSECONDS the handshake's part,

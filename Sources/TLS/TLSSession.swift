@@ -13,6 +13,9 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
     private(set) var failure: String?
     /// Whether close_notify was sent: it is sent once.
     var sentCloseNotify = false
+    /// Whether a call failed for good (SSL_ERROR_SYSCALL or SSL_ERROR_SSL): SSL_shutdown(3)
+    /// must not be called then, and would fail with no reason queued.
+    private var isBroken = false
 
     /// Takes over `ssl`, which the session frees.
     init(_ ssl: OpaquePointer) {
@@ -49,6 +52,7 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
                 try fail(systemError)
                 return 0
             default:
+                isBroken = true
                 failure = OpenSSLErrors.drain()
                 throw Errno.protocolError
             }
@@ -80,6 +84,7 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
                 // now has no reader, as a plaintext write to a closed peer.
                 throw Errno.brokenPipe
             default:
+                isBroken = true
                 failure = OpenSSLErrors.drain()
                 throw Errno.protocolError
             }
@@ -89,6 +94,7 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
     /// A failure the system reported (SSL_ERROR_SYSCALL): the error it set, or with none, an
     /// EOF in the middle of a record, which ends the data as an EOF would (returns).
     private func fail(_ systemError: Errno) throws(Errno) {
+        isBroken = true
         let queued = OpenSSLErrors.drain(or: "")
         if !queued.isEmpty {
             failure = queued
@@ -100,7 +106,8 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
     }
 
     func closeNotify() throws(Errno) {
-        guard !sentCloseNotify else {
+        // After a reset or a protocol error there is no session left to close.
+        guard !sentCloseNotify, !isBroken else {
             return
         }
         sentCloseNotify = true
@@ -111,6 +118,12 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
             return
         }
         let systemError = Errno.current
+        // A client that has gone (it read all and reset, as HAProxy's TLS health checks do)
+        // cannot be told: nothing is lost that a plaintext close would have kept. OpenSSL
+        // reports that as SSL_ERROR_SSL with nothing queued as often as SSL_ERROR_SYSCALL.
+        if systemError == .brokenPipe || systemError == .connectionReset {
+            return
+        }
         if SSL_get_error(ssl, result) == SSL_ERROR_SYSCALL {
             try fail(systemError)
             return

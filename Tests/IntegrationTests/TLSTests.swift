@@ -127,6 +127,19 @@ import TestPeers
         #expect(try tls.run(["echo", "1000"], port: server.port).hasPrefix("ok "))
     }
 
+    @Test func aClientThatResetsRightAfterItsHandshakeEndsItsChildWithoutAnUnknownError() throws {
+        let tls = try TLSFixture()
+        let server = try ServerProcess.startEchoServer(tls.options)
+        // HAProxy's TLS health checks do this: the tickets' write meets the reset, the child's
+        // close_notify then finds the client gone.
+        for _ in 0..<3 {
+            #expect(try tls.run(["reset", "0"], port: server.port) == "reset")
+        }
+        try server.waitForLines(containing: ": end ", count: 3)
+        #expect(!server.lines.contains { $0.contains("unknown error") }, "\(server.lines)")
+        #expect(try tls.run(["echo", "1000"], port: server.port).hasPrefix("ok "))
+    }
+
     // MARK: - Start-up
 
     @Test func aCertificateThatDoesNotLoadStopsEchoServerWithOneLine() throws {

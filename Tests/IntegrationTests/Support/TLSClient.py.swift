@@ -61,6 +61,18 @@ def connect(version=None):
 def say(*words):
     print(*words, flush=True)
 
+def ping(ctx, to, session):
+    """A connection to port `to` offering `session`, and a round trip: how it began, and the
+    session it ended with."""
+    tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", to)), server_hostname=hostname, session=session)
+    tls.sendall(b"ping")
+    got = b""
+    while len(got) < 4:
+        got += tls.recv(4)
+    began, ended = "Resumed" if tls.session_reused else "Initial", tls.session
+    tls.close()
+    return began, ended
+
 try:
     if mode == "echo":
         count = int(args[0])
@@ -182,30 +194,17 @@ try:
         ctx = context(args[0] if args and args[0] != "-" else None)
         ports = [port] + [int(other) for other in args[1:]] if len(args) > 1 else [port, port]
         seen, session = [], None
-        for attempt in range(len(ports)):
-            raw = socket.create_connection(("127.0.0.1", ports[attempt]))
-            tls = ctx.wrap_socket(raw, server_hostname=hostname, session=session)
-            tls.sendall(b"ping")
-            got = b""
-            while len(got) < 4:
-                got += tls.recv(4)
-            seen.append("Resumed" if tls.session_reused else "Initial")
-            session = tls.session
-            tls.close()
+        for to in ports:
+            began, session = ping(ctx, to, session)
+            seen.append(began)
         say(*seen)
     elif mode == "tickets":
         ctx = context(args[0] if args else None)
         seen, session, tickets = [], None, set()
         for attempt in range(3):
-            tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname=hostname, session=session)
-            tls.sendall(b"ping")
-            got = b""
-            while len(got) < 4:
-                got += tls.recv(4)
-            seen.append("Resumed" if tls.session_reused else "Initial")
-            session = tls.session
+            began, session = ping(ctx, port, session)
+            seen.append(began)
             tickets.add(session.id)
-            tls.close()
         say(*seen, len(tickets))
     elif mode == "reset":
         tls = connect()

@@ -215,9 +215,7 @@ final class TicketKeys {
 /// OpenSSL's ticket-key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb), run in a child during
 /// a handshake: asks the keys its context carries (`TicketKeys.install(on:)`). A TLS 1.3
 /// session resumed is always renewed, as OpenSSL's own keys do: RFC 8446 (C.4) has a client use
-/// each ticket once, and the new ticket is the server's only write after the client's Finished,
-/// so it carries the ACK at once. Without it a client that leaves Nagle's algorithm on (Python's
-/// `ssl`) holds its first data until the delayed ACK, 40 ms on Linux, on every resumption.
+/// each ticket once, so each resumption brings the ticket for the next.
 private let ticketKeyCallback: @convention(c) (
     OpaquePointer?, UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt8>?, OpaquePointer?, OpaquePointer?, CInt
 ) -> CInt = { ssl, name, iv, cipher, mac, encrypting in

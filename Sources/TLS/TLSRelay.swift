@@ -11,8 +11,16 @@ import ForkServer
 /// the program's input once everything before it is written; a program that has closed both
 /// its pipes is over, whatever the client does. A reset or a protocol error ends the relay at
 /// once, and closing the pipes then ends the program's input and output.
+///
+/// A program that ends its input early (an error reply before the whole request is read) leaves
+/// the client sending: what it sends then is read and dropped, not left unread, since closing a
+/// socket with unread data resets the connection, and a reset destroys what the client has not
+/// yet received of the program's output. So once the rest is done, a relay that dropped data
+/// lingers, as Apache's and nginx's lingering close do: it reads and drops until the client's
+/// own end, at most `lingering`.
 struct TLSRelay: ~Copyable {
     private static var bufferSize: Int { 64 * 1024 }
+    private static var lingering: Duration { .seconds(5) }
 
     private let session: TLSSession
     private let socket: CInt
@@ -28,6 +36,11 @@ struct TLSRelay: ~Copyable {
     private var outEnd = 0
     /// The client's data is over (close_notify, or EOF).
     private var clientDone = false
+    /// Some of the client's data was dropped: the program had closed its input.
+    private var droppedInput = false
+    /// Once everything but the client's end is done, when a relay that dropped data stops
+    /// waiting for that end.
+    private var lingerDeadline: Deadline?
     /// close_notify and the half-close are sent.
     private var closedToClient = false
     /// What the socket must become ready for before the TLS call that could not go on can.
@@ -69,7 +82,12 @@ struct TLSRelay: ~Copyable {
                 return .failed(failure)
             }
             if programInput == nil && programOutput == nil && closedToClient && outStart == outEnd {
-                return .finished
+                if clientDone || !droppedInput || lingerDeadline?.hasPassed == true {
+                    return .finished
+                }
+                if lingerDeadline == nil {
+                    lingerDeadline = .after(Self.lingering)
+                }
             }
             if let failure = waitForProgress() {
                 return .failed(failure)
@@ -112,11 +130,11 @@ struct TLSRelay: ~Copyable {
                     } catch {
                         // The program closed its input (EPIPE): what the client sends goes nowhere.
                         closeProgramInput()
-                        inStart = inEnd
+                        dropInbound()
                         moved = true
                     }
                 } else {
-                    inStart = inEnd
+                    dropInbound()
                     moved = true
                 }
             }
@@ -192,20 +210,29 @@ struct TLSRelay: ~Copyable {
             return "the relay has nothing to wait for"
         }
         let count = descriptors.count
+        let timeout = lingerDeadline?.remainingMilliseconds ?? -1
         do {
             _ = try descriptors.withUnsafeMutableBufferPointer { (descriptors) throws(Errno) in
-                try Syscall.poll(descriptors.baseAddress!, count: count, timeoutMilliseconds: -1, retryOnInterrupt: true)
+                try Syscall.poll(descriptors.baseAddress!, count: count, timeoutMilliseconds: timeout, retryOnInterrupt: true)
             }
         } catch {
             return "cannot wait: \(error)"
         }
-        // A program input that reports an error has no reader left: the program closed it or ended.
+        // A program input that reports an error has no reader left: the program closed it or
+        // ended. What the client sends from now on is read and dropped.
         if let programInput, let entry = descriptors.first(where: { $0.fd == programInput }), entry.revents & Int16(POLLERR) != 0 {
             closeProgramInput()
-            inStart = inEnd
-            clientDone = true
+            dropInbound()
         }
         return nil
+    }
+
+    /// Drops what waits for the program, whose input is closed.
+    private mutating func dropInbound() {
+        if inStart < inEnd {
+            droppedInput = true
+        }
+        inStart = inEnd
     }
 
     private mutating func closeProgramInput() {

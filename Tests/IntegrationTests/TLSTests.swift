@@ -344,6 +344,16 @@ import TestPeers
         #expect(try tls.run(["echo", "1000"], port: server.port).hasPrefix("ok "))
     }
 
+    @Test func aReplyMadeBeforeTheWholeRequestWasReadArrivesWholeAndTheConnectionEndsCleanly() throws {
+        let tls = try TLSFixture()
+        // The program reads 6 bytes of the client's 4 MiB, replies and ends: the relay reads and
+        // drops the rest, so that its close does not reset the connection under the reply.
+        let server = try UCSPIServer(.forkserver, tls.options + [
+            "127.0.0.1", "0", "/bin/sh", "-c", "head -c 6 >/dev/null; head -c 100000 /dev/zero",
+        ])
+        #expect(try tls.run(["pour", "\(4 << 20)"], port: server.port) == "got 100000 clean")
+    }
+
     @Test func aRelayChildHoldsOnlyItsConnectionAndItsTwoPipes() throws {
         let tls = try TLSFixture()
         let server = try UCSPIServer(.forkserver, ["-v"] + tls.options + ["127.0.0.1", "0", "/bin/cat"])

@@ -6,6 +6,8 @@
 /// - `echo N [VERSION]`: sends N pseudo-random bytes (NULs included) while reading, then a TCP
 ///   half-close without close_notify, reads to the end; prints `ok VERSION CIPHER RESUMED` when
 ///   all came back, byte for byte, or `mismatch COUNT`. VERSION `1.2` caps the client at TLS 1.2.
+/// - `pour N`: sends N random bytes while reading, then a TCP half-close, reads to the end;
+///   prints `got COUNT clean`, or `got COUNT reset` when a reset or a TLS error ended it first.
 /// - `read`: sends nothing, reads until the server's close_notify (a TCP end without it is an
 ///   error: `suppress_ragged_eofs=False`), and prints what it read.
 /// - `talk TEXT`: sends TEXT, reads until close_notify, prints it, and says `closed-cleanly`.
@@ -61,6 +63,33 @@ def connect(version=None):
 def say(*words):
     print(*words, flush=True)
 
+def exchange(tls, data):
+    """Sends `data` while reading, then a TCP half-close without close_notify, and reads to the
+    end: what came back, and the error that ended the exchange early (None at a clean end)."""
+    tls.setblocking(False)
+    sent, got, shut = 0, bytearray(), False
+    try:
+        while True:
+            moved = False
+            if sent < len(data):
+                try:
+                    sent += tls.send(data[sent:sent + 65536]); moved = True
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                    pass
+            elif not shut:
+                socket.socket.shutdown(tls, socket.SHUT_WR); shut = True
+            try:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    return bytes(got), None
+                got += chunk; moved = True
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+            if not moved:
+                select.select([tls], [tls] if sent < len(data) else [], [], 10)
+    except (ConnectionError, ssl.SSLError) as error:
+        return bytes(got), error
+
 def ping(ctx, to, session):
     """A connection to port `to` offering `session`, and a round trip: how it began, and the
     session it ended with."""
@@ -76,35 +105,19 @@ def ping(ctx, to, session):
 try:
     if mode == "echo":
         count = int(args[0])
-        tls = connect(args[1] if len(args) > 1 else None)
-        rng = 2463534242
         data = bytearray(os.urandom(count))
         data[0:count:5] = bytes(len(range(0, count, 5)))
-        data = bytes(data)
-        tls.setblocking(False)
-        sent, got, ended, shut = 0, bytearray(), False, False
-        while not ended:
-            moved = False
-            if sent < count:
-                try:
-                    sent += tls.send(data[sent:sent + 65536]); moved = True
-                except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
-                    pass
-            elif not shut:
-                socket.socket.shutdown(tls, socket.SHUT_WR); shut = True
-            try:
-                chunk = tls.recv(65536)
-                if not chunk:
-                    ended = True
-                got += chunk; moved = True
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                pass
-            if not moved and not ended:
-                select.select([tls], [tls] if sent < count else [], [], 10)
-        if bytes(got) == data:
+        tls = connect(args[1] if len(args) > 1 else None)
+        got, error = exchange(tls, bytes(data))
+        if error:
+            raise error
+        if got == data:
             say("ok", tls.version(), tls.cipher()[0], "Resumed" if tls.session_reused else "Initial")
         else:
             say("mismatch", len(got))
+    elif mode == "pour":
+        got, error = exchange(connect(), os.urandom(int(args[0])))
+        say("got", len(got), "reset" if error else "clean")
     elif mode == "read":
         tls = connect()
         got = b""

@@ -134,6 +134,18 @@ import TestPeers
         _ = try client.receiveUntilEnd()
     }
 
+    @Test func behindAPROXYHeaderAndAfterABannerTheProgramStartsInCleartextAndSecuresTheSameSocket() throws {
+        let tls = try TLSFixture()
+        let script = try tls.directory.write(Self.program, to: "smtp.sh", mode: 0o755)
+        let server = try UCSPIServer(.forkserver, [
+            "-v", "--tls-delayed", "--proxy-protocol", "-B", "banner\r\n",
+        ] + tls.options + ["127.0.0.1", "0", script, "Y"])
+        #expect(try tls.run(["proxy-starttls"], port: server.port) == "banner|220 ready|220 go ahead|250 hello over TLSv1.3")
+        // The log names the client the header named.
+        let okLine = try server.process.waitForLine(containing: " ok ")
+        #expect(okLine.contains("192.0.2.7"), "\(okLine)")
+    }
+
     @Test func dashDashTLSDelayedWithoutACertificateIsAUsageErrorOfOneLine() throws {
         let server = try ServerProcess("forkserver", ["--tls-delayed", "127.0.0.1", "0", "/bin/cat"])
         #expect(try server.waitForExitCode() == 100)

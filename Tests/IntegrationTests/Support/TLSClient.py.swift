@@ -18,6 +18,10 @@
 /// - `vanish`: connects without TLS, sends the first bytes of a ClientHello and closes.
 /// - `plaintext`: sends an HTTP request without TLS and prints what came back, if anything.
 /// - `proxy-read`: sends a PROXY v1 header for 192.0.2.7:4242 in cleartext, then does as `read`.
+/// - `proxy-starttls`: sends a PROXY v1 header for 192.0.2.7:4242, reads a line (a banner) and
+///   the SMTP-like program's greeting in cleartext, says STARTTLS, reads the reply, makes the
+///   handshake on the same socket, says EHLO and QUIT over TLS; prints the four replies
+///   joined by `|`.
 /// - `read-resumed`: as `read` twice, the second connection offering the first's session; prints
 ///   what the second read.
 /// - `reset N`: sends N bytes through TLS, then resets the connection (SO_LINGER 0).
@@ -127,6 +131,27 @@ try:
                 break
             got += chunk
         sys.stdout.write(got.decode()); sys.stdout.flush()
+    elif mode == "proxy-starttls":
+        raw = socket.create_connection(("127.0.0.1", port))
+        raw.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 %d\r\n" % port)
+        def line():
+            # A byte at a time: nothing past the line may be taken before the handshake.
+            got = b""
+            while not got.endswith(b"\n"):
+                byte = raw.recv(1)
+                if not byte:
+                    break
+                got += byte
+            return got.decode().rstrip("\r\n")
+        replies = [line(), line()]
+        raw.sendall(b"STARTTLS\r\n")
+        replies.append(line())
+        tls = context().wrap_socket(raw, server_hostname=hostname)
+        tls.sendall(b"EHLO test\r\n")
+        replies.append(tls.recv(4096).decode().rstrip("\r\n"))
+        tls.sendall(b"QUIT\r\n")
+        tls.recv(4096)
+        say("|".join(replies))
     elif mode == "proxy-read":
         raw = socket.create_connection(("127.0.0.1", port))
         raw.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 %d\r\n" % port)

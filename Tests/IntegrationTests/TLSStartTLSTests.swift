@@ -140,10 +140,21 @@ import TestPeers
         let server = try UCSPIServer(.forkserver, [
             "-v", "--tls-delayed", "--proxy-protocol", "-B", "banner\r\n",
         ] + tls.options + ["127.0.0.1", "0", script, "Y"])
-        #expect(try tls.run(["proxy-starttls"], port: server.port) == "banner|220 ready|220 go ahead|250 hello over TLSv1.3")
+        #expect(try tls.run(["starttls", "proxy", "banner"], port: server.port) == "banner|220 ready|220 go ahead|250 hello over TLSv1.3")
         // The log names the client the header named.
         let okLine = try server.process.waitForLine(containing: " ok ")
         #expect(okLine.contains("192.0.2.7"), "\(okLine)")
+    }
+
+    @Test func onAUNIXSocketTheProgramStartsInCleartextAndSecuresTheSameSocket() throws {
+        let tls = try TLSFixture()
+        let script = try tls.directory.write(Self.program, to: "smtp.sh", mode: 0o755)
+        let path = "\(tls.directory.path)/smtp.sock"
+        let server = try ServerProcess("forkserver", ["-v", "--unix", path, "--tls-delayed"] + tls.options + [script, "Y"])
+        try server.waitForLine(containing: "status: 0/40")
+        #expect(try tls.run(["starttls"], path: path) == "220 ready|220 go ahead|250 hello over TLSv1.3")
+        let ok = try server.waitForLine(containing: ": ok ")
+        #expect(ok.contains(" \(path) uid \(geteuid()) gid \(getegid()) pid "), "\(ok)")
     }
 
     @Test func dashDashTLSDelayedWithoutACertificateIsAUsageErrorOfOneLine() throws {

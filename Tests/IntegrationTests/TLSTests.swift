@@ -344,6 +344,25 @@ import TestPeers
         #expect(try tls.run(["echo", "1000"], port: server.port).hasPrefix("ok "))
     }
 
+    @Test func onAUNIXSocketTheProgramSeesBothTheSessionAndItsPeersCredentials() throws {
+        let tls = try TLSFixture()
+        let path = "\(tls.directory.path)/env.sock"
+        let server = try ServerProcess("forkserver", ["-v", "--unix", path] + tls.options + ["/usr/bin/env"])
+        try server.waitForLine(containing: "status: 0/40")
+        let seen = environmentVariables(in: Array(try tls.run(["read"], path: path).utf8))
+        #expect(seen["PROTO"] == "UNIX" && seen["UNIXREMOTEEUID"] == "\(geteuid())", "\(seen)")
+        #expect(seen["SSL_PROTOCOL"] == "TLSv1.3" && seen["SSL_SESSION_RESUMED"] == "Initial", "\(seen)")
+    }
+
+    @Test func echoServerOnAUNIXSocketEchoesThroughTLS() throws {
+        let tls = try TLSFixture()
+        let path = "\(tls.directory.path)/echo.sock"
+        let server = try ServerProcess.startEchoServer(unixPath: path, tls.options)
+        let echoed = try tls.run(["echo", "100000"], path: path)
+        #expect(echoed.hasPrefix("ok TLSv1.3 "), "\(echoed)")
+        try server.waitForLine(containing: "100000 bytes in, 100000 bytes out")
+    }
+
     @Test func aReplyMadeBeforeTheWholeRequestWasReadArrivesWholeAndTheConnectionEndsCleanly() throws {
         let tls = try TLSFixture()
         // The program reads 6 bytes of the client's 4 MiB, replies and ends: the relay reads and

@@ -1,6 +1,7 @@
 /// The TLS client the tests run with Python's `ssl` module (python3, which the differential
 /// tests need already): written to a test's temporary directory, run as
 /// `python3 tls-client.py PORT CAFILE MODE [ARG]`, one line of results on standard output.
+/// PORT is a port on 127.0.0.1, or for the modes that `connect` a UNIX socket's path.
 ///
 /// Modes:
 /// - `echo N [VERSION]`: sends N pseudo-random bytes (NULs included) while reading, then a TCP
@@ -18,10 +19,10 @@
 /// - `vanish`: connects without TLS, sends the first bytes of a ClientHello and closes.
 /// - `plaintext`: sends an HTTP request without TLS and prints what came back, if anything.
 /// - `proxy-read`: sends a PROXY v1 header for 192.0.2.7:4242 in cleartext, then does as `read`.
-/// - `proxy-starttls`: sends a PROXY v1 header for 192.0.2.7:4242, reads a line (a banner) and
-///   the SMTP-like program's greeting in cleartext, says STARTTLS, reads the reply, makes the
-///   handshake on the same socket, says EHLO and QUIT over TLS; prints the four replies
-///   joined by `|`.
+/// - `starttls [proxy] [banner]`: with `proxy`, sends a PROXY v1 header for 192.0.2.7:4242;
+///   with `banner`, reads a line first; then reads the SMTP-like program's greeting in
+///   cleartext, says STARTTLS, reads the reply, makes the handshake on the same socket, says
+///   EHLO and QUIT over TLS; prints the replies joined by `|`.
 /// - `read-resumed`: as `read` twice, the second connection offering the first's session; prints
 ///   what the second read.
 /// - `reset N`: sends N bytes through TLS, then resets the connection (SO_LINGER 0).
@@ -43,7 +44,8 @@
 let tlsClientScript = #"""
 import os, select, socket, ssl, struct, sys, time
 
-port, cafile, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+target, cafile, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+port = int(target) if target.isdigit() else 0
 args = sys.argv[4:]
 name = os.environ.get("TLS_NAME", "localhost")
 hostname = None if name == "-" else name
@@ -60,8 +62,16 @@ def context(version=None):
         ctx.set_alpn_protocols(os.environ["TLS_ALPN"].split(","))
     return ctx
 
+def dial():
+    """A connection to the port on 127.0.0.1, or to the UNIX socket (`@name`: abstract)."""
+    if target.isdigit():
+        return socket.create_connection(("127.0.0.1", port))
+    raw = socket.socket(socket.AF_UNIX)
+    raw.connect("\0" + target[1:] if target.startswith("@") else target)
+    return raw
+
 def connect(version=None):
-    raw = socket.create_connection(("127.0.0.1", port))
+    raw = dial()
     return context(version).wrap_socket(raw, server_hostname=hostname, suppress_ragged_eofs=False)
 
 def say(*words):
@@ -131,9 +141,10 @@ try:
                 break
             got += chunk
         sys.stdout.write(got.decode()); sys.stdout.flush()
-    elif mode == "proxy-starttls":
-        raw = socket.create_connection(("127.0.0.1", port))
-        raw.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 %d\r\n" % port)
+    elif mode == "starttls":
+        raw = dial()
+        if "proxy" in args:
+            raw.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 %d\r\n" % port)
         def line():
             # A byte at a time: nothing past the line may be taken before the handshake.
             got = b""
@@ -143,7 +154,7 @@ try:
                     break
                 got += byte
             return got.decode().rstrip("\r\n")
-        replies = [line(), line()]
+        replies = [line() for _ in range(2 if "banner" in args else 1)]
         raw.sendall(b"STARTTLS\r\n")
         replies.append(line())
         tls = context().wrap_socket(raw, server_hostname=hostname)

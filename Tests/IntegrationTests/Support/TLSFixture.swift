@@ -53,7 +53,16 @@ final class TLSFixture {
     /// Runs the Python client against `port` in `mode`; its standard output, trimmed. `as`
     /// sets what the client does besides (`TLSClientSettings`).
     func run(_ mode: [String], port: UInt16, as settings: TLSClientSettings = .init(), timeout: Double = 30) throws -> String {
-        let run = try FinishedProgram.run("/usr/bin/env", settings.environment + [Peer.python3.path, client, "\(port)", caCertificate] + mode, timeout: timeout)
+        try run(mode, at: "\(port)", as: settings, timeout: timeout)
+    }
+
+    /// Runs the Python client against the UNIX socket at `path` in `mode`, as `run(_:port:)`.
+    func run(_ mode: [String], path: String, as settings: TLSClientSettings = .init(), timeout: Double = 30) throws -> String {
+        try run(mode, at: path, as: settings, timeout: timeout)
+    }
+
+    private func run(_ mode: [String], at target: String, as settings: TLSClientSettings, timeout: Double) throws -> String {
+        let run = try FinishedProgram.run("/usr/bin/env", settings.environment + [Peer.python3.path, client, target, caCertificate] + mode, timeout: timeout)
         return run.outputText.trimmingNewlines()
     }
 }

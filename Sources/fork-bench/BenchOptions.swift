@@ -79,9 +79,12 @@ struct BenchOptions {
           --only-extra           measure only the --server commands (and --peers, --unix)
           --tls MODE             the clients speak TLS (no verification), each with a new
                                  handshake (new) or resuming the last connection's session
-                                 (resumed: a session offered and not resumed is an error);
-                                 needs --only-extra, measures connections only (no stream,
-                                 no idle clients)
+                                 (resumed: a session offered and not resumed is an error),
+                                 to echo-server and forkserver /bin/cat serving TLS with a
+                                 throwaway certificate (the openssl command makes it), with
+                                 --peers beside stunnel and socat running /bin/cat, and to
+                                 the --server commands; measures connections only (no
+                                 stream, no idle clients, no fork probes)
           --tls-server-name NAME the TLS clients send NAME (SNI)
           --tls-client-cert FILE the TLS clients present the certificate in the PEM FILE,
                                  whose key is in FILE too
@@ -160,8 +163,8 @@ struct BenchOptions {
             throw UsageError("--only-extra needs at least one --server, --peers or --unix")
         }
         if options.tls != nil {
-            guard !options.includeDefaultServers && !options.peers else {
-                throw UsageError("--tls needs --only-extra and --server commands that serve TLS (no --peers: they speak plaintext)")
+            guard !options.unix else {
+                throw UsageError("--tls and --unix measure one at a time")
             }
             options.streamSizes = []
             options.idleClients = 0

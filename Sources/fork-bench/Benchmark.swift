@@ -27,6 +27,24 @@ struct Benchmark {
         // The limit on children for the memory measurement: 40, as in the load, unless there
         // are more idle clients.
         let limit = max(40, options.idleClients)
+        var skipped: [String] = []
+        var scratch: ScratchDirectory?
+        if let mode = options.tls {
+            // TLS rows only: every other row speaks plaintext.
+            if options.includeDefaultServers || options.peers {
+                let directory = try ScratchDirectory()
+                scratch = directory
+                commands = try Peers.tlsServers(
+                    buildDirectory: buildDirectory, directory: directory, mode: mode,
+                    own: options.includeDefaultServers, peers: options.peers, skipped: &skipped
+                )
+            }
+            self.commands = commands + options.servers
+            self.probes = []
+            self.skipped = skipped
+            self.scratch = scratch
+            return
+        }
         if options.includeDefaultServers {
             commands = [
                 .init(
@@ -58,8 +76,6 @@ struct Benchmark {
         if options.peers {
             peers += ["socat", "xinetd", "ncat"]
         }
-        var skipped: [String] = []
-        var scratch: ScratchDirectory?
         if options.unix {
             // The sockets live in a directory of the run's own, named by a free port each.
             let directory = try ScratchDirectory()

@@ -1,3 +1,4 @@
+import ForkServer
 import Glibc
 
 /// The field's process-per-connection servers, started the way fork-bench compares them: on
@@ -120,6 +121,87 @@ enum Peers {
             skipped.append("socat is not installed: skipped")
         }
         return commands
+    }
+
+    static let echoServerTLSName = "echo-server TLS"
+    static let forkserverTLSName = "forkserver TLS /bin/cat"
+    static let stunnelName = "stunnel exec=/bin/cat"
+    static let socatTLSName = "socat OPENSSL EXEC:/bin/cat"
+
+    /// The servers of `--tls`, with a throwaway ECDSA P-256 certificate that the openssl command
+    /// makes in `directory`: echo-server and forkserver running /bin/cat (`own`), each with a
+    /// limit of 100, which c=64 never reaches, as the peers have none; with `peers`, stunnel with
+    /// `exec = /bin/cat` (a thread per connection and a forked cat), and for new handshakes
+    /// socat forking an `OPENSSL-LISTEN` per connection that runs /bin/cat. socat asks every
+    /// client for a certificate and sets no session-id context, so it resumes nothing: in
+    /// `resumed` it is skipped. socat gets `nodelay` (without it Nagle's delay holds each reply
+    /// behind its session tickets, 40 ms a connection) and a deep backlog, as its plaintext row.
+    static func tlsServers(
+        buildDirectory: String, directory: ScratchDirectory, mode: BenchOptions.TLSMode, own: Bool, peers: Bool, skipped: inout [String]
+    ) throws(BenchError) -> [BenchOptions.ServerCommand] {
+        let (certificate, key) = try makeCertificate(in: directory)
+        let serving = "--tls-cert \(certificate) --tls-key \(key)"
+        var commands: [BenchOptions.ServerCommand] = []
+        if own {
+            commands += [
+                .init(name: echoServerTLSName, command: "\(buildDirectory)/echo-server --max-children 100 --port {port} \(serving)"),
+                .init(name: forkserverTLSName, command: "\(buildDirectory)/forkserver -c 100 \(serving) 127.0.0.1 {port} /bin/cat"),
+            ]
+        }
+        guard peers else {
+            return commands
+        }
+        if let path = find("stunnel4") ?? find("stunnel") {
+            let configuration = "\(directory.path)/stunnel-{port}.conf"
+            let text = """
+                foreground = yes
+                pid =
+                [echo]
+                accept = 127.0.0.1:{port}
+                exec = /bin/cat
+                cert = \(certificate)
+                key = \(key)
+
+                """
+            commands.append(.init(name: stunnelName, command: "\(path) \(configuration)", files: [(configuration, text)]))
+        } else {
+            skipped.append("stunnel is not installed (Debian: stunnel4): skipped")
+        }
+        if mode == .resumed {
+            skipped.append("socat resumes no session (it asks for a client certificate without a session-id context): skipped for --tls resumed")
+        } else if let path = find("socat") {
+            commands.append(.init(
+                name: socatTLSName,
+                command: "\(path) OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,backlog=4096,nodelay,verify=0,cert=\(certificate),key=\(key) EXEC:/bin/cat"
+            ))
+        } else {
+            skipped.append("socat is not installed: skipped")
+        }
+        return commands
+    }
+
+    /// A self-signed ECDSA P-256 certificate for localhost and its key, made in `directory` by
+    /// the openssl command: the certificate's path and the key's.
+    private static func makeCertificate(in directory: ScratchDirectory) throws(BenchError) -> (String, String) {
+        guard let openssl = find("openssl") else {
+            throw .failed("--tls makes its certificate with the openssl command, which is not installed (Debian: openssl)")
+        }
+        let certificate = "\(directory.path)/certificate.pem"
+        let key = "\(directory.path)/key.pem"
+        let arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", "/CN=localhost", "-keyout", key, "-out", certificate,
+        ]
+        let status: TerminationStatus
+        do {
+            status = try ChildProcess.spawn(path: openssl, arguments: arguments, standardInput: .null, standardOutput: .null, standardError: .null).wait()
+        } catch {
+            throw .failed("cannot run \(openssl): \(error)")
+        }
+        guard status == .exited(0) else {
+            throw .failed("\(openssl) \(arguments.joined(separator: " ")) ended with \(status)")
+        }
+        return (certificate, key)
     }
 
     /// The path of the executable `name` in $PATH or, for daemons such as xinetd that a user's

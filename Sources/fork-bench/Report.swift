@@ -105,7 +105,8 @@ struct Report {
     /// against tcpserver, each running /bin/cat, and, with the peers, echo-server against the
     /// peers that echo in the process they fork and forkserver against ncat running /bin/cat;
     /// with `--unix`, echo-server over UNIX against over TCP, and forkserver over UNIX against
-    /// unixserver and socat, each running /bin/cat.
+    /// unixserver and socat, each running /bin/cat; with `--tls`, forkserver against stunnel and
+    /// socat, each running /bin/cat, and echo-server in-process against forkserver.
     var comparisons: [(subject: String, reference: String)] {
         let pools = Self.poolSizes.map(Self.poolName).filter(serverNames.contains)
         return [(Self.subject, Self.reference)]
@@ -114,6 +115,7 @@ struct Report {
             + [(Self.programSubject, Self.programReference)]
             + [(Self.subject, Peers.xinetdName), (Self.subject, Peers.socatName), (Self.programSubject, Peers.ncatName)]
             + [(Peers.echoServerUnixName, Self.subject), (Peers.forkserverUnixName, Peers.unixserverName), (Peers.forkserverUnixName, Peers.socatUnixName)]
+            + [(Peers.forkserverTLSName, Peers.stunnelName), (Peers.forkserverTLSName, Peers.socatTLSName), (Peers.echoServerTLSName, Peers.forkserverTLSName)]
     }
 
     struct Row {

@@ -162,6 +162,32 @@ import TestPeers
         }
     }
 
+    @Test(.needs(.openssl, .stunnel, .socat))
+    func tlsMeasuresEchoServerAndForkserverBesideStunnelAndSocatWithACertificateItMakes() throws {
+        let output = try runToCompletion("fork-bench", [
+            "--tls", "new", "--peers", "--connections", "50", "--concurrency", "1,4", "--rounds", "1", "--json",
+        ])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(Set(results.compactMap { $0["server"] as? String })
+            == ["echo-server TLS", "forkserver TLS /bin/cat", "stunnel exec=/bin/cat", "socat OPENSSL EXEC:/bin/cat"])
+        for result in results {
+            #expect(result["errors"] as? Int == 0, "\(result)")
+            #expect(result["zombies"] as? Int == 0 && result["children_left"] as? Int == 0, "\(result)")
+        }
+    }
+
+    @Test(.needs(.openssl, .stunnel))
+    func tlsResumedLeavesSocatOutAndEverySessionOfferedIsResumed() throws {
+        let output = try runToCompletion("fork-bench", [
+            "--tls", "resumed", "--peers", "--connections", "50", "--concurrency", "1,4", "--rounds", "1", "--json",
+        ])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
+        let results = try #require(report["results"] as? [[String: Any]])
+        #expect(Set(results.compactMap { $0["server"] as? String }) == ["echo-server TLS", "forkserver TLS /bin/cat", "stunnel exec=/bin/cat"])
+        #expect(results.allSatisfy { $0["errors"] as? Int == 0 }, "\(results)")
+    }
+
     @Test(.needs(.openssl))
     func tlsClientsSendTheirServerNameAndPresentACertificateToServersThatRequireOne() throws {
         let tls = try TLSFixture()
@@ -192,6 +218,9 @@ import TestPeers
         let stream = try ServerProcess("fork-bench", ["--stream", "16M,2T"])
         #expect(try stream.waitForExitCode() == 2)
         #expect(stream.lines == ["fork-bench: invalid --stream '16M,2T': expected sizes from 1 to 64G separated by commas, such as 16M,1G, or none (see 'fork-bench --help')"])
+        let both = try ServerProcess("fork-bench", ["--tls", "new", "--unix"])
+        #expect(try both.waitForExitCode() == 2)
+        #expect(both.lines == ["fork-bench: --tls and --unix measure one at a time (see 'fork-bench --help')"])
         let help = try ServerProcess("fork-bench", ["--help=x"])
         #expect(try help.waitForExitCode() == 2)
         #expect(help.lines == ["fork-bench: unexpected value 'x': --help takes none (see 'fork-bench --help')"])

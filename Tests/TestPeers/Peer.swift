@@ -86,6 +86,8 @@ extension Peer {
     public static let haproxy = Peer("/usr/sbin/haproxy", package: "haproxy")
     /// fork-bench's other peer.
     public static let socat = Peer("/usr/bin/socat", package: "socat")
+    /// fork-bench's TLS peer (`--tls --peers`), running /bin/cat per connection.
+    public static let stunnel = Peer("/usr/bin/stunnel4", package: "stunnel4")
     /// A service manager's parent for socket activation, and the checker of contrib/systemd's units.
     public static let systemdSocketActivate = Peer("/usr/bin/systemd-socket-activate", package: "systemd")
     public static let systemdAnalyze = Peer("/usr/bin/systemd-analyze", package: "systemd")

@@ -129,10 +129,12 @@ enum Peers {
     static let socatTLSName = "socat OPENSSL EXEC:/bin/cat"
 
     /// The servers of `--tls`, with a throwaway ECDSA P-256 certificate that the openssl command
-    /// makes in `directory`: echo-server and forkserver running /bin/cat (`own`), each with a
-    /// limit of 100, which c=64 never reaches, as the peers have none; with `peers`, stunnel with
-    /// `exec = /bin/cat` (a thread per connection and a forked cat), and for new handshakes
-    /// socat forking an `OPENSSL-LISTEN` per connection that runs /bin/cat. socat asks every
+    /// makes in `directory`, none of them logging a line per connection: echo-server `--quiet`
+    /// and forkserver running /bin/cat (`own`), each with a limit of 100, which c=64 never
+    /// reaches, as the peers have none; with `peers`, stunnel with `exec = /bin/cat` (a thread
+    /// per connection and a forked cat; `debug = 4`, warnings only: at its default, 5, it writes
+    /// lines for every connection, and took a third more CPU in one run), and for new handshakes socat
+    /// forking an `OPENSSL-LISTEN` per connection that runs /bin/cat. socat asks every
     /// client for a certificate and sets no session-id context, so it resumes nothing: in
     /// `resumed` it is skipped. socat gets `nodelay` (without it Nagle's delay holds each reply
     /// behind its session tickets, 40 ms a connection) and a deep backlog, as its plaintext row.
@@ -144,7 +146,7 @@ enum Peers {
         var commands: [BenchOptions.ServerCommand] = []
         if own {
             commands += [
-                .init(name: echoServerTLSName, command: "\(buildDirectory)/echo-server --max-children 100 --port {port} \(serving)"),
+                .init(name: echoServerTLSName, command: "\(buildDirectory)/echo-server --quiet --max-children 100 --port {port} \(serving)"),
                 .init(name: forkserverTLSName, command: "\(buildDirectory)/forkserver -c 100 \(serving) 127.0.0.1 {port} /bin/cat"),
             ]
         }
@@ -156,6 +158,7 @@ enum Peers {
             let text = """
                 foreground = yes
                 pid =
+                debug = 4
                 [echo]
                 accept = 127.0.0.1:{port}
                 exec = /bin/cat

@@ -34,10 +34,16 @@ struct Benchmark {
             if options.includeDefaultServers || options.peers {
                 let directory = try ScratchDirectory()
                 scratch = directory
-                commands = try Peers.tlsServers(
-                    buildDirectory: buildDirectory, directory: directory, mode: mode,
-                    own: options.includeDefaultServers, peers: options.peers, skipped: &skipped
-                )
+                do {
+                    commands = try Peers.tlsServers(
+                        buildDirectory: buildDirectory, directory: directory, mode: mode,
+                        own: options.includeDefaultServers, peers: options.peers, skipped: &skipped
+                    )
+                } catch {
+                    // No run will remove it: the certificate cannot be made.
+                    directory.remove()
+                    throw error
+                }
             }
             self.commands = commands + options.servers
             self.probes = []

@@ -77,6 +77,19 @@ def connect(version=None):
 def say(*words):
     print(*words, flush=True)
 
+def read_all(tls):
+    """What `tls` brings until its end."""
+    got = b""
+    while True:
+        chunk = tls.recv(65536)
+        if not chunk:
+            return got
+        got += chunk
+
+def send_proxy_header(raw):
+    """A PROXY v1 header for the client 192.0.2.7:4242, in cleartext."""
+    raw.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 %d\r\n" % port)
+
 def exchange(tls, data):
     """Sends `data` while reading, then a TCP half-close without close_notify, and reads to the
     end: what came back, and the error that ended the exchange early (None at a clean end)."""
@@ -133,18 +146,11 @@ try:
         got, error = exchange(connect(), os.urandom(int(args[0])))
         say("got", len(got), "reset" if error else "clean")
     elif mode == "read":
-        tls = connect()
-        got = b""
-        while True:
-            chunk = tls.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-        sys.stdout.write(got.decode()); sys.stdout.flush()
+        sys.stdout.write(read_all(connect()).decode()); sys.stdout.flush()
     elif mode == "starttls":
         raw = dial()
         if "proxy" in args:
-            raw.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 %d\r\n" % port)
+            send_proxy_header(raw)
         def line():
             # A byte at a time: nothing past the line may be taken before the handshake.
             got = b""
@@ -164,40 +170,23 @@ try:
         tls.recv(4096)
         say("|".join(replies))
     elif mode == "proxy-read":
-        raw = socket.create_connection(("127.0.0.1", port))
-        raw.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 4242 %d\r\n" % port)
+        raw = dial()
+        send_proxy_header(raw)
         tls = context().wrap_socket(raw, server_hostname=hostname, suppress_ragged_eofs=False)
-        got = b""
-        while True:
-            chunk = tls.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-        sys.stdout.write(got.decode()); sys.stdout.flush()
+        sys.stdout.write(read_all(tls).decode()); sys.stdout.flush()
     elif mode == "read-resumed":
         ctx = context()
         session = None
         for attempt in range(2):
-            tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname=hostname, session=session)
-            got = b""
-            while True:
-                chunk = tls.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
+            tls = ctx.wrap_socket(dial(), server_hostname=hostname, session=session)
+            got = read_all(tls)
             session = tls.session
             tls.close()
         sys.stdout.write(got.decode()); sys.stdout.flush()
     elif mode == "talk":
         tls = connect()
         tls.sendall(args[0].encode())
-        got = b""
-        while True:
-            chunk = tls.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-        say(got.decode().strip())
+        say(read_all(tls).decode().strip())
         say("closed-cleanly")
     elif mode == "hold":
         tls = connect()
@@ -209,7 +198,7 @@ try:
         sys.stdin.read()
         tls.close()
     elif mode == "trickle":
-        raw = socket.create_connection(("127.0.0.1", port))
+        raw = dial()
         start = time.monotonic()
         hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(64)
         for byte in hello:
@@ -227,12 +216,12 @@ try:
             pass
         say("closed-after", round(time.monotonic() - start, 1))
     elif mode == "vanish":
-        raw = socket.create_connection(("127.0.0.1", port))
+        raw = dial()
         raw.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
         raw.close()
         say("vanished")
     elif mode == "plaintext":
-        raw = socket.create_connection(("127.0.0.1", port))
+        raw = dial()
         raw.sendall(b"GET / HTTP/1.0\r\n\r\n")
         raw.settimeout(10)
         try:

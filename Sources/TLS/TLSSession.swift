@@ -52,9 +52,7 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
                 try fail(systemError)
                 return 0
             default:
-                isBroken = true
-                failure = OpenSSLErrors.drain()
-                throw Errno.protocolError
+                throw protocolFailure()
             }
         }
     }
@@ -84,9 +82,7 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
                 // now has no reader, as a plaintext write to a closed peer.
                 throw Errno.brokenPipe
             default:
-                isBroken = true
-                failure = OpenSSLErrors.drain()
-                throw Errno.protocolError
+                throw protocolFailure()
             }
         }
     }
@@ -97,8 +93,7 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
         isBroken = true
         let queued = OpenSSLErrors.drain(or: "")
         if !queued.isEmpty {
-            failure = queued
-            throw Errno.protocolError
+            throw protocolFailure(queued)
         }
         if systemError.rawValue != 0 {
             throw systemError
@@ -128,8 +123,15 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
             try fail(systemError)
             return
         }
-        failure = OpenSSLErrors.drain()
-        throw Errno.protocolError
+        throw protocolFailure()
+    }
+
+    /// A failure OpenSSL reported (SSL_ERROR_SSL), or one the system did with `reason` queued:
+    /// the session is over, and `reason` (OpenSSL's queue, by default) is its failure.
+    private func protocolFailure(_ reason: String = OpenSSLErrors.drain()) -> Errno {
+        isBroken = true
+        failure = reason
+        return .protocolError
     }
 
     var environment: [(name: String, value: String)] {

@@ -72,6 +72,14 @@ public struct ProgramEnvironment: Sendable {
         set(Array(name.utf8), to: Array(value.utf8))
     }
 
+    /// Takes out every variable a TLS server sets for its program (`sessionVariableNames`),
+    /// whoever set it: an access rule may name one too.
+    public mutating func removeSessionVariables() {
+        for name in Self.sessionVariableNames {
+            remove(Array(name.utf8))
+        }
+    }
+
     /// Takes `name` out.
     public mutating func remove(_ name: [UInt8]) {
         entries.removeAll { entry in

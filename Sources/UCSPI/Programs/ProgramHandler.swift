@@ -131,9 +131,7 @@ public struct ProgramHandler: ConnectionSpawner {
     private func runRelayed(_ prepared: Launch, on connection: borrowing Connection, through channel: any SecureChannel) -> Never {
         let remote = connection.peerAddress
         var launch = prepared
-        for name in ProgramEnvironment.sessionVariableNames {
-            launch.environment.remove(Array(name.utf8))
-        }
+        launch.environment.removeSessionVariables()
         for (name, value) in channel.environment {
             launch.environment.set(name, to: value)
         }
@@ -154,11 +152,7 @@ public struct ProgramHandler: ConnectionSpawner {
         // The program's ends are its own: this child keeps only the socket and its side of each pipe.
         try? Syscall.close(toProgram.read)
         try? Syscall.close(fromProgram.write)
-        let end = channel.relay(programInput: FileDescriptor(rawValue: toProgram.write), programOutput: FileDescriptor(rawValue: fromProgram.read))
-        if case .failed(let reason) = end {
-            log.connection("tls \(Syscall.processID) relay ended: \(reason)")
-        }
-        waitAndExit(like: program, remote: remote)
+        relayAndExit(channel, programInput: toProgram.write, programOutput: fromProgram.read, program: program, remote: remote)
     }
 
     /// Runs the program under UCSPI-TLS, in the child that screened the connection: the
@@ -177,9 +171,7 @@ public struct ProgramHandler: ConnectionSpawner {
         let remote = connection.peerAddress
         let socket = connection.descriptor.rawValue
         var launch = prepared
-        for name in ProgramEnvironment.sessionVariableNames {
-            launch.environment.remove(Array(name.utf8))
-        }
+        launch.environment.removeSessionVariables()
         for variable in UCSPITLSControl.variables {
             launch.environment.set(variable.name, to: String(variable.descriptor))
         }
@@ -250,7 +242,13 @@ public struct ProgramHandler: ConnectionSpawner {
             }
             try? Syscall.close(control.server)
         }
-        let end = channel.relay(programInput: FileDescriptor(rawValue: toProgram.write), programOutput: FileDescriptor(rawValue: fromProgram.read))
+        relayAndExit(channel, programInput: toProgram.write, programOutput: fromProgram.read, program: program, remote: remote)
+    }
+
+    /// Relays between `channel` and the program's pipes to the relay's end, a failed end logged,
+    /// then ends as the program did.
+    private func relayAndExit(_ channel: any SecureChannel, programInput: CInt, programOutput: CInt, program: pid_t, remote: SocketAddress) -> Never {
+        let end = channel.relay(programInput: FileDescriptor(rawValue: programInput), programOutput: FileDescriptor(rawValue: programOutput))
         if case .failed(let reason) = end {
             log.connection("tls \(Syscall.processID) relay ended: \(reason)")
         }

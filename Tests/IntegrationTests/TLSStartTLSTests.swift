@@ -119,14 +119,8 @@ import TestPeers
         #expect(held[0] == held[1] && held[0]?.hasPrefix("socket:") == true, "\(held)")
         #expect(held[3]?.hasPrefix("socket:") == true && held[3] != held[0], "\(held)")
         #expect(held[4]?.hasPrefix("pipe:") == true && held[5]?.hasPrefix("pipe:") == true, "\(held)")
-        // The relay child: the connection, its end of the control socket, its ends of the pipes;
-        // it closes its copies of the program's ends once the program is running, which a
-        // loaded machine may let the echo overtake.
-        var relayHeld = ProcessTable.descriptorsBeyondStandardAndLog(of: relay)
-        _ = eventually(within: 10) {
-            relayHeld = ProcessTable.descriptorsBeyondStandardAndLog(of: relay)
-            return relayHeld.count <= 4
-        }
+        // The relay child: the connection, its end of the control socket, its ends of the pipes.
+        let relayHeld = ProcessTable.relayDescriptors(of: relay, settlingAt: 4)
         #expect(relayHeld.values.filter { $0.hasPrefix("socket:") }.count == 2, "\(relayHeld)")
         #expect(relayHeld.values.filter { $0.hasPrefix("pipe:") }.count == 2, "\(relayHeld)")
         #expect(relayHeld.count == 4, "\(relayHeld)")

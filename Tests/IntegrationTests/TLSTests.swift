@@ -379,13 +379,7 @@ import TestPeers
         let client = try HeldTLSClient(tls, port: server.port)
         let okLine = try server.process.waitForLine(containing: "ok ")
         let child = pid_t(okLine.split(separator: " ")[2]) ?? 0
-        // The relay closes its copies of the program's ends once the program is running, which
-        // a loaded machine may let the echo overtake.
-        var held = ProcessTable.descriptorsBeyondStandardAndLog(of: child)
-        _ = eventually(within: 10) {
-            held = ProcessTable.descriptorsBeyondStandardAndLog(of: child)
-            return held.count <= 3
-        }
+        let held = ProcessTable.relayDescriptors(of: child, settlingAt: 3)
         #expect(held.values.filter { $0.hasPrefix("socket:") }.count == 1, "\(held)")
         #expect(held.values.filter { $0.hasPrefix("pipe:") }.count == 2, "\(held)")
         #expect(held.count == 3, "\(held)")

@@ -14,6 +14,18 @@ extension ProcessTable {
         }
         return beyond
     }
+
+    /// What a TLS relay child `pid` holds beyond the standard three and the log's, once it holds
+    /// `count` or fewer (within 10 s): it closes its copies of the program's ends after the
+    /// program is running, which on a loaded machine the program's first echo may overtake.
+    static func relayDescriptors(of pid: pid_t, settlingAt count: Int) -> [Int: String] {
+        var held = descriptorsBeyondStandardAndLog(of: pid)
+        _ = eventually(within: 10) {
+            held = descriptorsBeyondStandardAndLog(of: pid)
+            return held.count <= count
+        }
+        return held
+    }
 }
 
 /// Expects the served child `pid` to hold one descriptor beyond the standard three and the log's:

@@ -50,14 +50,7 @@ final class TestClient {
                 throw failure
             }
         }
-        let connected = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
-        }
-        guard connected == 0 else {
-            let failure = TestFailure.system("connect to \(host) port \(port)")
-            Glibc.close(fd)
-            throw failure
-        }
+        try Self.connect(fd, to: storage, length: length, describing: "\(host) port \(port)")
     }
 
     /// Connects to the UNIX socket `path` (`@name` for an abstract one).
@@ -74,11 +67,17 @@ final class TestClient {
         guard fd >= 0 else {
             throw TestFailure.system("socket")
         }
+        try Self.connect(fd, to: address, length: length, describing: path)
+    }
+
+    /// connect(2) of `fd` to `address`, `length` bytes of it; `fd` is closed when it fails.
+    private static func connect<Address>(_ fd: CInt, to address: Address, length: socklen_t, describing target: String) throws {
+        var address = address
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
         }
         guard connected == 0 else {
-            let failure = TestFailure.system("connect to \(path)")
+            let failure = TestFailure.system("connect to \(target)")
             Glibc.close(fd)
             throw failure
         }

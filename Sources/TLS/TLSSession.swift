@@ -31,29 +31,20 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
         guard let base = buffer.baseAddress, !buffer.isEmpty else {
             return 0
         }
-        while true {
-            ERR_clear_error()
-            let count = SSL_read(ssl, base, CInt(clamping: buffer.count))
-            if count > 0 {
-                return Int(count)
-            }
-            let systemError = Errno.current
-            switch SSL_get_error(ssl, count) {
-            case SSL_ERROR_ZERO_RETURN:
-                return 0
-            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
-                // On a blocking socket: a read(2) cut by a signal (retried, as everywhere), or
-                // the idle timeout's EAGAIN.
-                if systemError == .interrupted {
-                    continue
-                }
-                throw Errno.wouldBlock
-            case SSL_ERROR_SYSCALL:
-                try fail(systemError)
-                return 0
-            default:
-                throw protocolFailure()
-            }
+        let (count, error, systemError) = transfer { SSL_read(ssl, base, CInt(clamping: buffer.count)) }
+        switch error {
+        case nil:
+            return count
+        case SSL_ERROR_ZERO_RETURN:
+            return 0
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            // On a blocking socket: the idle timeout's EAGAIN.
+            throw Errno.wouldBlock
+        case SSL_ERROR_SYSCALL:
+            try fail(systemError)
+            return 0
+        default:
+            throw protocolFailure()
         }
     }
 
@@ -61,29 +52,40 @@ final class TLSSession: SecureChannel, @unchecked Sendable {
         guard let base = buffer.baseAddress, !buffer.isEmpty else {
             return 0
         }
+        let (count, error, systemError) = transfer { SSL_write(ssl, base, CInt(clamping: buffer.count)) }
+        switch error {
+        case nil:
+            return count
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            throw Errno.wouldBlock
+        case SSL_ERROR_SYSCALL:
+            try fail(systemError)
+            throw Errno.brokenPipe
+        case SSL_ERROR_ZERO_RETURN:
+            // The client has closed (close_notify, or an EOF taken for one): what is written
+            // now has no reader, as a plaintext write to a closed peer.
+            throw Errno.brokenPipe
+        default:
+            throw protocolFailure()
+        }
+    }
+
+    /// Runs `call` (SSL_read or SSL_write on the blocking socket) until it moves bytes or fails
+    /// other than by a signal (a read(2) or write(2) cut by one is retried, as everywhere): the
+    /// bytes moved, or SSL_get_error's code and the system's error.
+    private func transfer(_ call: () -> CInt) -> (count: Int, error: CInt?, systemError: Errno) {
         while true {
             ERR_clear_error()
-            let count = SSL_write(ssl, base, CInt(clamping: buffer.count))
+            let count = call()
             if count > 0 {
-                return Int(count)
+                return (Int(count), nil, Errno(rawValue: 0))
             }
             let systemError = Errno.current
-            switch SSL_get_error(ssl, count) {
-            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
-                if systemError == .interrupted {
-                    continue
-                }
-                throw Errno.wouldBlock
-            case SSL_ERROR_SYSCALL:
-                try fail(systemError)
-                throw Errno.brokenPipe
-            case SSL_ERROR_ZERO_RETURN:
-                // The client has closed (close_notify, or an EOF taken for one): what is written
-                // now has no reader, as a plaintext write to a closed peer.
-                throw Errno.brokenPipe
-            default:
-                throw protocolFailure()
+            let error = SSL_get_error(ssl, count)
+            if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) && systemError == .interrupted {
+                continue
             }
+            return (0, error, systemError)
         }
     }
 

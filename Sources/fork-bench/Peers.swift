@@ -132,12 +132,13 @@ enum Peers {
     /// makes in `directory`, none of them logging a line per connection: echo-server `--quiet`
     /// and forkserver running /bin/cat (`own`), each with a limit of 100, which c=64 never
     /// reaches, as the peers have none; with `peers`, stunnel with `exec = /bin/cat` (a thread
-    /// per connection and a forked cat; `debug = 4`, warnings only: at its default, 5, it writes
-    /// lines for every connection, and took a third more CPU in one run), and for new handshakes socat
-    /// forking an `OPENSSL-LISTEN` per connection that runs /bin/cat. socat asks every
-    /// client for a certificate and sets no session-id context, so it resumes nothing: in
-    /// `resumed` it is skipped. socat gets `nodelay` (without it Nagle's delay holds each reply
-    /// behind its session tickets, 40 ms a connection) and a deep backlog, as its plaintext row.
+    /// per connection and a forked cat; `debug = 4`, warnings only: at its default, 5, it
+    /// writes lines for every connection, and took a third more CPU in one run), and for new
+    /// handshakes socat forking an `OPENSSL-LISTEN` per connection that runs /bin/cat. socat
+    /// asks every client for a certificate and sets no session-id context, so it resumes
+    /// nothing: in `resumed` it is skipped. socat gets `nodelay` (without it Nagle's delay holds
+    /// each reply behind its session tickets, 40 ms a connection) and a deep backlog, as its
+    /// plaintext row.
     static func tlsServers(
         buildDirectory: String, directory: ScratchDirectory, mode: BenchOptions.TLSMode, own: Bool, peers: Bool, skipped: inout [String]
     ) throws(BenchError) -> [BenchOptions.ServerCommand] {

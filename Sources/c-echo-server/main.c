@@ -15,6 +15,13 @@
  * that fork copies the page-table entries of a larger image: the same C
  * server with as many present data pages as another server's image shows
  * what that image costs each fork (BENCHMARKS.md).
+ *
+ * With --exec PROGRAM it is inetd's and tcpserver's model at its least: each
+ * connection's child runs PROGRAM with the connection as its input and
+ * output, and nothing else is done for it (no environment, no limit, no
+ * log). fork-bench measures it as the floor under every server that runs
+ * a program per connection: the part of a connection's cost that is the
+ * program's own start. With --unix PATH it listens on a UNIX socket.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
@@ -26,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,11 +63,14 @@ static _Noreturn void fatal(const char *what)
 
 static _Noreturn void usage(void)
 {
-    printf("usage: " PROG " [--host ADDR] [--port N] [--backlog N] [--no-fork] [--ballast-pages N]\n"
+    printf("usage: " PROG " [--host ADDR] [--port N | --unix PATH] [--backlog N] [--no-fork | --exec PROGRAM]\n"
+           "       [--ballast-pages N]\n"
            "  --host ADDR   IPv4 or IPv6 literal to bind (default 127.0.0.1)\n"
            "  --port N      TCP port 0..65535, 0 = kernel picks (default 8001)\n"
+           "  --unix PATH   listen on a UNIX socket at PATH (a new file) instead\n"
            "  --backlog N   listen(2) backlog (default SOMAXCONN = %d)\n"
            "  --no-fork     serve each connection in this process, one at a time\n"
+           "  --exec PROGRAM  run PROGRAM (no arguments) on each connection instead of echoing\n"
            "  --ballast-pages N  write N pages of data first, 0..%d (default 0)\n"
            "  --help        show this help\n", SOMAXCONN, BALLAST_PAGES);
     exit(0);
@@ -138,8 +149,9 @@ int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1";
     long port = 8001, backlog = SOMAXCONN;
-    int no_fork = 0;
+    int no_fork = 0, inet_set = 0;
     long ballast_pages = 0;
+    const char *unix_path = NULL, *program = NULL;
     const char *v;
 
     for (int i = 1; i < argc; i++) {
@@ -148,23 +160,40 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--no-fork") == 0)
             no_fork = 1;
         else if ((v = opt_value(argc, argv, &i, "--host")) != NULL)
-            host = v;
+            host = v, inet_set = 1;
         else if ((v = opt_value(argc, argv, &i, "--port")) != NULL)
-            port = parse_num("--port", v, 0, 65535);
+            port = parse_num("--port", v, 0, 65535), inet_set = 1;
         else if ((v = opt_value(argc, argv, &i, "--backlog")) != NULL)
             backlog = parse_num("--backlog", v, 0, 1L << 30);
         else if ((v = opt_value(argc, argv, &i, "--ballast-pages")) != NULL)
             ballast_pages = parse_num("--ballast-pages", v, 0, BALLAST_PAGES);
+        else if ((v = opt_value(argc, argv, &i, "--unix")) != NULL)
+            unix_path = v;
+        else if ((v = opt_value(argc, argv, &i, "--exec")) != NULL)
+            program = v;
         else
             usage_error("unknown argument '%s'", argv[i]);
     }
+    if (unix_path && inet_set)
+        usage_error("--unix and --host or --port exclude each other");
+    if (no_fork && program)
+        usage_error("--no-fork and --exec exclude each other");
+    if (program && program[0] != '/')
+        usage_error("invalid --exec '%s': not an absolute path", program);
 
     struct sockaddr_storage ss;
     socklen_t sslen;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    struct sockaddr_un *su = (struct sockaddr_un *)&ss;
     memset(&ss, 0, sizeof ss);
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+    if (unix_path) {
+        if (unix_path[0] == '\0' || strlen(unix_path) >= sizeof su->sun_path)
+            usage_error("invalid --unix '%s': not a path of 1..%zu bytes", unix_path, sizeof su->sun_path - 1);
+        su->sun_family = AF_UNIX;
+        strcpy(su->sun_path, unix_path);
+        sslen = sizeof *su;
+    } else if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
         s4->sin_family = AF_INET;
         s4->sin_port = htons((unsigned short)port);
         sslen = sizeof *s4;
@@ -193,13 +222,17 @@ int main(int argc, char **argv)
     if (lfd == -1)
         fatal("socket");
     int one = 1;
-    if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
+    if (ss.ss_family != AF_UNIX && setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
         fatal("setsockopt(SO_REUSEADDR)");
     if (ss.ss_family == AF_INET6 &&
         setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == -1)
         fatal("setsockopt(IPV6_V6ONLY)");
     if (bind(lfd, (struct sockaddr *)&ss, sslen) == -1) {
         int e = errno;
+        if (unix_path) {
+            fprintf(stderr, PROG ": cannot bind %s: %s\n", unix_path, strerror(e));
+            exit(1);
+        }
         fprintf(stderr, PROG ": cannot bind %s%s%s:%ld: %s\n",
                 ss.ss_family == AF_INET6 ? "[" : "", host,
                 ss.ss_family == AF_INET6 ? "]" : "", port, strerror(e));
@@ -208,13 +241,18 @@ int main(int argc, char **argv)
     if (listen(lfd, (int)backlog) == -1)
         fatal("listen");
 
+    /* Prepared before the loop: a vfork child writes nothing of the parent's. */
+    char *exec_argv[] = { (char *)program, NULL };
+
     /* Readiness line: one write(2), nothing left buffered before fork. */
     char addr[INET6_ADDRSTRLEN], line[256];
     sslen = sizeof ss;
     if (getsockname(lfd, (struct sockaddr *)&ss, &sslen) == -1)
         fatal("getsockname");
     int n;
-    if (ss.ss_family == AF_INET6) {
+    if (unix_path) {
+        n = snprintf(line, sizeof line, PROG ": listening on %s (pid %ld)\n", unix_path, (long)getpid());
+    } else if (ss.ss_family == AF_INET6) {
         inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
         n = snprintf(line, sizeof line, PROG ": listening on [%s]:%u (pid %ld)\n",
                      addr, (unsigned)ntohs(s6->sin6_port), (long)getpid());
@@ -251,13 +289,24 @@ int main(int argc, char **argv)
             continue;
         }
 
-        pid_t pid = fork();
+        /* vfork for a program: the child only moves the connection to 0 and 1 and execs, so it
+         * may share this memory until then, and no page table is copied. */
+        pid_t pid = program ? vfork() : fork();
         if (pid == -1) {
             int e = errno;
             close(cfd);
             fprintf(stderr, PROG ": fork: %s\n", strerror(e));
             sleep_100ms(); /* EAGAIN/ENOMEM: avoid a hot accept/close loop */
             continue;
+        }
+        if (pid == 0 && program) {
+            /* The child's own copy of the dispositions (vfork shares memory, not the signal
+             * table): the program starts with SIGPIPE's default, as under tcpserver. */
+            signal(SIGPIPE, SIG_DFL);
+            if (dup2(cfd, STDIN_FILENO) == -1 || dup2(cfd, STDOUT_FILENO) == -1)
+                _exit(126);
+            execv(program, exec_argv);
+            _exit(127);
         }
         if (pid == 0) {
             close(lfd);

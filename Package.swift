@@ -77,8 +77,15 @@ let package = Package(
         // Reads /proc: the process trees fork-bench measures and the integration tests check.
         .target(name: "ProcessInspection"),
         // The C reference for fork-bench: a minimal correct fork-per-connection echo server
-        // (and, with --no-fork, the iterative server that is the ceiling).
+        // (and, with --no-fork, the iterative server that is the ceiling; with --exec, the floor
+        // under a server that runs a program per connection).
         .executableTarget(name: "c-echo-server", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
+        // The C floor under the TLS servers: fork, SSL_accept, then echo or relay to a program.
+        // lld, as for the forking programs: static libcrypto references dlopen.
+        .executableTarget(
+            name: "c-tls-server", cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: plainC + [.unsafeFlags(["-use-ld=lld"]), .linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
         // The raw cost of fork+_exit+waitpid: in C, and in a Swift process built like echo-server.
         .executableTarget(name: "c-fork-probe", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: plainC),
         .executableTarget(name: "fork-probe", dependencies: ["ForkServer", "CForkServer", "ServerCommandLine"], linkerSettings: forkingProgram),

@@ -63,11 +63,15 @@ struct Benchmark {
                 .init(name: Report.poolName(workers: workers), command: "\(buildDirectory)/echo-server --model prefork --workers \(workers) --port {port}")
             }
             // A program per connection: forkserver beside the real tcpserver (Peers.tcpserver),
-            // with the same limit, no lookups and a deep backlog.
-            commands.append(.init(
-                name: Report.programSubject, command: "\(buildDirectory)/forkserver -c 40 127.0.0.1 {port} /bin/cat",
-                idleCommand: "\(buildDirectory)/forkserver -c \(limit) 127.0.0.1 {port} /bin/cat"
-            ))
+            // with the same limit, no lookups and a deep backlog, and beside the C floor, which
+            // forks and execs and does nothing else.
+            commands += [
+                .init(
+                    name: Report.programSubject, command: "\(buildDirectory)/forkserver -c 40 127.0.0.1 {port} /bin/cat",
+                    idleCommand: "\(buildDirectory)/forkserver -c \(limit) 127.0.0.1 {port} /bin/cat"
+                ),
+                .init(name: Report.programFloor, command: "\(buildDirectory)/c-echo-server --port {port} --exec /bin/cat"),
+            ]
             if options.probeForks > 0 {
                 probes = [
                     ForkProbe(name: "fork-probe (Swift, echo-server's image)", path: "\(buildDirectory)/fork-probe"),

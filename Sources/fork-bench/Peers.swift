@@ -83,10 +83,12 @@ enum Peers {
     static let forkserverUnixName = "forkserver /bin/cat UNIX"
     static let unixserverName = "unixserver /bin/cat"
     static let socatUnixName = "socat UNIX EXEC:/bin/cat"
+    static let unixFloorName = "c-echo-server /bin/cat UNIX"
 
     /// The servers of `--unix`, each on a socket in `directory`: echo-server and forkserver
     /// running /bin/cat (with echo-server's and forkserver's TCP limit, 40, raised to `idleLimit`
-    /// for the memory), ucspi-unix's unixserver running /bin/cat (its -c raised from 10 to the
+    /// for the memory), the C floor (c-echo-server --exec /bin/cat: fork, exec, nothing else),
+    /// ucspi-unix's unixserver running /bin/cat (its -c raised from 10 to the
     /// same limit; -v off, -d: it leaves the file, which the directory's removal takes), and
     /// socat forking an EXEC:/bin/cat per connection (no limit; socat relays between the socket
     /// and cat, a second process per connection, as ncat does), those installed; a line in
@@ -103,6 +105,9 @@ enum Peers {
             .init(
                 name: forkserverUnixName, command: "\(buildDirectory)/forkserver -c 40 --unix \(socket("forkserver")) /bin/cat",
                 idleCommand: "\(buildDirectory)/forkserver -c \(idleLimit) --unix \(socket("forkserver")) /bin/cat", unixPath: socket("forkserver")
+            ),
+            .init(
+                name: unixFloorName, command: "\(buildDirectory)/c-echo-server --unix \(socket("floor")) --exec /bin/cat", unixPath: socket("floor")
             ),
         ]
         if let path = find("unixserver") {
@@ -127,11 +132,14 @@ enum Peers {
     static let forkserverTLSName = "forkserver TLS /bin/cat"
     static let stunnelName = "stunnel exec=/bin/cat"
     static let socatTLSName = "socat OPENSSL EXEC:/bin/cat"
+    static let echoFloorTLSName = "c-tls-server"
+    static let programFloorTLSName = "c-tls-server /bin/cat"
 
     /// The servers of `--tls`, with a throwaway ECDSA P-256 certificate that the openssl command
     /// makes in `directory`, none of them logging a line per connection: echo-server `--quiet`
     /// and forkserver running /bin/cat (`own`), each with a limit of 100, which c=64 never
-    /// reaches, as the peers have none; with `peers`, stunnel with `exec = /bin/cat` (a thread
+    /// reaches, as the peers have none, and the C floor under each (c-tls-server, echoing or
+    /// relaying to /bin/cat: fork, the handshake, nothing else); with `peers`, stunnel with `exec = /bin/cat` (a thread
     /// per connection and a forked cat; `debug = 4`, warnings only: at its default, 5, it
     /// writes lines for every connection, and took a third more CPU in one run), and for new
     /// handshakes socat forking an `OPENSSL-LISTEN` per connection that runs /bin/cat. socat
@@ -149,6 +157,8 @@ enum Peers {
             commands += [
                 .init(name: echoServerTLSName, command: "\(buildDirectory)/echo-server --quiet --max-children 100 --port {port} \(serving)"),
                 .init(name: forkserverTLSName, command: "\(buildDirectory)/forkserver -c 100 \(serving) 127.0.0.1 {port} /bin/cat"),
+                .init(name: echoFloorTLSName, command: "\(buildDirectory)/c-tls-server --port {port} \(serving)"),
+                .init(name: programFloorTLSName, command: "\(buildDirectory)/c-tls-server --port {port} \(serving) --exec /bin/cat"),
             ]
         }
         guard peers else {

@@ -95,6 +95,7 @@ struct Report {
     static let poolSizes = [2, 4, 8]
     static let programSubject = "forkserver /bin/cat"
     static let programReference = Peers.tcpserverName
+    static let programFloor = "c-echo-server /bin/cat"
 
     static func poolName(workers: Int) -> String {
         "echo-server prefork \(workers)"
@@ -107,15 +108,20 @@ struct Report {
     /// with `--unix`, echo-server over UNIX against over TCP, and forkserver over UNIX against
     /// unixserver and socat, each running /bin/cat; with `--tls`, forkserver against stunnel and
     /// socat, each running /bin/cat, and echo-server in-process against forkserver.
+    /// Beside each, the C floor: our server against it (how near the floor it is), and it
+    /// against the peer (the most that any server could gain over the peer on this machine).
     var comparisons: [(subject: String, reference: String)] {
         let pools = Self.poolSizes.map(Self.poolName).filter(serverNames.contains)
         return [(Self.subject, Self.reference)]
             + pools.map { ($0, Self.subject) }
             + pools.map { ($0, Self.ceiling) }
-            + [(Self.programSubject, Self.programReference)]
+            + [(Self.programSubject, Self.programReference), (Self.programSubject, Self.programFloor), (Self.programFloor, Self.programReference)]
             + [(Self.subject, Peers.xinetdName), (Self.subject, Peers.socatName), (Self.programSubject, Peers.ncatName)]
             + [(Peers.echoServerUnixName, Self.subject), (Peers.forkserverUnixName, Peers.unixserverName), (Peers.forkserverUnixName, Peers.socatUnixName)]
+            + [(Peers.forkserverUnixName, Peers.unixFloorName), (Peers.unixFloorName, Peers.unixserverName)]
             + [(Peers.forkserverTLSName, Peers.stunnelName), (Peers.forkserverTLSName, Peers.socatTLSName), (Peers.echoServerTLSName, Peers.forkserverTLSName)]
+            + [(Peers.echoServerTLSName, Peers.echoFloorTLSName), (Peers.forkserverTLSName, Peers.programFloorTLSName)]
+            + [(Peers.programFloorTLSName, Peers.stunnelName), (Peers.echoFloorTLSName, Peers.programFloorTLSName)]
     }
 
     struct Row {

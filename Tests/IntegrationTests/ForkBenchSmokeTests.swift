@@ -19,7 +19,7 @@ import TestPeers
         let cells = results.map { "\($0["server"] as? String ?? "?") c=\($0["concurrency"] as? Int ?? 0)" }
         let servers = [
             "echo-server", "c-echo-server", "no-fork ceiling", "echo-server prefork 2", "echo-server prefork 4", "echo-server prefork 8",
-            "forkserver /bin/cat", "tcpserver /bin/cat",
+            "forkserver /bin/cat", "c-echo-server /bin/cat", "tcpserver /bin/cat",
         ]
         #expect(Set(cells) == Set([1, 8].flatMap { c in servers.map { "\($0) c=\(c)" } }))
         for result in results {
@@ -36,6 +36,8 @@ import TestPeers
         #expect(pairs.contains("echo-server prefork 4 / echo-server c=8"))
         #expect(pairs.contains("echo-server prefork 8 / no-fork ceiling c=1"))
         #expect(pairs.contains("forkserver /bin/cat / tcpserver /bin/cat c=8"))
+        #expect(pairs.contains("forkserver /bin/cat / c-echo-server /bin/cat c=1"))
+        #expect(pairs.contains("c-echo-server /bin/cat / tcpserver /bin/cat c=8"))
         #expect(ratios.allSatisfy { ($0["connections_per_second"] as? Double ?? 0) > 0 })
         let probes = try #require(report["fork_probes"] as? [[String: Any]])
         #expect(probes.count == 2)
@@ -102,15 +104,15 @@ import TestPeers
         #expect(Set(streams.compactMap { $0["server"] as? String }) == Set(installed))
     }
 
-    /// --unix adds echo-server and forkserver over UNIX sockets beside unixserver and socat, each
-    /// serving every connection, streaming and holding its idle clients.
+    /// --unix adds echo-server and forkserver over UNIX sockets beside the C floor, unixserver
+    /// and socat, each serving every connection, streaming and holding its idle clients.
     @Test(.needs(.unixserver, .socat)) func theUnixSocketsAreMeasuredBesideUnixserverAndSocat() throws {
         let output = try runToCompletion("fork-bench", [
             "--only-extra", "--unix", "--connections", "50", "--concurrency", "2", "--rounds", "1",
             "--idle-clients", "3", "--stream", "64K", "--json",
         ])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
-        let servers: Set = ["echo-server UNIX", "forkserver /bin/cat UNIX", "unixserver /bin/cat", "socat UNIX EXEC:/bin/cat"]
+        let servers: Set = ["echo-server UNIX", "forkserver /bin/cat UNIX", "c-echo-server /bin/cat UNIX", "unixserver /bin/cat", "socat UNIX EXEC:/bin/cat"]
         let results = try #require(report["results"] as? [[String: Any]])
         #expect(Set(results.compactMap { $0["server"] as? String }) == servers)
         for result in results {
@@ -118,7 +120,10 @@ import TestPeers
         }
         let ratios = try #require(report["ratios"] as? [[String: Any]])
         let pairs = Set(ratios.map { "\($0["subject"] as? String ?? "?") / \($0["reference"] as? String ?? "?")" })
-        #expect(pairs == ["forkserver /bin/cat UNIX / unixserver /bin/cat", "forkserver /bin/cat UNIX / socat UNIX EXEC:/bin/cat"])
+        #expect(pairs == [
+            "forkserver /bin/cat UNIX / unixserver /bin/cat", "forkserver /bin/cat UNIX / socat UNIX EXEC:/bin/cat",
+            "forkserver /bin/cat UNIX / c-echo-server /bin/cat UNIX", "c-echo-server /bin/cat UNIX / unixserver /bin/cat",
+        ])
         let streams = try #require(report["streams"] as? [[String: Any]])
         #expect(Set(streams.compactMap { $0["server"] as? String }) == servers)
         #expect(streams.allSatisfy { $0["errors"] as? Int == 0 }, "\(streams)")
@@ -129,9 +134,9 @@ import TestPeers
 
     @Test(.needs(.tcpserver)) func ctrlCStopsEveryServerItStarted() throws {
         let bench = try ServerProcess("fork-bench", ["--connections", "1000000", "--probe-forks", "0"])
-        try bench.waitForLines(containing: "fork-bench: started ", count: 8, timeout: 60)
+        try bench.waitForLines(containing: "fork-bench: started ", count: 9, timeout: 60)
         let servers = ProcessTable.children(of: bench.pid).map(\.pid)
-        #expect(servers.count == 8)
+        #expect(servers.count == 9)
         #expect(Set(servers) == Set(bench.lines.compactMap { line in
             line.split(separator: " ").firstIndex(of: "(pid").map { pid_t(line.split(separator: " ")[$0 + 1].dropLast(1))! }
         }))
@@ -162,19 +167,28 @@ import TestPeers
         }
     }
 
+    /// The C floor under each (c-tls-server) is measured in the same run, and each pair's ratio given.
     @Test(.needs(.openssl, .stunnel, .socat))
-    func tlsMeasuresEchoServerAndForkserverBesideStunnelAndSocatWithACertificateItMakes() throws {
+    func tlsMeasuresEchoServerAndForkserverBesideTheFloorStunnelAndSocatWithACertificateItMakes() throws {
         let output = try runToCompletion("fork-bench", [
             "--tls", "new", "--peers", "--connections", "50", "--concurrency", "1,4", "--rounds", "1", "--json",
         ])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
         let results = try #require(report["results"] as? [[String: Any]])
-        #expect(Set(results.compactMap { $0["server"] as? String })
-            == ["echo-server TLS", "forkserver TLS /bin/cat", "stunnel exec=/bin/cat", "socat OPENSSL EXEC:/bin/cat"])
+        #expect(Set(results.compactMap { $0["server"] as? String }) == [
+            "echo-server TLS", "forkserver TLS /bin/cat", "c-tls-server", "c-tls-server /bin/cat", "stunnel exec=/bin/cat", "socat OPENSSL EXEC:/bin/cat",
+        ])
         for result in results {
             #expect(result["errors"] as? Int == 0, "\(result)")
             #expect(result["zombies"] as? Int == 0 && result["children_left"] as? Int == 0, "\(result)")
         }
+        let ratios = try #require(report["ratios"] as? [[String: Any]])
+        let pairs = Set(ratios.map { "\($0["subject"] as? String ?? "?") / \($0["reference"] as? String ?? "?")" })
+        #expect(pairs == [
+            "forkserver TLS /bin/cat / stunnel exec=/bin/cat", "forkserver TLS /bin/cat / socat OPENSSL EXEC:/bin/cat",
+            "echo-server TLS / forkserver TLS /bin/cat", "echo-server TLS / c-tls-server", "forkserver TLS /bin/cat / c-tls-server /bin/cat",
+            "c-tls-server /bin/cat / stunnel exec=/bin/cat", "c-tls-server / c-tls-server /bin/cat",
+        ])
     }
 
     @Test(.needs(.openssl, .stunnel))
@@ -184,7 +198,8 @@ import TestPeers
         ])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any])
         let results = try #require(report["results"] as? [[String: Any]])
-        #expect(Set(results.compactMap { $0["server"] as? String }) == ["echo-server TLS", "forkserver TLS /bin/cat", "stunnel exec=/bin/cat"])
+        #expect(Set(results.compactMap { $0["server"] as? String })
+            == ["echo-server TLS", "forkserver TLS /bin/cat", "c-tls-server", "c-tls-server /bin/cat", "stunnel exec=/bin/cat"])
         #expect(results.allSatisfy { $0["errors"] as? Int == 0 }, "\(results)")
     }
 

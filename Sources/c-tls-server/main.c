@@ -257,6 +257,11 @@ int main(int argc, char **argv)
         tls_fatal("cannot load the certificate", certificate);
     if (SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(context) != 1)
         tls_fatal("cannot load the key", key);
+    /* As the servers it is the floor of: a client's EOF without close_notify ends its data
+     * (OpenSSL 3 would answer it with a decode_error alert), and no session cache, which would
+     * live in one child and die with it: resumption goes through the context's tickets. */
+    SSL_CTX_set_options(context, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

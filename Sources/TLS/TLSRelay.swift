@@ -192,35 +192,37 @@ struct TLSRelay: ~Copyable {
         return nil
     }
 
-    /// Waits in poll(2) for the socket or a pipe to be ready for what is blocked on it.
+    /// Waits in poll(2) for the socket or a pipe to be ready for what is blocked on it. The
+    /// three entries live on the stack: a wait allocates nothing.
     private mutating func waitForProgress() -> String? {
-        var descriptors: [pollfd] = []
+        // An entry with a negative descriptor is one poll(2) skips.
+        let unused = pollfd(fd: -1, events: 0, revents: 0)
+        var descriptors = (unused, unused, unused)
         if socketEvents != 0 {
-            descriptors.append(pollfd(fd: socket, events: socketEvents, revents: 0))
+            descriptors.0 = pollfd(fd: socket, events: socketEvents, revents: 0)
         }
         if let programInput {
             // No events but POLLERR, which poll(2) always reports, when nothing is to be written:
             // a program that closed its input (or ended) is then noticed at once.
-            descriptors.append(pollfd(fd: programInput, events: inStart < inEnd ? Int16(POLLOUT) : 0, revents: 0))
+            descriptors.1 = pollfd(fd: programInput, events: inStart < inEnd ? Int16(POLLOUT) : 0, revents: 0)
         }
         if let programOutput, outStart == outEnd {
-            descriptors.append(pollfd(fd: programOutput, events: Int16(POLLIN), revents: 0))
+            descriptors.2 = pollfd(fd: programOutput, events: Int16(POLLIN), revents: 0)
         }
-        if descriptors.isEmpty {
+        if descriptors.0.fd < 0 && descriptors.1.fd < 0 && descriptors.2.fd < 0 {
             return "the relay has nothing to wait for"
         }
-        let count = descriptors.count
         let timeout = lingerDeadline?.remainingMilliseconds ?? -1
         do {
-            _ = try descriptors.withUnsafeMutableBufferPointer { (descriptors) throws(Errno) in
-                try Syscall.poll(descriptors.baseAddress!, count: count, timeoutMilliseconds: timeout, retryOnInterrupt: true)
+            _ = try withUnsafeMutableBytes(of: &descriptors) { (bytes) throws(Errno) in
+                try Syscall.poll(bytes.baseAddress!.assumingMemoryBound(to: pollfd.self), count: 3, timeoutMilliseconds: timeout, retryOnInterrupt: true)
             }
         } catch {
             return "cannot wait: \(error)"
         }
         // A program input that reports an error has no reader left: the program closed it or
         // ended. What the client sends from now on is read and dropped.
-        if let programInput, let entry = descriptors.first(where: { $0.fd == programInput }), entry.revents & Int16(POLLERR) != 0 {
+        if descriptors.1.fd >= 0 && descriptors.1.revents & Int16(POLLERR) != 0 {
             closeProgramInput()
             dropInbound()
         }

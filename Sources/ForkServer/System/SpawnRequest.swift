@@ -95,20 +95,20 @@ package struct SpawnRequest {
         let pidEntry = pidVariable.map { $0 + [UInt8(ascii: "=")] + [UInt8](repeating: UInt8(ascii: "0"), count: 15) }
         let envp = environment.map { entries in CStringArray(pidEntry.map { entries + [$0] } ?? entries) }
         let pidValue = pidVariable.flatMap { name in envp.flatMap { $0.pointers[environment?.count ?? 0].map { $0 + name.count + 1 } } }
-        let streams = [standardInput, standardOutput, standardError]
         // The file each stream opens, "" for one that opens none.
-        let paths = CStringArray(streams.map { stream in
-            switch stream {
-            case .null: "/dev/null"
-            case .open(let path): path
-            case .inherit, .descriptor: ""
-            }
-        })
+        let paths = CStringArray([Self.path(of: standardInput), Self.path(of: standardOutput), Self.path(of: standardError)])
         let log = Array(logLines.utf8)
         let capacity = log.count + 16 * log.lazy.filter { $0 == UInt8(CFORKSERVER_SPAWN_PID_MARK) }.count + 16
         let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: capacity)
         defer { buffer.deallocate() }
-        let placed = streams.indices.map { Self.layout(streams[$0], as: CInt($0), path: paths.pointers[$0]) }
+        // A tuple, as the C request holds them: an array of a type of the package's own would
+        // have its type made by the Swift runtime in every process that first spawns (a TLS
+        // child, whose server spawns nothing), from its mangled name.
+        let placed = (
+            Self.layout(standardInput, as: STDIN_FILENO, path: paths.pointers[0]),
+            Self.layout(standardOutput, as: STDOUT_FILENO, path: paths.pointers[1]),
+            Self.layout(standardError, as: STDERR_FILENO, path: paths.pointers[2])
+        )
         // Empty, as for most requests, when no limit is set: then the child makes no call for them.
         let limits = setup.limits
         let resourceLimits = limits.limits.map { CForkServer_resource_limit(resource: $0.resource.rawValue, value: $0.limit.rawValue) }
@@ -119,7 +119,7 @@ package struct SpawnRequest {
                     extraDescriptors.withUnsafeBufferPointer { extraDescriptors in
                         var request = CForkServer_spawn_request(
                             file: argv.pointers[0], argv: argv.pointers, envp: envp?.pointers ?? Syscall.environment,
-                            search_path: searchingPath, streams: (placed[0], placed[1], placed[2]),
+                            search_path: searchingPath, streams: placed,
                             grouping: Self.layout(grouping), server_signals: onlyServerSignals,
                             log: log.isEmpty ? nil : UnsafeRawPointer(log.baseAddress!).assumingMemoryBound(to: CChar.self),
                             log_length: log.count, log_buffer: buffer, log_capacity: capacity,
@@ -133,6 +133,15 @@ package struct SpawnRequest {
                     }
                 }
             }
+        }
+    }
+
+    /// The file `stream` opens, "" for one that opens none.
+    private static func path(of stream: ChildProcess.StandardStream) -> String {
+        switch stream {
+        case .null: "/dev/null"
+        case .open(let path): path
+        case .inherit, .descriptor: ""
         }
     }
 

@@ -128,9 +128,8 @@ public struct ProgramHandler: ConnectionSpawner {
     /// inherited value of those names removed first), and it runs in this child's process
     /// group, so the drain's and `--max-duration`'s signals reach both. The child ends as the
     /// program did, exit status or signal, so the server's `end` line reports the program's own.
-    private func runRelayed(_ prepared: Launch, on connection: borrowing Connection, through channel: any SecureChannel) -> Never {
+    private func runRelayed(_ launch: Launch, on connection: borrowing Connection, through channel: any SecureChannel) -> Never {
         let remote = connection.peerAddress
-        var launch = prepared
         launch.environment.removeSessionVariables()
         for (name, value) in channel.environment {
             launch.environment.set(name, to: value)
@@ -167,10 +166,9 @@ public struct ProgramHandler: ConnectionSpawner {
     /// shuts the connection down both ways: the program reads EOF on the socket and on
     /// `$SSLREADFD`. A program that declines keeps its cleartext connection; this child lets go
     /// of everything and waits. Either way the child ends as the program did.
-    private func runDelayed(_ prepared: Launch, on connection: borrowing Connection, security: any ConnectionSecurity) -> Never {
+    private func runDelayed(_ launch: Launch, on connection: borrowing Connection, security: any ConnectionSecurity) -> Never {
         let remote = connection.peerAddress
         let socket = connection.descriptor.rawValue
-        var launch = prepared
         launch.environment.removeSessionVariables()
         for variable in UCSPITLSControl.variables {
             launch.environment.set(variable.name, to: String(variable.descriptor))
@@ -315,15 +313,26 @@ public struct ProgramHandler: ConnectionSpawner {
         var launch: Launch?
     }
 
-    /// What a connection's program gets, and whether it may run.
-    private struct Launch {
+    /// What a connection's program gets, and whether it may run. A class, made once for each
+    /// connection: as an optional struct this large, it was destroyed through its value
+    /// witnesses, and a TLS child, whose server never made that optional's type, made it from
+    /// its mangled name on its first store (`screen`), about 35 µs a child (fork-bench --tls).
+    private final class Launch {
         /// The address the client connected to; for a UNIX socket, the path (`localPath`).
-        var local: SocketAddress?
-        var localPath: UnixSocketPath?
-        var localHost: [UInt8]?
-        var remoteHost: String?
+        let local: SocketAddress?
+        let localPath: UnixSocketPath?
+        let localHost: [UInt8]?
+        let remoteHost: String?
         var environment: ProgramEnvironment
-        var isAllowed: Bool
+        var isAllowed = true
+
+        init(local: SocketAddress?, localPath: UnixSocketPath? = nil, localHost: [UInt8]? = nil, remoteHost: String? = nil, environment: ProgramEnvironment) {
+            self.local = local
+            self.localPath = localPath
+            self.localHost = localHost
+            self.remoteHost = remoteHost
+            self.environment = environment
+        }
 
         /// 0 to run the program, or tcpserver's status for a denied client, 100.
         var exitStatus: CInt {
@@ -355,7 +364,7 @@ public struct ProgramHandler: ConnectionSpawner {
         if noDelay {
             try? Syscall.setOption(connection.descriptor.rawValue, level: CInt(IPPROTO_TCP), name: TCP_NODELAY, to: CInt(1))
         }
-        var launch: Launch
+        let launch: Launch
         if let credentials = remote.peerCredentials {
             // A UNIX peer: ucspi-unix's variables, and no name to look up.
             let path: UnixSocketPath?
@@ -367,7 +376,7 @@ public struct ProgramHandler: ConnectionSpawner {
             guard let path else {
                 throw LaunchFailure(reason: "unable to get local address: the socket is unnamed")
             }
-            launch = Launch(local: nil, localPath: path, environment: inheritedEnvironment, isAllowed: true)
+            launch = Launch(local: nil, localPath: path, environment: inheritedEnvironment)
             launch.environment.setConnection(localPath: path, local: (Syscall.userID, Syscall.groupID), remote: credentials)
         } else {
             let local: SocketAddress
@@ -382,7 +391,7 @@ public struct ProgramHandler: ConnectionSpawner {
             if nameLookup == .paranoid, let name = remoteHost, !remote.isAddress(of: name) {
                 remoteHost = nil
             }
-            launch = Launch(local: local, localHost: localHost, remoteHost: remoteHost, environment: inheritedEnvironment, isAllowed: true)
+            launch = Launch(local: local, localHost: localHost, remoteHost: remoteHost, environment: inheritedEnvironment)
             launch.environment.setConnection(local: local, remote: remote, localHost: localHost, remoteHost: remoteHost.map { Array($0.utf8) })
         }
         if let rules {

@@ -316,7 +316,7 @@ public struct ProgramHandler: ConnectionSpawner {
     /// What a connection's program gets, and whether it may run. A class, made once for each
     /// connection: as an optional struct this large, it was destroyed through its value
     /// witnesses, and a TLS child, whose server never made that optional's type, made it from
-    /// its mangled name on its first store (`screen`), about 35 µs a child (fork-bench --tls).
+    /// its mangled name on its first store (`screen`): about 40 µs a child, in perf's samples.
     private final class Launch {
         /// The address the client connected to; for a UNIX socket, the path (`localPath`).
         let local: SocketAddress?

@@ -52,8 +52,9 @@ struct BenchOptions {
         rate of one client streaming through the echo, for echo-server beside a minimal C
         fork-per-connection server and the no-fork ceiling (an iterative C server), prefork
         pools, and forkserver running /bin/cat beside tcpserver running it (when tcpserver is
-        installed), each started here on a free loopback port; and the raw cost of
-        fork+_exit+waitpid for a process the size of echo-server and for C.
+        installed) and beside the floor (a C server that only forks and execs it), each
+        started here on a free loopback port; and the raw cost of fork+_exit+waitpid for a
+        process the size of echo-server and for C.
         Runs are interleaved over several rounds; the report gives medians.
 
         options:
@@ -74,15 +75,17 @@ struct BenchOptions {
           --server NAME=COMMAND  also measure COMMAND ({port} is replaced by the port), e.g.
                                  --server 'socat cat=socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:/bin/cat,nofork'
           --unix                 also measure echo-server and forkserver /bin/cat over UNIX
-                                 sockets, beside ucspi-unix's unixserver /bin/cat and socat
-                                 UNIX-LISTEN,fork EXEC:/bin/cat, those installed
+                                 sockets, beside the floor, ucspi-unix's unixserver /bin/cat
+                                 and socat UNIX-LISTEN,fork EXEC:/bin/cat, those installed
           --only-extra           measure only the --server commands (and --peers, --unix)
           --tls MODE             the clients speak TLS (no verification), each with a new
                                  handshake (new) or resuming the last connection's session
                                  (resumed: a session offered and not resumed is an error),
                                  to echo-server and forkserver /bin/cat serving TLS with a
-                                 throwaway certificate (the openssl command makes it), with
-                                 --peers beside stunnel and socat running /bin/cat, and to
+                                 throwaway certificate (the openssl command makes it), beside
+                                 the floor under each (c-tls-server: fork, handshake, echo or
+                                 relay), with --peers beside stunnel and socat running
+                                 /bin/cat, and to
                                  the --server commands; measures connections only (no
                                  stream, no idle clients, no fork probes)
           --tls-server-name NAME the TLS clients send NAME (SNI)

@@ -88,10 +88,10 @@ enum Peers {
     /// The servers of `--unix`, each on a socket in `directory`: echo-server and forkserver
     /// running /bin/cat (with echo-server's and forkserver's TCP limit, 40, raised to `idleLimit`
     /// for the memory), the C floor (c-echo-server --exec /bin/cat: fork, exec, nothing else),
-    /// ucspi-unix's unixserver running /bin/cat (its -c raised from 10 to the
-    /// same limit; -v off, -d: it leaves the file, which the directory's removal takes), and
-    /// socat forking an EXEC:/bin/cat per connection (no limit; socat relays between the socket
-    /// and cat, a second process per connection, as ncat does), those installed; a line in
+    /// ucspi-unix's unixserver running /bin/cat (its -c raised from 10 to the same limit; -v
+    /// off, -d: it leaves the file, which the directory's removal takes), and socat forking an
+    /// EXEC:/bin/cat per connection (no limit; socat relays between the socket and cat, a
+    /// second process per connection, as ncat does), those installed; a line in
     /// `skipped` for each that is not.
     static func unixServers(buildDirectory: String, directory: ScratchDirectory, idleLimit: Int, skipped: inout [String]) -> [BenchOptions.ServerCommand] {
         func socket(_ name: String) -> String {
@@ -139,14 +139,14 @@ enum Peers {
     /// makes in `directory`, none of them logging a line per connection: echo-server `--quiet`
     /// and forkserver running /bin/cat (`own`), each with a limit of 100, which c=64 never
     /// reaches, as the peers have none, and the C floor under each (c-tls-server, echoing or
-    /// relaying to /bin/cat: fork, the handshake, nothing else); with `peers`, stunnel with `exec = /bin/cat` (a thread
-    /// per connection and a forked cat; `debug = 4`, warnings only: at its default, 5, it
-    /// writes lines for every connection, and took a third more CPU in one run), and for new
-    /// handshakes socat forking an `OPENSSL-LISTEN` per connection that runs /bin/cat. socat
-    /// asks every client for a certificate and sets no session-id context, so it resumes
-    /// nothing: in `resumed` it is skipped. socat gets `nodelay` (without it Nagle's delay holds
-    /// each reply behind its session tickets, 40 ms a connection) and a deep backlog, as its
-    /// plaintext row.
+    /// relaying to /bin/cat: fork, the handshake, nothing else); with `peers`, stunnel with
+    /// `exec = /bin/cat` (a thread per connection and a forked cat; `debug = 4`, warnings only:
+    /// at its default, 5, it writes lines for every connection, and took a third more CPU in
+    /// one run), and for new handshakes socat forking an `OPENSSL-LISTEN` per connection that
+    /// runs /bin/cat. socat asks every client for a certificate and sets no session-id context,
+    /// so it resumes nothing: in `resumed` it is skipped. socat gets `nodelay` (without it
+    /// Nagle's delay holds each reply behind its session tickets, 40 ms a connection) and a deep
+    /// backlog, as its plaintext row.
     static func tlsServers(
         buildDirectory: String, directory: ScratchDirectory, mode: BenchOptions.TLSMode, own: Bool, peers: Bool, skipped: inout [String]
     ) throws(BenchError) -> [BenchOptions.ServerCommand] {

@@ -167,7 +167,8 @@ import TestPeers
         }
     }
 
-    /// The C floor under each (c-tls-server) is measured in the same run, and each pair's ratio given.
+    /// The C floor under each (c-tls-server) is measured in the same run, and each pair's ratio
+    /// given.
     @Test(.needs(.openssl, .stunnel, .socat))
     func tlsMeasuresEchoServerAndForkserverBesideTheFloorStunnelAndSocatWithACertificateItMakes() throws {
         let output = try runToCompletion("fork-bench", [

@@ -88,9 +88,7 @@ struct ForkPerConnectionLoop: ServingLoop {
             }
             source = admitted
         }
-        if supervisor.configuration.security != nil {
-            supervisor.refreshSecurity()
-        }
+        supervisor.refreshSecurity()
         let childrenWithThisOne = supervisor.children.count + 1
         supervisor.log.accepted(children: childrenWithThisOne, limit: supervisor.configuration.maxChildren)
         var counters: Int32 = -1

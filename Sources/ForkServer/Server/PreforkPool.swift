@@ -47,7 +47,7 @@ struct PreforkPool: ServingLoop {
         let limit = supervisor.configuration.maxChildren
         // A worker keeps the TLS files it was forked with: renewed ones reach the workers forked
         // after them (docs/tls.md).
-        if supervisor.configuration.security != nil && children.count < limit {
+        if children.count < limit {
             supervisor.refreshSecurity()
         }
         while children.count < limit {
